@@ -1,0 +1,109 @@
+// config/schema: the only source of config keys, their types and defaults (SPEC section 2).
+// YAML files and `new Gateway({...})` are both checked here; objects are strict, so unknown keys are errors.
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import { parseSize } from '../core/size.js';
+
+const duration = z.string().refine((s) => !Number.isNaN(parseDuration(s)), {
+  message: 'invalid duration: write a number and a unit with no space, e.g. "500ms", "30s", "5m", "1h"',
+});
+const size = z.union([z.string(), z.number()]).refine((v) => !Number.isNaN(parseSize(v)), {
+  message: 'invalid size: write bytes as a number, or a string like "64kb", "1mb"',
+});
+const port = z.number().int().min(0).max(65535);
+
+const headerOps = z.strictObject({
+  set: z.record(z.string(), z.string()).optional(),
+  remove: z.array(z.string()).optional(),
+});
+
+export const listenSchema = z.strictObject({
+  port,
+  host: z.string().default('0.0.0.0'),
+  tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+});
+
+export const targetSchema = z.strictObject({
+  url: z.string(),
+  weight: z.number().int().min(1).max(1000).default(1),
+  backup: z.boolean().default(false),
+});
+
+export const upstreamSchema = z.strictObject({
+  targets: z.array(targetSchema).min(1, { message: 'an upstream needs at least one target' }),
+  balance: z.literal('round_robin', { message: 'only round_robin is available in this version' }).default('round_robin'),
+  timeouts: z
+    .strictObject({
+      connect: duration.default('5s'),
+      response: duration.default('30s'),
+      idle: duration.default('60s'),
+    })
+    .prefault({}),
+  retries: z.number().int().min(0).max(10).default(1),
+  maxConnectionsPerTarget: z.number().int().min(1).default(10_000),
+});
+
+export const websocketSchema = z.strictObject({
+  maxMessageBytes: size.default('1mb'),
+});
+
+export const routeSchema = z.strictObject({
+  name: z.string().min(1),
+  match: z.strictObject({
+    host: z.string().optional(),
+    path: z.string().startsWith('/', { message: 'a path pattern starts with "/"' }),
+    methods: z.array(z.string().regex(/^[A-Z]+$/, { message: 'methods are upper case, e.g. GET' })).optional(),
+  }),
+  upstream: z.string().optional(),
+  respond: z
+    .strictObject({
+      status: z.number().int().min(100).max(599).default(200),
+      json: z.unknown().optional(),
+      body: z.string().optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  stripPrefix: z.string().startsWith('/').optional(),
+  rewrite: z.string().startsWith('/').optional(),
+  headers: z.strictObject({ request: headerOps.optional(), response: headerOps.optional() }).optional(),
+  websocket: websocketSchema.optional(),
+});
+
+export const configSchema = z.strictObject({
+  listen: z.array(listenSchema).min(1).default([{ port: 8080, host: '0.0.0.0' }]),
+  admin: z
+    .strictObject({
+      listen: z.string().default('127.0.0.1:9901'),
+      token: z.string().default(''),
+    })
+    .prefault({}),
+  workers: z.union([z.literal(1), z.literal('1')], { message: 'only 1 worker is available in this version' }).default(1),
+  trustedProxies: z.array(z.string()).default([]),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      format: z.enum(['json', 'pretty']).default('json'),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxHeaderBytes: size.default('16kb'),
+      maxBodyBytes: size.default('10mb'),
+      maxConnections: z.number().int().min(1).default(100_000),
+      headersTimeout: duration.default('15s'),
+      requestTimeout: duration.default('5m'),
+      keepAliveTimeout: duration.default('75s'),
+      drainTimeout: duration.default('30s'),
+    })
+    .prefault({}),
+  store: z.literal('memory', { message: 'only "memory" is available in this version' }).default('memory'),
+  upstreams: z.record(z.string(), upstreamSchema).default({}),
+  routes: z.array(routeSchema).default([]),
+});
+
+/** What a user writes (YAML or `new Gateway(...)`): defaults optional. */
+export type GatewayConfigInput = z.input<typeof configSchema>;
+/** After the schema: every default filled in. */
+export type GatewayConfig = z.output<typeof configSchema>;
+export type RouteConfig = z.output<typeof routeSchema>;
+export type UpstreamConfig = z.output<typeof upstreamSchema>;
