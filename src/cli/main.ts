@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// cli/main: `wsgate <command>` (SPEC section 1). Parses arguments with node:util and dispatches.
+// Exit codes: 0 ok, 1 invalid config or usage, 2 could not start.
+import { parseArgs } from 'node:util';
+
+const USAGE = `usage: wsgate <command> [options]
+
+commands:
+  start [-c FILE]        run the gateway (./wsgate.yaml, else the built-in demo)
+  validate -c FILE       check a config file and print every problem
+  demo                   run the built-in demo: gateway + embedded upstreams + page
+  help                   this text
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'help', ...rest] = argv;
+  let values: { config?: string | undefined; workers?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        config: { type: 'string', short: 'c' },
+        workers: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: false,
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`wsgate ${command}: ${(err as Error).message}\n${USAGE}`);
+    return 1;
+  }
+  if (values.help === true || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  switch (command) {
+    case 'start': {
+      const { startCommand } = await import('./start.js');
+      return startCommand(values.config, values.workers);
+    }
+    case 'validate': {
+      const { validateCommand } = await import('./validate.js');
+      return validateCommand(values.config);
+    }
+    case 'demo': {
+      const { demoCommand } = await import('./start.js');
+      return demoCommand();
+    }
+    default:
+      process.stderr.write(`wsgate: unknown command "${command}"\n${USAGE}`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // `start` and `demo` keep running until a signal; they resolve with -1 to stay alive.
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`wsgate: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 2;
+  },
+);

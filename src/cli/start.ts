@@ -1,0 +1,82 @@
+// cli/start: `wsgate start` and `wsgate demo`: run a gateway until SIGTERM/SIGINT (SPEC section 10).
+import { existsSync } from 'node:fs';
+import { Gateway } from '../server/gateway.js';
+import { loadConfigFile } from '../config/load.js';
+import { checkConfig, formatProblems } from '../config/check.js';
+import type { GatewayConfigInput } from '../config/schema.js';
+import { startDemoUpstreams } from '../demo/upstreams.js';
+import { demoConfig } from '../demo/config.js';
+
+const DEFAULT_FILE = 'wsgate.yaml';
+
+export async function startCommand(file: string | undefined, workers: string | undefined): Promise<number> {
+  if (workers !== undefined && workers !== '1') {
+    process.stderr.write(`wsgate start: --workers ${workers}: only 1 worker is available in this version\n`);
+    return 1;
+  }
+  const path = file ?? (existsSync(DEFAULT_FILE) ? DEFAULT_FILE : undefined);
+  if (path === undefined) return demoCommand();
+  let raw: unknown;
+  try {
+    const loaded = loadConfigFile(path);
+    if (loaded.problems.length > 0) {
+      process.stderr.write(`${formatProblems(loaded.problems)}\n`);
+      return 1;
+    }
+    raw = loaded.raw;
+  } catch (err) {
+    process.stderr.write(`wsgate start: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const checked = checkConfig(raw);
+  if (checked.config === null) {
+    process.stderr.write(`${path}: invalid config\n${formatProblems(checked.problems)}\n`);
+    return 1;
+  }
+  return run(raw as GatewayConfigInput, null);
+}
+
+export async function demoCommand(): Promise<number> {
+  const upstreams = await startDemoUpstreams();
+  const port = Number(process.env.PORT ?? 8080);
+  return run(demoConfig(upstreams, port), () => upstreams.close());
+}
+
+async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | null): Promise<number> {
+  let gateway: Gateway;
+  try {
+    gateway = new Gateway(config);
+  } catch (err) {
+    process.stderr.write(`wsgate: ${(err as Error).message}\n`);
+    await cleanup?.();
+    return (err as { code?: string }).code === 'CONFIG_UNREADABLE' ? 2 : 1;
+  }
+  try {
+    await gateway.listen();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    const where = e.address !== undefined ? ` on ${e.address}:${e.port}` : '';
+    process.stderr.write(`wsgate: could not listen${where}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}\n`);
+    await cleanup?.();
+    return 2;
+  }
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // A second signal: exit at once.
+      process.exit(1);
+    }
+    stopping = true;
+    gateway.log.info({ event: 'signal', signal }, `received ${signal}`);
+    gateway
+      .close()
+      .then(() => cleanup?.())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return -1;
+}

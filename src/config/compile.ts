@@ -1,0 +1,207 @@
+// config/compile: turns a checked GatewayConfig into the frozen runtime view the server uses:
+// durations and sizes become numbers once, here, and nothing downstream parses strings again.
+import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
+import { parseDuration } from '../core/duration.js';
+import { parseSize } from '../core/size.js';
+import type { GatewayConfig, RouteConfig, UpstreamConfig } from './schema.js';
+
+export interface ListenerSpec {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
+}
+
+export interface TargetSpec {
+  readonly url: string;        // origin only: http(s)://host:port
+  readonly origin: string;
+  readonly hostname: string;
+  readonly port: number;
+  readonly secure: boolean;
+  readonly weight: number;
+  readonly backup: boolean;
+}
+
+export interface UpstreamSpec {
+  readonly name: string;
+  readonly targets: readonly TargetSpec[];
+  readonly balance: 'round_robin';
+  readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly retries: number;
+  readonly maxConnectionsPerTarget: number;
+}
+
+export interface HeaderOps {
+  readonly set: readonly (readonly [name: string, value: string])[]; // names lower-cased
+  readonly remove: readonly string[];                                  // lower-cased
+}
+
+export interface WebSocketSpec {
+  readonly maxMessageBytes: number;
+}
+
+export interface RespondSpec {
+  readonly status: number;
+  readonly body: Buffer;
+  readonly headers: readonly (readonly [string, string])[];
+}
+
+export interface RouteSpec {
+  readonly name: string;
+  readonly host: string | undefined;
+  readonly path: string;
+  readonly methods: readonly string[] | undefined;
+  readonly upstream: string | null;
+  readonly respond: RespondSpec | null;
+  readonly stripPrefix: string | null;
+  readonly rewrite: string | null;
+  readonly requestHeaders: HeaderOps | null;
+  readonly responseHeaders: HeaderOps | null;
+  readonly websocket: WebSocketSpec;
+}
+
+export interface CompiledConfig {
+  readonly listeners: readonly ListenerSpec[];
+  readonly admin: { readonly host: string; readonly port: number; readonly token: string };
+  readonly trustedProxies: BlockList;
+  readonly trustedProxyCount: number;
+  readonly log: GatewayConfig['log'];
+  readonly limits: {
+    readonly maxHeaderBytes: number;
+    readonly maxBodyBytes: number;
+    readonly maxConnections: number;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+    readonly drainTimeoutMs: number;
+  };
+  readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
+  readonly routes: readonly RouteSpec[];
+  readonly source: GatewayConfig;
+}
+
+const DEFAULT_WEBSOCKET: WebSocketSpec = Object.freeze({ maxMessageBytes: 1024 * 1024 });
+
+function compileTarget(t: UpstreamConfig['targets'][number]): TargetSpec {
+  const u = new URL(t.url);
+  const secure = u.protocol === 'https:' || u.protocol === 'wss:';
+  const port = u.port === '' ? (secure ? 443 : 80) : Number(u.port);
+  const origin = `${secure ? 'https' : 'http'}://${u.host}`;
+  return { url: origin, origin, hostname: u.hostname.replace(/^\[|\]$/g, ''), port, secure, weight: t.weight, backup: t.backup };
+}
+
+function compileUpstream(name: string, u: UpstreamConfig): UpstreamSpec {
+  return {
+    name,
+    targets: u.targets.map(compileTarget),
+    balance: u.balance,
+    connectTimeoutMs: parseDuration(u.timeouts.connect),
+    responseTimeoutMs: parseDuration(u.timeouts.response),
+    idleTimeoutMs: parseDuration(u.timeouts.idle),
+    retries: u.retries,
+    maxConnectionsPerTarget: u.maxConnectionsPerTarget,
+  };
+}
+
+function compileHeaderOps(ops: { set?: Record<string, string> | undefined; remove?: string[] | undefined } | undefined): HeaderOps | null {
+  if (ops === undefined) return null;
+  return {
+    set: Object.entries(ops.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const),
+    remove: (ops.remove ?? []).map((h) => h.toLowerCase()),
+  };
+}
+
+function compileRespond(r: NonNullable<RouteConfig['respond']>): RespondSpec {
+  const headers: [string, string][] = Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]);
+  let body: Buffer;
+  if (r.json !== undefined) {
+    body = Buffer.from(JSON.stringify(r.json));
+    if (!headers.some(([k]) => k === 'content-type')) headers.push(['content-type', 'application/json']);
+  } else {
+    body = Buffer.from(r.body ?? '');
+    if (!headers.some(([k]) => k === 'content-type') && body.length > 0) headers.push(['content-type', 'text/plain; charset=utf-8']);
+  }
+  return { status: r.status, body, headers };
+}
+
+function compileRoute(r: RouteConfig): RouteSpec {
+  return {
+    name: r.name,
+    host: r.match.host,
+    path: r.match.path,
+    methods: r.match.methods,
+    upstream: r.upstream ?? null,
+    respond: r.respond === undefined ? null : compileRespond(r.respond),
+    stripPrefix: r.stripPrefix ?? null,
+    rewrite: r.rewrite ?? null,
+    requestHeaders: compileHeaderOps(r.headers?.request),
+    responseHeaders: compileHeaderOps(r.headers?.response),
+    websocket: r.websocket === undefined ? DEFAULT_WEBSOCKET : { maxMessageBytes: parseSize(r.websocket.maxMessageBytes) },
+  };
+}
+
+export function splitHostPort(text: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+  if (m === null) return { host: '', port: NaN };
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+function compileTrusted(list: readonly string[]): BlockList {
+  const bl = new BlockList();
+  for (const entry of list) {
+    const [addr = '', bits] = entry.split('/');
+    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) bl.addAddress(addr, family);
+    else bl.addSubnet(addr, Number(bits), family);
+  }
+  return bl;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && !(value instanceof BlockList) && !Buffer.isBuffer(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+// Reads TLS files: throws with the key path in the message (the CLI maps it to exit 2).
+function readTls(tls: { cert: string; key: string }, index: number): { cert: Buffer; key: Buffer } {
+  const read = (file: string, key: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw Object.assign(new Error(`listen[${index}].tls.${key}: cannot read ${file} (${(err as Error).message})`), { code: 'CONFIG_UNREADABLE' });
+    }
+  };
+  return { cert: read(tls.cert, 'cert'), key: read(tls.key, 'key') };
+}
+
+export function compileConfig(config: GatewayConfig): CompiledConfig {
+  const admin = splitHostPort(config.admin.listen);
+  const upstreams = new Map<string, UpstreamSpec>();
+  for (const [name, u] of Object.entries(config.upstreams)) upstreams.set(name, compileUpstream(name, u));
+  const compiled: CompiledConfig = {
+    listeners: config.listen.map((l, i) => ({ host: l.host, port: l.port, tls: l.tls === undefined ? null : readTls(l.tls, i) })),
+    admin: { host: admin.host, port: admin.port, token: config.admin.token },
+    trustedProxies: compileTrusted(config.trustedProxies),
+    trustedProxyCount: config.trustedProxies.length,
+    log: config.log,
+    limits: {
+      maxHeaderBytes: parseSize(config.limits.maxHeaderBytes),
+      maxBodyBytes: parseSize(config.limits.maxBodyBytes),
+      maxConnections: config.limits.maxConnections,
+      headersTimeoutMs: parseDuration(config.limits.headersTimeout),
+      requestTimeoutMs: parseDuration(config.limits.requestTimeout),
+      keepAliveTimeoutMs: parseDuration(config.limits.keepAliveTimeout),
+      drainTimeoutMs: parseDuration(config.limits.drainTimeout),
+    },
+    upstreams,
+    routes: config.routes.map(compileRoute),
+    source: config,
+  };
+  for (const r of compiled.routes) deepFreeze(r);
+  return compiled;
+}

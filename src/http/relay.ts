@@ -1,0 +1,190 @@
+// http/relay: one exchange relayed to an upstream through undici, streaming both ways with
+// backpressure. Owns the exchange's response until it ends; undici owns the upstream socket.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { GatewayError, toGatewayError } from '../core/errors.js';
+import { formatDuration } from '../core/duration.js';
+import type { HeaderOps } from '../config/compile.js';
+import type { Target, UpstreamPool } from '../upstream/pool.js';
+import { HOP_BY_HOP, connectionTokens } from './hop-by-hop.js';
+import { sendError } from './error-response.js';
+
+type OwnedRes = ServerResponse & { relay: HttpRelay };
+type OwnedReq = IncomingMessage & { relay: HttpRelay };
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+// Failures that happen before the upstream could have acted on the request: safe to retry elsewhere.
+const RETRYABLE = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'EHOSTUNREACH']);
+
+export interface RelayDone {
+  (relay: HttpRelay): void;
+}
+
+// Uses undici's native (legacy) handler interface: it receives raw header buffers, where the
+// newer controller API parses every response head into an object first. Pinned to undici 7.
+export class HttpRelay implements Dispatcher.DispatchHandler {
+  target: Target | null = null;
+  status = 0;
+  bytesOut = 0;
+  error: GatewayError | null = null;
+  private abortUpstream: ((err?: Error) => void) | null = null;
+  private resume: (() => void) | null = null;
+  private headersReceived = false;
+  private finished = false;
+  private attemptsLeft: number;
+  private bodyBytes = 0;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly pool: UpstreamPool,
+    readonly path: string,
+    readonly headers: string[],
+    readonly responseOps: HeaderOps | null,
+    readonly requestId: string,
+    private readonly hasBody: boolean,
+    private readonly maxBodyBytes: number,
+    private readonly done: RelayDone | null,
+  ) {
+    this.attemptsLeft = hasBody || !IDEMPOTENT.has(req.method ?? '') ? 0 : pool.spec.retries;
+    (res as OwnedRes).relay = this;
+    res.on('drain', resOnDrain).on('close', resOnClose);
+    if (hasBody && maxBodyBytes > 0 && req.headers['content-length'] === undefined) {
+      (req as OwnedReq).relay = this;
+      req.on('data', reqOnData);
+    }
+  }
+
+  start(exclude: Target | null = null): void {
+    const target = this.pool.pick(exclude);
+    if (target === null) {
+      this.fail(new GatewayError('NO_HEALTHY_TARGET', `upstream ${this.pool.name} has no healthy target`));
+      return;
+    }
+    this.target = target;
+    target.inFlight++;
+    target.dispatcher.dispatch(
+      {
+        path: this.path,
+        method: this.req.method as Dispatcher.HttpMethod,
+        headers: this.headers,
+        body: this.hasBody ? this.req : null,
+        blocking: false,
+      },
+      this,
+    );
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true; // 1xx informational: not relayed
+    this.headersReceived = true;
+    this.resume = resume;
+    const res = this.res;
+    if (res.destroyed) return false;
+    const out: string[] = [];
+    let dropped: Set<string> | null = null;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      if (rawHeaders[i]!.length === 10 && rawHeaders[i]!.toString('latin1').toLowerCase() === 'connection') {
+        dropped = connectionTokens(rawHeaders[i + 1]!.toString('latin1'));
+      }
+    }
+    const ops = this.responseOps;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!.toString('latin1');
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || (dropped !== null && dropped.has(lower))) continue;
+      if (ops !== null && (ops.remove.includes(lower) || ops.set.some((s) => s[0] === lower))) continue;
+      out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+    }
+    if (ops !== null) for (const [k, v] of ops.set) out.push(k, v);
+    this.status = statusCode;
+    try {
+      res.writeHead(statusCode, statusText, out);
+    } catch (err) {
+      // The upstream sent a header Node refuses to write (bad characters): not the client's fault.
+      this.headersReceived = false;
+      this.abortUpstream?.(new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent an invalid header', { cause: err }));
+      return false;
+    }
+    return true;
+  }
+
+  // HOT: per response chunk. Returning false pauses undici until the client drains.
+  onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
+    return this.res.write(chunk);
+  }
+
+  onComplete(): void {
+    this.release();
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    this.release();
+    const gwErr = toGatewayError(err, 'UPSTREAM_UNAVAILABLE');
+    if (!this.headersReceived && this.attemptsLeft > 0 && RETRYABLE.has(String((err as { code?: unknown }).code)) && !this.res.destroyed) {
+      this.attemptsLeft--;
+      const failed = this.target;
+      this.target = null;
+      this.start(failed);
+      return;
+    }
+    if (gwErr.code === 'UPSTREAM_TIMEOUT' && this.target !== null) {
+      const code = (err as { code?: string }).code;
+      const limit = code === 'UND_ERR_CONNECT_TIMEOUT' ? this.pool.spec.connectTimeoutMs : code === 'UND_ERR_BODY_TIMEOUT' ? this.pool.spec.idleTimeoutMs : this.pool.spec.responseTimeoutMs;
+      this.fail(new GatewayError('UPSTREAM_TIMEOUT', `upstream ${this.pool.name} did not answer within ${formatDuration(limit)}`, { cause: err }));
+      return;
+    }
+    this.fail(gwErr);
+  }
+
+  // Ends the exchange with an error: a JSON answer if nothing was sent yet, else a reset.
+  fail(err: GatewayError): void {
+    if (this.error === null) this.error = err;
+    if (this.headersReceived || this.res.headersSent) {
+      this.res.destroy();
+      return;
+    }
+    this.status = err.status;
+    if (this.hasBody) this.res.setHeader('connection', 'close'); // the unread body makes the connection unusable
+    sendError(this.res, err, this.requestId);
+  }
+
+  abort(err: GatewayError): void {
+    if (this.abortUpstream !== null && !this.finished) this.abortUpstream(err);
+    else this.fail(err);
+  }
+
+  private release(): void {
+    if (this.target !== null && !this.finished) this.target.inFlight--;
+    this.finished = true;
+  }
+
+  finish(): void {
+    this.done?.(this);
+  }
+}
+
+function resOnDrain(this: OwnedRes): void {
+  this.relay['resume']?.();
+}
+
+function resOnClose(this: OwnedRes): void {
+  const relay = this.relay;
+  if (!this.writableFinished && !relay['finished']) relay.abort(new GatewayError('UPSTREAM_UNAVAILABLE', 'client went away'));
+  relay.finish();
+}
+
+function reqOnData(this: OwnedReq, chunk: Buffer): void {
+  const relay = this.relay;
+  relay['bodyBytes'] += chunk.length;
+  if (relay['bodyBytes'] > relay['maxBodyBytes']) {
+    this.off('data', reqOnData);
+    relay.abort(new GatewayError('BODY_TOO_LARGE'));
+  }
+}

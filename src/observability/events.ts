@@ -1,0 +1,16 @@
+// observability/events: the log event names of SPEC section 8; the only place they are spelled.
+
+export const EVENTS = {
+  HTTP_REQUEST: 'http_request',
+  WS_OPEN: 'ws_open',
+  WS_CLOSE: 'ws_close',
+  UPSTREAM_HEALTH: 'upstream_health',
+  CONFIG_LOADED: 'config_loaded',
+  CONFIG_REJECTED: 'config_rejected',
+  LISTENING: 'listening',
+  DRAINING: 'draining',
+  STOPPED: 'stopped',
+  ERROR: 'error',
+} as const;
+
+export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

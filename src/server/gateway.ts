@@ -1,0 +1,735 @@
+// server/gateway: wires config, routing, middleware, upstreams, the HTTP relay and the WebSocket
+// tunnel together. The only module that imports all of them (STYLE section 1).
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { GatewayError } from '../core/errors.js';
+import { parseConfig } from '../config/check.js';
+import { compileConfig, type CompiledConfig, type RouteSpec } from '../config/compile.js';
+import type { GatewayConfigInput } from '../config/schema.js';
+import { createMatcher, METHOD_MISMATCH, type Matcher } from '../routing/matcher.js';
+import { normalizePath, stripPrefix } from '../routing/normalize.js';
+import { runChain, type Middleware, type WsCloseInfo, type WsOpenInfo } from '../middleware/chain.js';
+import { UpstreamPool } from '../upstream/pool.js';
+import { HttpRelay } from '../http/relay.js';
+import { HOP_BY_HOP, connectionTokens } from '../http/hop-by-hop.js';
+import { sendError, writeRawError } from '../http/error-response.js';
+import { parseErrorToGatewayError } from '../http/framing.js';
+import {
+  clientAddress,
+  createRequestId,
+  createTraceparent,
+  isSafeRequestId,
+  isTrustedPeer,
+  isValidTraceparent,
+  plainAddress,
+  randomHex,
+} from '../http/forwarded.js';
+import { acceptKey, checkClientHandshake, rawHandshakeError, switchingProtocols, upstreamHandshake } from '../ws/handshake.js';
+import { WsTunnel, type TunnelObserver } from '../ws/tunnel.js';
+import { CLOSE_CODES } from '../ws/close-codes.js';
+import { createLogger, type Logger } from '../observability/log.js';
+import { EVENTS } from '../observability/events.js';
+import { createAdminServer } from '../admin/server.js';
+import { createListener, listen } from './listener.js';
+import { Exchange } from './exchange.js';
+
+// Names the gateway sets itself; a client's copies are dropped (or kept, from trusted peers).
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'traceparent', 'expect']);
+const WS_CLOSE_TIMEOUT_MS = 5_000;
+
+// One route of the running config, with what it needs at request time resolved once.
+interface RouteRuntime {
+  readonly spec: RouteSpec;
+  readonly pool: UpstreamPool | null;
+  readonly chain: readonly Middleware[] | null;   // null: no middleware, the fast path
+  readonly info: { readonly name: string; readonly upstream: string | null };
+}
+
+// Everything a request needs from the config, swapped as one reference.
+interface Runtime {
+  readonly config: CompiledConfig;
+  readonly matcher: Matcher<RouteRuntime>;
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
+}
+
+export interface GatewayOptions {
+  /** A pino logger to use instead of the one built from `config.log`. */
+  logger?: Logger;
+}
+
+export interface BoundAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+type OwnedRes = ServerResponse & { gateway: Gateway; exchangeStart: number; routeName: string; requestId: string; relay?: HttpRelay };
+type HandshakeSocket = Socket & { handshaking: boolean };
+
+export class Gateway implements TunnelObserver {
+  readonly log: Logger;
+  private runtime: Runtime;
+  private readonly globalMiddleware: Middleware[] = [];
+  private readonly routeMiddleware = new Map<string, Middleware[]>();
+  private servers: Server[] = [];
+  private adminServer: Server | null = null;
+  private readonly tunnels = new Set<WsTunnel>();
+  private inFlight = 0;
+  private draining = false;
+  private closing: Promise<void> | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private tunnelWaiters: (() => void)[] = [];
+
+  constructor(config: GatewayConfigInput, options: GatewayOptions = {}) {
+    const compiled = compileConfig(parseConfig(config));
+    this.log = options.logger ?? createLogger(compiled.log);
+    this.runtime = this.buildRuntime(compiled);
+    this.onRequest = this.onRequest.bind(this);
+    this.onUpgrade = this.onUpgrade.bind(this);
+    this.onClientError = this.onClientError.bind(this);
+  }
+
+  /** Global middleware (`use(fn)`) or middleware for one route by name (`use('chat', fn)`). */
+  use(routeOrMiddleware: string | Middleware, middleware?: Middleware): this {
+    if (typeof routeOrMiddleware === 'function') this.globalMiddleware.push(routeOrMiddleware);
+    else {
+      if (middleware === undefined) throw new TypeError('use(route, middleware): middleware is missing');
+      if (!this.runtime.config.routes.some((r) => r.name === routeOrMiddleware)) throw new TypeError(`use(): unknown route "${routeOrMiddleware}"`);
+      const list = this.routeMiddleware.get(routeOrMiddleware) ?? [];
+      list.push(middleware);
+      this.routeMiddleware.set(routeOrMiddleware, list);
+    }
+    // Middleware changes which routes take the fast path: rebuild the route table (pools are kept).
+    this.runtime = this.buildRuntime(this.runtime.config, this.runtime.pools);
+    return this;
+  }
+
+  get config(): CompiledConfig {
+    return this.runtime.config;
+  }
+
+  /** The traffic listeners' bound addresses (useful with `port: 0`). */
+  addresses(): BoundAddress[] {
+    return this.servers.map((s) => {
+      const a = s.address() as AddressInfo;
+      return { host: a.address, port: a.port };
+    });
+  }
+
+  adminAddress(): BoundAddress | null {
+    const a = this.adminServer?.address() as AddressInfo | null | undefined;
+    return a ? { host: a.address, port: a.port } : null;
+  }
+
+  async listen(): Promise<void> {
+    const config = this.runtime.config;
+    const handlers = { request: this.onRequest, upgrade: this.onUpgrade, clientError: this.onClientError };
+    try {
+      for (const spec of config.listeners) {
+        const server = createListener(spec, config.limits, handlers);
+        this.servers.push(server);
+        await listen(server, spec.host, spec.port);
+      }
+      const admin = createAdminServer(this, config.admin.token);
+      this.adminServer = admin;
+      await listen(admin, config.admin.host, config.admin.port);
+    } catch (err) {
+      await this.closeServers();
+      throw err;
+    }
+    this.log.info(
+      { event: EVENTS.LISTENING, listeners: this.addresses(), admin: this.adminAddress(), routes: config.routes.length },
+      'wsgate listening',
+    );
+  }
+
+  /** Graceful stop (SPEC section 10): stop accepting, finish in-flight HTTP within the drain period, close WebSockets with 1001. */
+  close(): Promise<void> {
+    this.closing ??= this.drainAndStop();
+    return this.closing;
+  }
+
+  get ready(): boolean {
+    return !this.draining && this.servers.length > 0;
+  }
+
+  private async drainAndStop(): Promise<void> {
+    this.draining = true;
+    const drainMs = this.runtime.config.limits.drainTimeoutMs;
+    this.log.info({ event: EVENTS.DRAINING, inFlight: this.inFlight, websockets: this.tunnels.size, drainTimeoutMs: drainMs }, 'draining');
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const s of this.servers) s.closeIdleConnections();
+    for (const t of this.tunnels) t.close(CLOSE_CODES.GOING_AWAY, 'gateway shutting down', new GatewayError('SHUTTING_DOWN'));
+    await Promise.race([this.whenIdle(), delay(drainMs)]);
+    for (const s of this.servers) s.closeAllConnections();
+    await Promise.race([this.whenNoTunnels(), delay(WS_CLOSE_TIMEOUT_MS + 100)]);
+    for (const t of this.tunnels) t.destroyBoth();
+    await closed;
+    await this.closeServers();
+    await Promise.all([...this.runtime.pools.values()].map((p) => p.close()));
+    this.log.info({ event: EVENTS.STOPPED }, 'stopped');
+    await new Promise<void>((resolve) => this.log.flush(() => resolve()));
+  }
+
+  private async closeServers(): Promise<void> {
+    const all = [...this.servers, ...(this.adminServer ? [this.adminServer] : [])];
+    await Promise.all(all.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeAllConnections(); })));
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private whenNoTunnels(): Promise<void> {
+    if (this.tunnels.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.tunnelWaiters.push(resolve));
+  }
+
+  private buildRuntime(config: CompiledConfig, previousPools?: ReadonlyMap<string, UpstreamPool>): Runtime {
+    const pools = previousPools ?? new Map([...config.upstreams].map(([name, spec]) => [name, new UpstreamPool(spec)]));
+    const entries = config.routes.map((spec) => {
+      const own = this.routeMiddleware.get(spec.name) ?? [];
+      const chain = this.globalMiddleware.length + own.length === 0 ? null : [...this.globalMiddleware, ...own];
+      const route: RouteRuntime = {
+        spec,
+        pool: spec.upstream === null ? null : pools.get(spec.upstream) ?? null,
+        chain,
+        info: Object.freeze({ name: spec.name, upstream: spec.upstream }),
+      };
+      return { host: spec.host, path: spec.path, methods: spec.methods, value: route };
+    });
+    return { config, matcher: createMatcher(entries), pools };
+  }
+
+  // ---- HTTP -------------------------------------------------------------------------------
+
+  // HOT: per request.
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const rt = this.runtime;
+    const owned = res as OwnedRes;
+    owned.exchangeStart = started;
+    owned.gateway = this;
+    owned.routeName = '';
+    this.inFlight++;
+    res.on('close', exchangeOnClose); // in-flight count and the access log
+    const peer = plainAddress(req.socket.remoteAddress);
+    const trusted = isTrustedPeer(peer, rt.config.trustedProxies, rt.config.trustedProxyCount);
+    const sentId = req.headers['x-request-id'];
+    const requestId = trusted && typeof sentId === 'string' && isSafeRequestId(sentId) ? sentId : createRequestId();
+    owned.requestId = requestId;
+    if (this.draining) res.shouldKeepAlive = false;
+
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const rawPath = q === -1 ? target : target.slice(0, q);
+    const path = normalizePath(rawPath);
+    if (path === null) return sendError(res, new GatewayError('PATH_OUTSIDE_ROOT', 'path is malformed or climbs above the root'), requestId);
+    const upgrade = req.headers.upgrade;
+    if (upgrade !== undefined && upgrade.toLowerCase() === 'websocket') {
+      // Node sends valid upgrades to onUpgrade; this one lacks `Connection: upgrade`.
+      return sendError(res, new GatewayError('WS_BAD_HANDSHAKE', 'Connection must contain "upgrade"'), requestId);
+    }
+    const host = req.headers.host ?? '';
+    const method = req.method ?? 'GET';
+    const m = rt.matcher.match(host, path, method);
+    if (m === null) return sendError(res, new GatewayError('ROUTE_NOT_FOUND', `no route for ${method} ${path}`), requestId);
+    if (m === METHOD_MISMATCH) {
+      const allow = rt.matcher.allowedMethods(host, path).join(', ');
+      return sendError(res, new GatewayError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId, [['allow', allow]]);
+    }
+    const route = m.value;
+    owned.routeName = route.spec.name;
+    const client = clientAddress(peer, trusted, headerString(req.headers['x-forwarded-for']), rt.config.trustedProxies, rt.config.trustedProxyCount);
+    if (route.chain === null) {
+      this.terminalHttp(req, res, route, rt, path, q === -1 ? '' : target.slice(q), peer, trusted, requestId, null, null);
+      return;
+    }
+    const ex = new Exchange(req, res, false, route.info, m.params, requestId, client, answerHttp);
+    runChain(route.chain, ex, (ctx) =>
+      new Promise<void>((resolve) => {
+        this.terminalHttp(req, res, route, rt, path, q === -1 ? '' : target.slice(q), peer, trusted, requestId, ctx as Exchange, () => {
+          (ctx as Exchange).status = res.statusCode;
+          resolve();
+        });
+      }),
+    ).then(
+      () => {
+        if (!ex.responded && !res.headersSent && !res.writableEnded && (res as OwnedRes).relay === undefined) {
+          sendError(res, new GatewayError('INTERNAL', 'middleware neither answered nor called next()'), requestId);
+        }
+      },
+      (err: unknown) => {
+        this.log.error({ event: EVENTS.ERROR, code: 'INTERNAL', route: route.spec.name, requestId, err }, 'middleware failed');
+        sendError(res, new GatewayError('INTERNAL', undefined, { cause: err }), requestId);
+      },
+    );
+  }
+
+  private terminalHttp(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: RouteRuntime,
+    rt: Runtime,
+    path: string,
+    query: string,
+    peer: string,
+    trusted: boolean,
+    requestId: string,
+    ex: Exchange | null,
+    done: (() => void) | null,
+  ): Promise<void> {
+    const spec = route.spec;
+    if (spec.respond !== null) {
+      const r = spec.respond;
+      res.writeHead(r.status, flatten(r.headers, requestId));
+      res.end(req.method === 'HEAD' ? undefined : r.body);
+      done?.();
+      return Promise.resolve();
+    }
+    const pool = route.pool!;
+    const lengthHeader = req.headers['content-length'];
+    const hasBody = (lengthHeader !== undefined && lengthHeader !== '0') || req.headers['transfer-encoding'] !== undefined;
+    const maxBody = rt.config.limits.maxBodyBytes;
+    if (lengthHeader !== undefined && Number(lengthHeader) > maxBody) {
+      res.setHeader('connection', 'close');
+      sendError(res, new GatewayError('BODY_TOO_LARGE', `request body of ${lengthHeader} bytes exceeds limits.maxBodyBytes (${maxBody})`), requestId);
+      done?.();
+      return Promise.resolve();
+    }
+    const headers = upstreamRequestHeaders(req, rt.config, spec, peer, trusted, requestId, ex);
+    const relay = new HttpRelay(req, res, pool, upstreamPath(spec, path) + query, headers, spec.responseHeaders, requestId, hasBody, maxBody, done === null ? null : done);
+    (res as OwnedRes).relay = relay;
+    relay.start();
+    return Promise.resolve();
+  }
+
+  // ---- WebSocket -------------------------------------------------------------------------
+
+  private onUpgrade(req: IncomingMessage, duplex: Duplex, head: Buffer): void {
+    const socket = duplex as HandshakeSocket;
+    socket.on('error', handshakeSocketOnError);
+    socket.handshaking = true;
+    const rt = this.runtime;
+    const peer = plainAddress(socket.remoteAddress);
+    const trusted = isTrustedPeer(peer, rt.config.trustedProxies, rt.config.trustedProxyCount);
+    const sentId = req.headers['x-request-id'];
+    const requestId = trusted && typeof sentId === 'string' && isSafeRequestId(sentId) ? sentId : createRequestId();
+    const started = performance.now();
+    const reject = (err: GatewayError, routeName: string): void => {
+      writeRawError(socket, err, requestId, rawHandshakeError(err));
+      this.accessLog(req, routeName, err.status, started, requestId, err.code);
+    };
+    if (this.draining) return reject(new GatewayError('SHUTTING_DOWN'), '');
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = normalizePath(q === -1 ? target : target.slice(0, q));
+    if (path === null) return reject(new GatewayError('PATH_OUTSIDE_ROOT', 'path is malformed or climbs above the root'), '');
+    const host = req.headers.host ?? '';
+    const m = rt.matcher.match(host, path, 'GET');
+    if (m === null || m === METHOD_MISMATCH) return reject(new GatewayError('ROUTE_NOT_FOUND', `no route for ${path}`), '');
+    const route = m.value;
+    const bad = checkClientHandshake(req);
+    if (bad !== null) return reject(bad, route.spec.name);
+    if (route.pool === null) return reject(new GatewayError('WS_BAD_HANDSHAKE', `route ${route.spec.name} does not proxy WebSockets`), route.spec.name);
+    const client = clientAddress(peer, trusted, headerString(req.headers['x-forwarded-for']), rt.config.trustedProxies, rt.config.trustedProxyCount);
+    const query = q === -1 ? '' : target.slice(q);
+    const ex = route.chain === null ? null : new Exchange(req, null, true, route.info, m.params, requestId, client, answerRaw(socket));
+    const terminal = (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        this.openTunnel(req, socket, head, route, rt, path, query, peer, trusted, client, requestId, ex, started, (status) => {
+          if (ex !== null) ex.status = status;
+          resolve();
+        });
+      });
+    if (ex === null) {
+      void terminal();
+      return;
+    }
+    runChain(route.chain!, ex, terminal).then(
+      () => {
+        if (!ex.responded && socket.handshaking && ex.status === 0) reject(new GatewayError('INTERNAL', 'middleware neither answered nor called next()'), route.spec.name);
+      },
+      (err: unknown) => {
+        this.log.error({ event: EVENTS.ERROR, code: 'INTERNAL', route: route.spec.name, requestId, err }, 'middleware failed');
+        if (socket.handshaking) reject(new GatewayError('INTERNAL', undefined, { cause: err }), route.spec.name);
+      },
+    );
+  }
+
+  private openTunnel(
+    req: IncomingMessage,
+    socket: HandshakeSocket,
+    head: Buffer,
+    route: RouteRuntime,
+    rt: Runtime,
+    path: string,
+    query: string,
+    peer: string,
+    trusted: boolean,
+    client: string,
+    requestId: string,
+    ex: Exchange | null,
+    started: number,
+    done: (status: number) => void,
+  ): void {
+    const pool = route.pool!;
+    const target = pool.pick();
+    if (target === null) {
+      const err = new GatewayError('NO_HEALTHY_TARGET', `upstream ${pool.name} has no healthy target`);
+      writeRawError(socket, err, requestId);
+      this.accessLog(req, route.spec.name, err.status, started, requestId, err.code);
+      return done(err.status);
+    }
+    const key = req.headers['sec-websocket-key']!;
+    const accept = acceptKey(key);
+    const headers = upstreamHandshakeHeaders(req, rt.config, route.spec, peer, trusted, requestId, ex);
+    const upstreamReq = upstreamHandshake(
+      target.spec,
+      upstreamPath(route.spec, path) + query,
+      headers,
+      accept,
+      headerString(req.headers['sec-websocket-protocol']),
+      pool.spec.connectTimeoutMs + pool.spec.responseTimeoutMs,
+      socket,
+      (result) => {
+        socket.off('close', onClientGone);
+        socket.handshaking = false;
+        if (result.socket === null) {
+          if (result.error !== null && result.status === result.error.status && !socket.destroyed) {
+            // Failed before the upstream said anything we could relay.
+            if (!socket.writableEnded) writeRawError(socket, result.error, requestId);
+          }
+          this.accessLog(req, route.spec.name, result.status, started, requestId, result.error?.code ?? null);
+          return done(result.status);
+        }
+        if (socket.destroyed) {
+          result.socket.destroy();
+          return done(499);
+        }
+        socket.write(switchingProtocols(accept, result.protocol, result.extensions));
+        socket.off('error', handshakeSocketOnError);
+        const tunnel = new WsTunnel(
+          socket,
+          result.socket,
+          {
+            id: randomHex(8),
+            route: route.spec.name,
+            clientAddress: client,
+            target: target.spec.origin,
+            protocol: result.protocol,
+            extensions: result.extensions,
+            maxMessageBytes: route.spec.websocket.maxMessageBytes,
+            closeTimeoutMs: WS_CLOSE_TIMEOUT_MS,
+          },
+          this,
+        );
+        target.activeTunnels++;
+        tunnelTargets.set(tunnel, target);
+        this.tunnels.add(tunnel);
+        if (ex !== null && ex.closeHooks !== null) tunnelHooks.set(tunnel, ex.closeHooks);
+        this.log.info(
+          { event: EVENTS.WS_OPEN, id: tunnel.options.id, route: route.spec.name, client, target: target.spec.origin, protocol: result.protocol, requestId },
+          'ws open',
+        );
+        if (ex !== null && ex.openHooks !== null) {
+          const info = openInfo(tunnel);
+          for (const fn of ex.openHooks) callHook(this.log, fn, info);
+        }
+        tunnel.start(head, result.head);
+        done(101);
+      },
+    );
+    const onClientGone = (): void => {
+      upstreamReq.destroy();
+    };
+    socket.once('close', onClientGone);
+  }
+
+  // TunnelObserver: the tunnel is fully closed.
+  onTunnelClose(tunnel: WsTunnel): void {
+    this.tunnels.delete(tunnel);
+    const target = tunnelTargets.get(tunnel);
+    if (target !== undefined) target.activeTunnels--;
+    const info = closeInfo(tunnel);
+    this.log.info(
+      {
+        event: EVENTS.WS_CLOSE,
+        id: info.id,
+        route: info.route,
+        client: info.clientAddress,
+        target: info.target,
+        code: info.code,
+        reason: info.reason,
+        initiator: info.initiator,
+        durationMs: info.durationMs,
+        messagesIn: info.messagesIn,
+        messagesOut: info.messagesOut,
+        bytesIn: info.bytesIn,
+        bytesOut: info.bytesOut,
+        ...(tunnel.error !== null ? { error: tunnel.error.code } : {}),
+      },
+      'ws close',
+    );
+    const hooks = tunnelHooks.get(tunnel);
+    if (hooks !== undefined) for (const fn of hooks) callHook(this.log, fn, info);
+    if (this.tunnels.size === 0) for (const w of this.tunnelWaiters.splice(0)) w();
+  }
+
+  private onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    const gwErr = parseErrorToGatewayError(err);
+    if (gwErr === null || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const requestId = createRequestId();
+    writeRawError(socket as Socket, gwErr, requestId);
+    this.log.info({ event: EVENTS.HTTP_REQUEST, status: gwErr.status, code: gwErr.code, requestId, client: plainAddress((socket as Socket).remoteAddress) }, 'rejected');
+  }
+
+  exchangeFinished(res: OwnedRes): void {
+    this.inFlight--;
+    if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (!this.log.isLevelEnabled('info')) return;
+    const req = res.req;
+    const relay = res.relay;
+    this.log.info(
+      {
+        event: EVENTS.HTTP_REQUEST,
+        route: res.routeName,
+        method: req.method,
+        path: req.url,
+        status: res.writableFinished ? res.statusCode : 499,
+        durationMs: Math.round((performance.now() - res.exchangeStart) * 1000) / 1000,
+        requestId: res.requestId,
+        client: plainAddress(req.socket?.remoteAddress),
+        ...(relay !== undefined && relay.target !== null ? { target: relay.target.spec.origin } : {}),
+        ...(relay !== undefined && relay.error !== null ? { code: relay.error.code } : {}),
+      },
+      'request',
+    );
+  }
+
+  private accessLog(req: IncomingMessage, route: string, status: number, started: number, requestId: string, code: string | null): void {
+    if (!this.log.isLevelEnabled('info')) return;
+    this.log.info(
+      {
+        event: EVENTS.HTTP_REQUEST,
+        route,
+        method: req.method,
+        path: req.url,
+        status,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        requestId,
+        client: plainAddress(req.socket?.remoteAddress),
+        websocket: true,
+        ...(code !== null ? { code } : {}),
+      },
+      'request',
+    );
+  }
+
+  // ---- admin views (AdminSource) ----------------------------------------------------------
+
+  routes(): unknown {
+    return this.runtime.config.routes.map((r) => ({
+      name: r.name,
+      match: { host: r.host ?? null, path: r.path, methods: r.methods ?? null },
+      upstream: r.upstream,
+      respond: r.respond === null ? null : { status: r.respond.status },
+      stripPrefix: r.stripPrefix,
+      rewrite: r.rewrite,
+      websocket: r.websocket,
+      middleware: (this.routeMiddleware.get(r.name)?.length ?? 0) + this.globalMiddleware.length,
+    }));
+  }
+
+  upstreams(): unknown {
+    return [...this.runtime.pools.values()].map((p) => ({
+      name: p.name,
+      balance: p.spec.balance,
+      targets: p.targets.map((t) => ({
+        url: t.spec.origin,
+        weight: t.spec.weight,
+        backup: t.spec.backup,
+        healthy: t.healthy,
+        activeConnections: t.activeTunnels,
+        inFlightRequests: t.inFlight,
+      })),
+    }));
+  }
+
+  connections(filter: { route: string | null; limit: number }): unknown {
+    const out: unknown[] = [];
+    for (const t of this.tunnels) {
+      if (out.length >= filter.limit) break;
+      if (filter.route !== null && t.options.route !== filter.route) continue;
+      out.push(connectionView(t));
+    }
+    return { connections: out, total: this.tunnels.size };
+  }
+}
+
+const tunnelTargets = new WeakMap<WsTunnel, import('../upstream/pool.js').Target>();
+const tunnelHooks = new WeakMap<WsTunnel, ((info: WsCloseInfo) => void)[]>();
+
+function connectionView(t: WsTunnel): unknown {
+  return {
+    id: t.options.id,
+    route: t.options.route,
+    client: t.options.clientAddress,
+    target: t.options.target,
+    protocol: t.options.protocol,
+    openedAt: new Date(t.openedAtMs).toISOString(),
+    lastActivity: new Date(t.lastActivityMs).toISOString(),
+    messagesIn: t.messagesIn,
+    messagesOut: t.messagesOut,
+    bytesIn: t.bytesIn,
+    bytesOut: t.bytesOut,
+  };
+}
+
+function openInfo(t: WsTunnel): WsOpenInfo {
+  return {
+    id: t.options.id,
+    route: t.options.route,
+    clientAddress: t.options.clientAddress,
+    target: t.options.target,
+    protocol: t.options.protocol,
+    openedAt: new Date(t.openedAtMs),
+  };
+}
+
+function closeInfo(t: WsTunnel): WsCloseInfo {
+  return {
+    ...openInfo(t),
+    code: t.closeCode,
+    reason: t.closeReason,
+    initiator: t.initiator,
+    durationMs: t.closedAtMs - t.openedAtMs,
+    messagesIn: t.messagesIn,
+    messagesOut: t.messagesOut,
+    bytesIn: t.bytesIn,
+    bytesOut: t.bytesOut,
+  };
+}
+
+function callHook<T>(log: Logger, fn: (info: T) => void, info: T): void {
+  try {
+    fn(info);
+  } catch (err) {
+    log.error({ event: EVENTS.ERROR, code: 'INTERNAL', err }, 'lifecycle hook threw');
+  }
+}
+
+function exchangeOnClose(this: OwnedRes): void {
+  this.gateway.exchangeFinished(this);
+}
+
+function handshakeSocketOnError(this: Socket): void {
+  this.destroy();
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function flatten(headers: readonly (readonly [string, string])[], requestId: string): string[] {
+  const out: string[] = [];
+  for (const [k, v] of headers) out.push(k, v);
+  out.push('x-request-id', requestId);
+  return out;
+}
+
+function answerHttp(ex: Exchange, status: number, body: Buffer, headers: [string, string][]): void {
+  const res = ex.res!;
+  if (res.headersSent) return;
+  res.writeHead(status, flatten(headers, ex.requestId).concat('content-length', String(body.length)));
+  res.end(ex.req.method === 'HEAD' ? undefined : body);
+}
+
+function answerRaw(socket: HandshakeSocket): (ex: Exchange, status: number, body: Buffer, headers: [string, string][]) => void {
+  return (ex, status, body, headers) => {
+    if (!socket.handshaking || socket.destroyed) return;
+    socket.handshaking = false;
+    let head = `HTTP/1.1 ${status} ${statusText(status)}\r\nconnection: close\r\nx-request-id: ${ex.requestId}\r\ncontent-length: ${body.length}\r\n`;
+    for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
+    socket.end(Buffer.concat([Buffer.from(head + '\r\n'), body]));
+  };
+}
+
+function statusText(status: number): string {
+  return STATUS_TEXT[status] ?? '';
+}
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+
+// The path the upstream sees: normalized, then stripPrefix, then rewrite's prefix.
+function upstreamPath(spec: RouteSpec, path: string): string {
+  let out = spec.stripPrefix === null ? path : stripPrefix(path, spec.stripPrefix);
+  if (spec.rewrite !== null) out = spec.rewrite === '/' ? out : out === '/' ? spec.rewrite : spec.rewrite.replace(/\/$/, '') + out;
+  return out;
+}
+
+// HOT: per request. Copies the client's raw headers minus hop-by-hop ones (and those Connection
+// names), adds X-Forwarded-*, X-Request-Id and traceparent, then the route's set/remove.
+function upstreamRequestHeaders(req: IncomingMessage, config: CompiledConfig, spec: RouteSpec, peer: string, trusted: boolean, requestId: string, ex: Exchange | null): string[] {
+  const raw = req.rawHeaders;
+  const h = req.headers;
+  const named = connectionTokens(headerString(h.connection));
+  const ops = spec.requestHeaders;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || FORWARDED.has(lower) || (named !== null && named.has(lower))) continue;
+    if (ops !== null && (ops.remove.includes(lower) || ops.set.some((s) => s[0] === lower))) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  appendForwarded(out, req, config, peer, trusted, requestId);
+  if (ops !== null) for (const [k, v] of ops.set) out.push(k, v);
+  if (ex !== null) for (const [k, v] of ex.upstreamHeaders) setFlat(out, k, v);
+  return out;
+}
+
+function appendForwarded(out: string[], req: IncomingMessage, config: CompiledConfig, peer: string, trusted: boolean, requestId: string): void {
+  void config;
+  const h = req.headers;
+  const xff = headerString(h['x-forwarded-for']);
+  out.push('x-forwarded-for', trusted && xff !== undefined && xff !== '' ? `${xff}, ${peer}` : peer);
+  const proto = headerString(h['x-forwarded-proto']);
+  out.push('x-forwarded-proto', trusted && proto !== undefined ? proto : (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
+  const fhost = headerString(h['x-forwarded-host']);
+  out.push('x-forwarded-host', trusted && fhost !== undefined ? fhost : h.host ?? '');
+  out.push('x-request-id', requestId);
+  const tp = headerString(h.traceparent);
+  out.push('traceparent', tp !== undefined && isValidTraceparent(tp) ? tp : createTraceparent());
+  const ts = headerString(h.tracestate);
+  void ts; // tracestate is an ordinary header: already copied with the others
+}
+
+function setFlat(out: string[], name: string, value: string): void {
+  for (let i = 0; i < out.length; i += 2) {
+    if (out[i]!.toLowerCase() === name) {
+      out.splice(i, 2);
+      i -= 2;
+    }
+  }
+  out.push(name, value);
+}
+
+function upstreamHandshakeHeaders(req: IncomingMessage, config: CompiledConfig, spec: RouteSpec, peer: string, trusted: boolean, requestId: string, ex: Exchange | null): Record<string, string | string[]> {
+  const flat = upstreamRequestHeaders(req, config, spec, peer, trusted, requestId, ex);
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i]!.toLowerCase();
+    const prev = out[k];
+    out[k] = prev === undefined ? flat[i + 1]! : Array.isArray(prev) ? [...prev, flat[i + 1]!] : [prev, flat[i + 1]!];
+  }
+  out.connection = 'Upgrade';
+  out.upgrade = 'websocket';
+  return out;
+}

@@ -1,0 +1,43 @@
+// server/listener: one bound port (http or https) with the request-level limits of SPEC section 2.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { CompiledConfig, ListenerSpec } from '../config/compile.js';
+
+export interface ListenerHandlers {
+  request(req: IncomingMessage, res: ServerResponse): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  clientError(err: Error, socket: Duplex): void;
+}
+
+export function createListener(spec: ListenerSpec, limits: CompiledConfig['limits'], handlers: ListenerHandlers): Server {
+  const options = {
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // The slowloris check runs on this interval; keep it below the smallest timeout we enforce.
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 2))),
+    noDelay: true,
+    requireHostHeader: false,
+  };
+  const server = spec.tls === null
+    ? createHttpServer(options)
+    : createHttpsServer({ ...options, cert: spec.tls.cert, key: spec.tls.key });
+  server.maxConnections = limits.maxConnections;
+  server.on('request', handlers.request);
+  server.on('upgrade', handlers.upgrade);
+  server.on('clientError', handlers.clientError);
+  return server;
+}
+
+export function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

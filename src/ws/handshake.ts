@@ -1,0 +1,157 @@
+// ws/handshake: RFC 6455 §4 on both sides of the gateway: validating the client's upgrade request,
+// performing our own handshake with the upstream, and answering the client with the 101 (or with
+// whatever else the upstream said, as plain HTTP). Owns the client socket until the tunnel takes it.
+import { createHash } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage, type ClientRequest, STATUS_CODES } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import { GatewayError, toGatewayError } from '../core/errors.js';
+import { formatDuration } from '../core/duration.js';
+
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+// RFC 6455 §4.1: the key is 16 random bytes, base64: 22 characters and "==".
+const KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
+export function acceptKey(key: string): string {
+  return createHash('sha1').update(key + WS_GUID).digest('base64');
+}
+
+function hasToken(value: string | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  for (const part of value.split(',')) if (part.trim().toLowerCase() === token) return true;
+  return false;
+}
+
+// null when the request is a valid RFC 6455 opening handshake; else the error to answer with.
+export function checkClientHandshake(req: IncomingMessage): GatewayError | null {
+  const h = req.headers;
+  if (req.method !== 'GET') return new GatewayError('WS_BAD_HANDSHAKE', 'a WebSocket handshake must use GET');
+  if (req.httpVersion !== '1.1') return new GatewayError('WS_BAD_HANDSHAKE', 'a WebSocket handshake must use HTTP/1.1');
+  if (h.upgrade === undefined || h.upgrade.toLowerCase() !== 'websocket') return new GatewayError('WS_BAD_HANDSHAKE', 'Upgrade must be "websocket"');
+  if (!hasToken(h.connection, 'upgrade')) return new GatewayError('WS_BAD_HANDSHAKE', 'Connection must contain "upgrade"');
+  const key = h['sec-websocket-key'];
+  if (key === undefined || !KEY.test(key)) return new GatewayError('WS_BAD_HANDSHAKE', 'Sec-WebSocket-Key must be 16 bytes in base64');
+  if (h['sec-websocket-version'] !== '13') return new GatewayError('WS_BAD_VERSION');
+  return null;
+}
+
+export function rawHandshakeError(err: GatewayError): string {
+  return err.code === 'WS_BAD_VERSION' ? 'sec-websocket-version: 13\r\n' : '';
+}
+
+export interface UpstreamTarget {
+  readonly hostname: string;
+  readonly port: number;
+  readonly secure: boolean;
+}
+
+export interface HandshakeResult {
+  // set on success
+  socket: Socket | null;
+  head: Buffer;
+  protocol: string;
+  extensions: string;
+  // set when the upstream answered something else (already relayed to the client) or failed
+  error: GatewayError | null;
+  status: number;
+}
+
+// Opens the upstream connection and sends our handshake. Node's HTTP client parses the answer
+// (llhttp): a 101 arrives as 'upgrade', anything else as 'response'.
+export function upstreamHandshake(
+  target: UpstreamTarget,
+  path: string,
+  headers: Record<string, string | string[]>,
+  expectedAccept: string,
+  offeredProtocols: string | undefined,
+  timeoutMs: number,
+  client: Socket,
+  done: (result: HandshakeResult) => void,
+): ClientRequest {
+  const options = {
+    host: target.hostname,
+    port: target.port,
+    path,
+    method: 'GET',
+    headers,
+    agent: false as const,
+    setHost: false,
+    timeout: timeoutMs,
+  };
+  const req = target.secure ? httpsRequest(options) : httpRequest(options);
+  let settled = false;
+  const finish = (result: HandshakeResult): void => {
+    if (settled) return;
+    settled = true;
+    done(result);
+  };
+  const failed = (err: GatewayError): HandshakeResult => ({ socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: err.status });
+
+  req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+    const err = checkUpstreamAnswer(res, expectedAccept, offeredProtocols);
+    if (err !== null) {
+      socket.destroy();
+      finish(failed(err));
+      return;
+    }
+    const protocol = res.headers['sec-websocket-protocol'] ?? '';
+    const extensions = res.headers['sec-websocket-extensions'] ?? '';
+    finish({ socket, head, protocol, extensions, error: null, status: 101 });
+  });
+  req.on('response', (res: IncomingMessage) => {
+    // Not a 101: relay the answer to the client as plain HTTP and never open a tunnel.
+    const err = new GatewayError('UPSTREAM_BAD_RESPONSE', `upstream answered the WebSocket handshake with ${res.statusCode}`);
+    relayPlainResponse(res, client);
+    finish({ socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: res.statusCode ?? 502 });
+  });
+  req.on('timeout', () => {
+    req.destroy(new GatewayError('UPSTREAM_TIMEOUT', `upstream did not answer the WebSocket handshake within ${formatDuration(timeoutMs)}`));
+  });
+  req.on('error', (err: Error) => {
+    finish(failed(toGatewayError(err, 'UPSTREAM_UNAVAILABLE')));
+  });
+  req.end();
+  return req;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function checkUpstreamAnswer(res: IncomingMessage, expectedAccept: string, offered: string | undefined): GatewayError | null {
+  const h = res.headers;
+  if (res.statusCode !== 101) return new GatewayError('UPSTREAM_BAD_RESPONSE', `upstream answered ${res.statusCode} to the upgrade`);
+  if (h.upgrade === undefined || h.upgrade.toLowerCase() !== 'websocket') return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream 101 without Upgrade: websocket');
+  if (h['sec-websocket-accept'] !== expectedAccept) return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent a wrong Sec-WebSocket-Accept');
+  const chosen = h['sec-websocket-protocol'];
+  // RFC 6455 §4.1: the server must pick one of the offered subprotocols, or none.
+  if (chosen !== undefined && (offered === undefined || !offered.split(',').some((p) => p.trim() === chosen))) {
+    return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream chose a subprotocol the client did not offer');
+  }
+  return null;
+}
+
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+
+function relayPlainResponse(res: IncomingMessage, client: Socket): void {
+  let head = `HTTP/1.1 ${res.statusCode} ${res.statusMessage || STATUS_CODES[res.statusCode ?? 502] || ''}\r\n`;
+  const raw = res.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!HOP.has(raw[i]!.toLowerCase())) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  head += 'connection: close\r\n\r\n';
+  if (!client.writable) {
+    res.resume();
+    return;
+  }
+  client.write(head);
+  // The body is delimited by the connection's end (no Transfer-Encoding in our answer).
+  res.pipe(client);
+  res.on('error', () => client.destroy());
+}
+
+// The 101 we send the client: the upstream's choice of subprotocol and extensions, unchanged.
+export function switchingProtocols(accept: string, protocol: string, extensions: string): string {
+  let out = `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n`;
+  if (protocol !== '') out += `sec-websocket-protocol: ${protocol}\r\n`;
+  if (extensions !== '') out += `sec-websocket-extensions: ${extensions}\r\n`;
+  return out + '\r\n';
+}

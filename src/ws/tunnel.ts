@@ -1,0 +1,355 @@
+// ws/tunnel: owns both sockets of one relayed WebSocket, from the 101 until both are destroyed.
+// Frames cross unmodified and uncopied (each chunk is written as received, or as subarray views
+// cut at frame boundaries); one FrameScanner per direction tracks frame headers so the tunnel can
+// count messages, enforce limits, and inject its own close frames between frames.
+//
+// Close states (each side independently): a close frame received from a side is relayed to the
+// other side, after which no data crosses in that direction. When close frames have crossed both
+// ways, both sockets are ended. Our own close (limits, faults, shutdown) goes to both sides at once
+// and arms a timer that destroys whatever a silent peer leaves open.
+import type { Socket } from 'node:net';
+import { GatewayError } from '../core/errors.js';
+import { CLOSE_CODES } from './close-codes.js';
+import {
+  EVENT_CONTROL,
+  EVENT_FAULT,
+  EVENT_NONE,
+  FAULT_TOO_BIG,
+  FrameScanner,
+  OPCODE_CLOSE,
+} from './frame-scanner.js';
+import { encodeClose } from './frames.js';
+
+type Owned = Socket & { tunnel: WsTunnel };
+
+export type Initiator = 'client' | 'upstream' | 'gateway';
+
+export interface TunnelOptions {
+  readonly id: string;
+  readonly route: string;
+  readonly clientAddress: string;
+  readonly target: string;
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly maxMessageBytes: number;
+  readonly closeTimeoutMs: number;
+}
+
+// The tunnel's owner (server/gateway) learns of the end here: logs, metrics, hooks, registry.
+export interface TunnelObserver {
+  onTunnelClose(tunnel: WsTunnel): void;
+}
+
+const CLIENT = 0;
+const UPSTREAM = 1;
+
+export class WsTunnel {
+  readonly openedAtMs = Date.now();
+  lastActivityMs = this.openedAtMs;
+  closedAtMs = 0;
+  bytesIn = 0;    // client → upstream
+  bytesOut = 0;   // upstream → client
+  closeCode = 0;
+  closeReason = '';
+  initiator: Initiator = 'client';
+  error: GatewayError | null = null;
+
+  private readonly clientScanner: FrameScanner;
+  private readonly upstreamScanner: FrameScanner;
+  // A close frame was received from that side (relayed or answered): nothing more is read from it.
+  private closeFromClient = false;
+  private closeFromUpstream = false;
+  // A close frame was written to that side: no data frame may follow it.
+  private closeToClient = false;
+  private closeToUpstream = false;
+  // Our own close for the client waits here while the upstream is mid-frame toward the client.
+  private pendingClientClose: Buffer | null = null;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private clientGone = false;
+  private upstreamGone = false;
+  private tornDown = false;
+
+  constructor(
+    readonly client: Socket,
+    readonly upstream: Socket,
+    readonly options: TunnelOptions,
+    private readonly observer: TunnelObserver,
+  ) {
+    const deflate = /(^|,)\s*permessage-deflate/i.test(options.extensions);
+    this.clientScanner = new FrameScanner({ masked: true, maxMessageBytes: options.maxMessageBytes, rsv1: deflate });
+    this.upstreamScanner = new FrameScanner({ masked: false, maxMessageBytes: options.maxMessageBytes, rsv1: deflate });
+    const c = client as Owned;
+    const u = upstream as Owned;
+    c.tunnel = u.tunnel = this;
+    c.on('error', socketOnError).on('close', clientOnClose).on('end', clientOnEnd).on('drain', clientOnDrain).on('data', clientOnData);
+    u.on('error', socketOnError).on('close', upstreamOnClose).on('end', upstreamOnEnd).on('drain', upstreamOnDrain).on('data', upstreamOnData);
+    c.setNoDelay(true);
+    u.setNoDelay(true);
+    c.setTimeout(0);
+    u.setTimeout(0);
+  }
+
+  get messagesIn(): number {
+    return this.clientScanner.messages;
+  }
+
+  get messagesOut(): number {
+    return this.upstreamScanner.messages;
+  }
+
+  get closed(): boolean {
+    return this.tornDown;
+  }
+
+  // Feeds bytes that arrived with the handshakes (after the client's request head, after the 101).
+  start(clientHead: Buffer, upstreamHead: Buffer): void {
+    if (upstreamHead.length > 0) this.fromUpstream(upstreamHead);
+    if (clientHead.length > 0) this.fromClient(clientHead);
+  }
+
+  // HOT: per chunk from the client.
+  fromClient(chunk: Buffer): void {
+    if (this.closeFromClient) return;
+    this.bytesIn += chunk.length;
+    this.lastActivityMs = Date.now();
+    const scanner = this.clientScanner;
+    const upstream = this.upstream;
+    const forward = !this.closeToUpstream;
+    let ok = true;
+    for (let start = 0; ; ) {
+      const end = scanner.scan(chunk, start);
+      if (scanner.prefix !== null) {
+        if (forward) upstream.write(scanner.prefix);
+        scanner.prefix = null;
+      }
+      if (end > start && forward) ok = upstream.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
+      const event = scanner.event;
+      if (event === EVENT_NONE) break;
+      if (event === EVENT_FAULT) {
+        const code = scanner.fault === FAULT_TOO_BIG ? CLOSE_CODES.MESSAGE_TOO_BIG : CLOSE_CODES.PROTOCOL_ERROR;
+        this.closeBoth(code, scanner.faultReason, code, scanner.faultReason, new GatewayError(code === CLOSE_CODES.MESSAGE_TOO_BIG ? 'WS_MESSAGE_TOO_BIG' : 'WS_PROTOCOL_ERROR', scanner.faultReason));
+        this.closeFromClient = true;
+        return;
+      }
+      if (event === EVENT_CONTROL && scanner.opcode === OPCODE_CLOSE) {
+        this.closeFromClient = true;
+        if (forward) this.closeToUpstream = true;
+        this.recordClose(scanner.closeCode, scanner.closeReason, 'client');
+        this.afterCloseFrame();
+        return;
+      }
+      start = end;
+    }
+    if (!ok) this.client.pause();
+  }
+
+  // HOT: per chunk from the upstream.
+  fromUpstream(chunk: Buffer): void {
+    if (this.closeFromUpstream) return;
+    this.bytesOut += chunk.length;
+    this.lastActivityMs = Date.now();
+    const scanner = this.upstreamScanner;
+    const client = this.client;
+    const forward = !this.closeToClient;
+    let ok = true;
+    for (let start = 0; ; ) {
+      const end = scanner.scan(chunk, start);
+      if (scanner.prefix !== null) {
+        if (forward) client.write(scanner.prefix);
+        scanner.prefix = null;
+      }
+      if (end > start && forward) ok = client.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
+      const event = scanner.event;
+      if (event === EVENT_NONE) break;
+      if (event === EVENT_FAULT) {
+        // The upstream broke the protocol: it hears 1002, the client learns its upstream failed.
+        this.closeBoth(CLOSE_CODES.BAD_GATEWAY, 'upstream protocol error', CLOSE_CODES.PROTOCOL_ERROR, scanner.faultReason, new GatewayError('WS_PROTOCOL_ERROR', `upstream: ${scanner.faultReason}`));
+        this.closeFromUpstream = true;
+        return;
+      }
+      if (event === EVENT_CONTROL && scanner.opcode === OPCODE_CLOSE) {
+        this.closeFromUpstream = true;
+        if (forward) this.closeToClient = true;
+        this.recordClose(scanner.closeCode, scanner.closeReason, 'upstream');
+        this.afterCloseFrame();
+        return;
+      }
+      start = end;
+    }
+    if (this.pendingClientClose !== null && scanner.atBoundary) this.flushClientClose();
+    if (!ok) this.upstream.pause();
+  }
+
+  // Closes both sides with our own close frames (operator, limits, shutdown). Idempotent.
+  close(code: number, reason: string, err: GatewayError | null = null): void {
+    this.closeBoth(code, reason, code, reason, err);
+  }
+
+  private closeBoth(toClient: number, clientReason: string, toUpstream: number, upstreamReason: string, err: GatewayError | null): void {
+    if (this.tornDown) return;
+    this.recordClose(toClient, clientReason, 'gateway');
+    if (err !== null && this.error === null) this.error = err;
+    if (!this.closeToUpstream) {
+      this.closeToUpstream = true;
+      // Client → upstream stops at frame boundaries by construction unless mid-payload.
+      if (this.clientScanner.atBoundary && !this.upstreamGone) this.upstream.write(encodeClose(toUpstream, upstreamReason, true));
+      else this.upstream.end();
+    }
+    if (!this.closeToClient) {
+      this.closeToClient = true;
+      this.pendingClientClose = encodeClose(toClient, clientReason, false);
+      if (this.upstreamScanner.atBoundary || this.closeFromUpstream) this.flushClientClose();
+    }
+    this.armCloseTimer();
+  }
+
+  private flushClientClose(): void {
+    const frame = this.pendingClientClose;
+    this.pendingClientClose = null;
+    if (frame !== null && !this.clientGone) this.client.write(frame);
+  }
+
+  private recordClose(code: number, reason: string, initiator: Initiator): void {
+    if (this.closeCode !== 0) return;
+    this.closeCode = code;
+    this.closeReason = reason;
+    this.initiator = initiator;
+  }
+
+  // A close frame crossed: when both directions are closed, end both sockets (the server side of
+  // each connection closes TCP first: we for the client, the upstream for us, RFC 6455 §7.1.1).
+  private afterCloseFrame(): void {
+    if ((this.closeFromClient || this.clientGone) && (this.closeFromUpstream || this.upstreamGone)) {
+      this.client.end();
+      this.upstream.end();
+    }
+    this.armCloseTimer();
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== null || this.tornDown) return;
+    this.closeTimer = setTimeout(closeTimerFired, this.options.closeTimeoutMs, this);
+    this.closeTimer.unref();
+  }
+
+  // The client's TCP connection ended (FIN, reset or error).
+  clientLost(): void {
+    if (this.clientGone) return;
+    this.clientGone = true;
+    this.closeToClient = true;
+    this.pendingClientClose = null;
+    if (!this.closeFromClient) {
+      // No close frame: 1006 in our logs; the upstream hears 1001 "going away".
+      this.recordClose(1006, 'client connection lost', 'client');
+      if (!this.closeToUpstream && !this.upstreamGone) {
+        this.closeToUpstream = true;
+        if (this.clientScanner.atBoundary) this.upstream.end(encodeClose(CLOSE_CODES.GOING_AWAY, 'client went away', true));
+        else this.upstream.end();
+      } else {
+        this.upstream.end();
+      }
+    } else {
+      this.upstream.end();
+    }
+    if (!this.client.destroyed) this.client.destroy();
+    this.armCloseTimer();
+    this.maybeTeardown();
+  }
+
+  // The upstream's TCP connection ended.
+  upstreamLost(): void {
+    if (this.upstreamGone) return;
+    this.upstreamGone = true;
+    this.closeToUpstream = true;
+    if (!this.closeFromUpstream) {
+      // SPEC section 4: upstream lost without a close frame → the client gets 1014.
+      this.recordClose(CLOSE_CODES.BAD_GATEWAY, 'upstream connection lost', 'upstream');
+      if (this.error === null) this.error = new GatewayError('WS_UPSTREAM_LOST');
+      if (!this.closeToClient && !this.clientGone) {
+        this.closeToClient = true;
+        if (this.upstreamScanner.atBoundary) this.client.end(encodeClose(CLOSE_CODES.BAD_GATEWAY, 'upstream connection lost', false));
+        else this.client.destroy();
+      } else if (this.pendingClientClose !== null) {
+        const frame = this.pendingClientClose;
+        this.pendingClientClose = null;
+        if (this.upstreamScanner.atBoundary) this.client.end(frame);
+        else this.client.destroy();
+      } else {
+        this.client.end();
+      }
+    } else {
+      this.client.end();
+    }
+    if (!this.upstream.destroyed) this.upstream.destroy();
+    this.armCloseTimer();
+    this.maybeTeardown();
+  }
+
+  fail(err: Error, side: number): void {
+    if (side === CLIENT) this.clientLost();
+    else this.upstreamLost();
+    void err;
+  }
+
+  maybeTeardown(): void {
+    if (this.tornDown || !this.client.destroyed || !this.upstream.destroyed) return;
+    this.tornDown = true;
+    this.closedAtMs = Date.now();
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    this.observer.onTunnelClose(this);
+  }
+
+  destroyBoth(): void {
+    this.client.destroy();
+    this.upstream.destroy();
+    this.clientGone = this.upstreamGone = true;
+    this.maybeTeardown();
+  }
+}
+
+function closeTimerFired(tunnel: WsTunnel): void {
+  tunnel.destroyBoth();
+}
+
+function clientOnData(this: Owned, chunk: Buffer): void {
+  this.tunnel.fromClient(chunk);
+}
+
+function upstreamOnData(this: Owned, chunk: Buffer): void {
+  this.tunnel.fromUpstream(chunk);
+}
+
+// Backpressure: a full writer paused its reader; resume it when the writer drains.
+function clientOnDrain(this: Owned): void {
+  this.tunnel.upstream.resume();
+}
+
+function upstreamOnDrain(this: Owned): void {
+  this.tunnel.client.resume();
+}
+
+function socketOnError(this: Owned, err: Error): void {
+  // Never rethrows: the 'close' that follows tears the tunnel down.
+  this.tunnel.fail(err, this === this.tunnel.client ? CLIENT : UPSTREAM);
+}
+
+function clientOnEnd(this: Owned): void {
+  this.tunnel.clientLost();
+}
+
+function upstreamOnEnd(this: Owned): void {
+  this.tunnel.upstreamLost();
+}
+
+function clientOnClose(this: Owned): void {
+  const t = this.tunnel;
+  t.clientLost();
+  t.maybeTeardown();
+}
+
+function upstreamOnClose(this: Owned): void {
+  const t = this.tunnel;
+  t.upstreamLost();
+  t.maybeTeardown();
+}

@@ -1,0 +1,77 @@
+// test/helpers/gateway: a real Gateway on 127.0.0.1:0 whose log lines the test can read.
+import { Writable } from 'node:stream';
+import { onTestFinished } from 'vitest';
+import { pino } from 'pino';
+import { Gateway, type GatewayConfig } from '../../src/index.js';
+
+export interface TestGateway {
+  gw: Gateway;
+  port: number;
+  url(path?: string): string;
+  wsUrl(path?: string): string;
+  adminUrl(path?: string): string;
+  logs: Record<string, unknown>[];
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig, setup?: (gw: Gateway) => void): Promise<TestGateway> {
+  const logs: Record<string, unknown>[] = [];
+  const waiters: { predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line === '') continue;
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        logs.push(parsed);
+        for (let i = waiters.length - 1; i >= 0; i--) {
+          if (waiters[i]!.predicate(parsed)) waiters.splice(i, 1)[0]!.resolve(parsed);
+        }
+      }
+      cb();
+    },
+  });
+  const logger = pino({ level: 'info', formatters: { level: (label) => ({ level: label }) } }, sink);
+  const gw = new Gateway(
+    {
+      listen: [{ port: 0, host: '127.0.0.1' }],
+      admin: { listen: '127.0.0.1:0' },
+      ...config,
+    },
+    { logger },
+  );
+  setup?.(gw);
+  await gw.listen();
+  const port = gw.addresses()[0]!.port;
+  const admin = gw.adminAddress()!;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await gw.close();
+  };
+  onTestFinished(close);
+  return {
+    gw,
+    port,
+    url: (path = '/') => `http://127.0.0.1:${port}${path}`,
+    wsUrl: (path = '/') => `ws://127.0.0.1:${port}${path}`,
+    adminUrl: (path = '/') => `http://127.0.0.1:${admin.port}${path}`,
+    logs,
+    waitForLog(predicate) {
+      const found = logs.find(predicate);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve) => waiters.push({ predicate, resolve }));
+    },
+    close,
+  };
+}
+
+// One upstream `app` and one route `/*` to it, the shape most relay tests need.
+export function proxyConfig(upstreamUrl: string, route: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): GatewayConfig {
+  return {
+    upstreams: { app: { targets: [{ url: upstreamUrl }] } },
+    routes: [{ name: 'app', match: { path: '/*' }, upstream: 'app', ...route }],
+    ...extra,
+  } as GatewayConfig;
+}

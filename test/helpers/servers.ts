@@ -1,0 +1,92 @@
+// test/helpers/servers: real upstreams on 127.0.0.1:0 for tests, closed when the test finishes.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { onTestFinished } from 'vitest';
+import { WebSocketServer, type WebSocket, type ServerOptions } from 'ws';
+
+export interface Upstream {
+  url: string;
+  port: number;
+  server: Server;
+  requests: IncomingMessage[];
+}
+
+async function listen(server: Server | import('node:net').Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+function closeOnFinish(server: Server | import('node:net').Server, sockets: Set<Socket>): void {
+  onTestFinished(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+}
+
+function track(server: Server | import('node:net').Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return sockets;
+}
+
+export async function startHttpUpstream(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Upstream> {
+  const requests: IncomingMessage[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req);
+    handler(req, res);
+  });
+  const sockets = track(server);
+  const port = await listen(server);
+  closeOnFinish(server, sockets);
+  return { url: `http://127.0.0.1:${port}`, port, server, requests };
+}
+
+export interface WsUpstream extends Upstream {
+  wss: WebSocketServer;
+  connections: WebSocket[];
+  handshakes: IncomingMessage[];
+}
+
+// A `ws` server echoing every message (text as text, binary as binary).
+export async function startWsEcho(options: Omit<ServerOptions, 'server' | 'port'> = {}, onConnection?: (ws: WebSocket, req: IncomingMessage) => void): Promise<WsUpstream> {
+  const server = createServer((req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' });
+    res.end('websocket only');
+  });
+  const wss = new WebSocketServer({ ...options, server });
+  const connections: WebSocket[] = [];
+  const handshakes: IncomingMessage[] = [];
+  wss.on('connection', (ws, req) => {
+    connections.push(ws);
+    handshakes.push(req);
+    ws.on('error', () => ws.terminate());
+    if (onConnection) onConnection(ws, req);
+    else ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  const sockets = track(server);
+  const port = await listen(server);
+  onTestFinished(async () => {
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
+  });
+  closeOnFinish(server, sockets);
+  return { url: `http://127.0.0.1:${port}`, port, server, requests: [], wss, connections, handshakes };
+}
+
+// A misbehaving peer: the test writes bytes by hand.
+export async function startRawUpstream(onSocket: (socket: Socket) => void): Promise<{ url: string; port: number; sockets: Set<Socket> }> {
+  const server = createNetServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    onSocket(socket);
+  });
+  const sockets = track(server);
+  const port = await listen(server);
+  closeOnFinish(server, sockets);
+  return { url: `http://127.0.0.1:${port}`, port, sockets };
+}
