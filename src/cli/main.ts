@@ -8,19 +8,23 @@ const USAGE = `usage: wsgate <command> [options]
 commands:
   start [-c FILE]        run the gateway (./wsgate.yaml, else the built-in demo)
   validate -c FILE       check a config file and print every problem
-  demo                   run the built-in demo: gateway + embedded upstreams + page
+  demo [--port N] [--admin HOST:PORT]
+                         run the built-in demo: gateway + embedded upstreams + page
+                         (also what \`start\` runs when there is no config file)
   help                   this text
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
-  let values: { config?: string | undefined; workers?: string | undefined; help?: boolean | undefined };
+  let values: { config?: string | undefined; workers?: string | undefined; port?: string | undefined; admin?: string | undefined; help?: boolean | undefined };
   try {
     ({ values } = parseArgs({
       args: rest,
       options: {
         config: { type: 'string', short: 'c' },
         workers: { type: 'string' },
+        port: { type: 'string' },
+        admin: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -37,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start': {
       const { startCommand } = await import('./start.js');
-      return startCommand(values.config, values.workers);
+      return startCommand(values.config, values.workers, values);
     }
     case 'validate': {
       const { validateCommand } = await import('./validate.js');
@@ -45,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'demo': {
       const { demoCommand } = await import('./start.js');
-      return demoCommand();
+      return demoCommand(values);
     }
     default:
       process.stderr.write(`wsgate: unknown command "${command}"\n${USAGE}`);

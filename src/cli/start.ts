@@ -9,13 +9,18 @@ import { demoConfig } from '../demo/config.js';
 
 const DEFAULT_FILE = 'wsgate.yaml';
 
-export async function startCommand(file: string | undefined, workers: string | undefined): Promise<number> {
+export interface DemoOptions {
+  port?: string | undefined;
+  admin?: string | undefined;
+}
+
+export async function startCommand(file: string | undefined, workers: string | undefined, demo: DemoOptions = {}): Promise<number> {
   if (workers !== undefined && workers !== '1') {
     process.stderr.write(`wsgate start: --workers ${workers}: only 1 worker is available in this version\n`);
     return 1;
   }
   const path = file ?? (existsSync(DEFAULT_FILE) ? DEFAULT_FILE : undefined);
-  if (path === undefined) return demoCommand();
+  if (path === undefined) return demoCommand(demo);
   let raw: unknown;
   try {
     const loaded = loadConfigFile(path);
@@ -36,10 +41,16 @@ export async function startCommand(file: string | undefined, workers: string | u
   return run(raw as GatewayConfigInput, null);
 }
 
-export async function demoCommand(): Promise<number> {
+export async function demoCommand(options: DemoOptions = {}): Promise<number> {
+  const port = Number(options.port ?? process.env.PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`wsgate demo: --port ${options.port}: not a port number\n`);
+    return 1;
+  }
   const upstreams = await startDemoUpstreams();
-  const port = Number(process.env.PORT ?? 8080);
-  return run(demoConfig(upstreams, port), () => upstreams.close());
+  const config = demoConfig(upstreams, port);
+  if (options.admin !== undefined) config.admin = { listen: options.admin };
+  return run(config, () => upstreams.close());
 }
 
 async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | null): Promise<number> {
