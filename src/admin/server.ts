@@ -1,19 +1,39 @@
 // admin/server: the operator's listener (SPEC section 6), separate from traffic listeners.
-// This version answers health, readiness and the read-only views; the write API comes with #4.
+// Answers JSON only; the gateway supplies the views and actions through AdminSource.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+
+export interface ConnectionFilter {
+  readonly route: string | null;
+  readonly user: string | null;
+  readonly limit: number;
+}
+
+export interface ReloadResult {
+  readonly ok: boolean;
+  readonly problems: readonly { path: string; message: string }[];
+  readonly message: string;
+}
 
 export interface AdminSource {
   readonly ready: boolean;
   routes(): unknown;
   upstreams(): unknown;
-  connections(filter: { route: string | null; limit: number }): unknown;
+  connections(filter: ConnectionFilter): unknown;
+  connection(id: string): unknown | null;
+  closeConnection(id: string, code: number, reason: string): boolean;
+  redactedConfig(): unknown;
+  reload(): Promise<ReloadResult>;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
+}
+
+function fail(res: ServerResponse, status: number, code: string, message: string, extra?: Record<string, unknown>): void {
+  send(res, status, { error: { code, message, ...extra } });
 }
 
 function authorized(req: IncomingMessage, token: string): boolean {
@@ -23,26 +43,69 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
+// RFC 6455 §7.4: what an operator may send; 1000 and 4000-4999 are also fine.
+function validOperatorCode(code: number): boolean {
+  return code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1012 || code === 1013 || (code >= 3000 && code <= 4999);
+}
+
 export function createAdminServer(source: AdminSource, token: string): Server {
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
-    if (url.pathname === '/readyz') return send(res, source.ready ? 200 : 503, { status: source.ready ? 'ready' : 'draining' });
-    if (!authorized(req, token)) return send(res, 401, { error: { code: 'UNAUTHORIZED', message: 'admin API needs Authorization: Bearer <admin.token>' } });
-    if (req.method !== 'GET') return send(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed here` } });
-    switch (url.pathname) {
-      case '/api/routes':
-        return send(res, 200, source.routes());
-      case '/api/upstreams':
-        return send(res, 200, source.upstreams());
-      case '/api/connections': {
-        const limit = Number(url.searchParams.get('limit') ?? 1000);
-        return send(res, 200, source.connections({ route: url.searchParams.get('route'), limit: Number.isFinite(limit) && limit > 0 ? limit : 1000 }));
-      }
-      default:
-        return send(res, 404, { error: { code: 'NOT_FOUND', message: `no admin endpoint ${url.pathname}` } });
-    }
+    handle(source, token, req, res).catch((err: unknown) => {
+      if (!res.headersSent) fail(res, 500, 'INTERNAL', (err as Error).message);
+      else res.destroy();
+    });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
   return server;
+}
+
+async function handle(source: AdminSource, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+  if (path === '/healthz') return send(res, 200, { status: 'ok' });
+  if (path === '/readyz') return send(res, source.ready ? 200 : 503, { status: source.ready ? 'ready' : 'draining' });
+  if (!authorized(req, token)) return fail(res, 401, 'UNAUTHORIZED', 'the admin API needs Authorization: Bearer <admin.token>');
+  if (path === '/api/routes' && method === 'GET') return send(res, 200, source.routes());
+  if (path === '/api/upstreams' && method === 'GET') return send(res, 200, source.upstreams());
+  if (path === '/api/config' && method === 'GET') return send(res, 200, source.redactedConfig());
+  if (path === '/api/reload') {
+    if (method !== 'POST') return fail(res, 405, 'METHOD_NOT_ALLOWED', 'use POST /api/reload');
+    const result = await source.reload();
+    if (result.ok) return send(res, 200, { status: 'reloaded', message: result.message });
+    return send(res, 400, { error: { code: 'CONFIG_REJECTED', message: result.message, problems: result.problems } });
+  }
+  if (path === '/api/connections' && method === 'GET') {
+    const limit = Number(url.searchParams.get('limit') ?? 1000);
+    return send(
+      res,
+      200,
+      source.connections({
+        route: url.searchParams.get('route'),
+        user: url.searchParams.get('user'),
+        limit: Number.isInteger(limit) && limit > 0 ? limit : 1000,
+      }),
+    );
+  }
+  const m = /^\/api\/connections\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  if (m !== null) {
+    const id = m[1]!;
+    if (method === 'GET') {
+      const view = source.connection(id);
+      return view === null ? fail(res, 404, 'NOT_FOUND', `no live connection ${id}`) : send(res, 200, view);
+    }
+    if (method === 'DELETE') {
+      const code = Number(url.searchParams.get('code') ?? 1008);
+      if (!Number.isInteger(code) || !validOperatorCode(code)) {
+        return fail(res, 400, 'BAD_REQUEST', `code ${url.searchParams.get('code')} is not a close code an operator may send (1000, 1001, 1008, 1011-1013, 3000-4999)`);
+      }
+      const reason = url.searchParams.get('reason') ?? 'closed by operator';
+      if (Buffer.byteLength(reason) > 123) return fail(res, 400, 'BAD_REQUEST', 'reason is longer than 123 bytes');
+      return source.closeConnection(id, code, reason)
+        ? send(res, 202, { status: 'closing', id, code, reason })
+        : fail(res, 404, 'NOT_FOUND', `no live connection ${id}`);
+    }
+    return fail(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
+  }
+  return fail(res, 404, 'NOT_FOUND', `no admin endpoint ${method} ${path}`);
 }

@@ -11,12 +11,15 @@ commands:
   demo [--port N] [--admin HOST:PORT]
                          run the built-in demo: gateway + embedded upstreams + page
                          (also what \`start\` runs when there is no config file)
+  connections [--admin URL] [--route R] [--user U]
+                         list live WebSocket connections (admin API; WSGATE_ADMIN_TOKEN if set)
+  reload [--admin URL]   ask a running gateway to reload its config file
   help                   this text
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
-  let values: { config?: string | undefined; workers?: string | undefined; port?: string | undefined; admin?: string | undefined; help?: boolean | undefined };
+  let values: { config?: string | undefined; workers?: string | undefined; port?: string | undefined; admin?: string | undefined; route?: string | undefined; user?: string | undefined; help?: boolean | undefined };
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -25,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
         workers: { type: 'string' },
         port: { type: 'string' },
         admin: { type: 'string' },
+        route: { type: 'string' },
+        user: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -50,6 +55,14 @@ async function main(argv: string[]): Promise<number> {
     case 'demo': {
       const { demoCommand } = await import('./start.js');
       return demoCommand(values);
+    }
+    case 'connections': {
+      const { connectionsCommand } = await import('./admin-client.js');
+      return connectionsCommand(values.admin, values.route, values.user);
+    }
+    case 'reload': {
+      const { reloadCommand } = await import('./admin-client.js');
+      return reloadCommand(values.admin);
     }
     default:
       process.stderr.write(`wsgate: unknown command "${command}"\n${USAGE}`);

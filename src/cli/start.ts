@@ -1,11 +1,12 @@
 // cli/start: `wsgate start` and `wsgate demo`: run a gateway until SIGTERM/SIGINT (SPEC section 10).
 import { existsSync } from 'node:fs';
 import { Gateway } from '../server/gateway.js';
-import { loadConfigFile } from '../config/load.js';
-import { checkConfig, formatProblems } from '../config/check.js';
+import { isConfigUnreadable } from '../config/load.js';
+import { loadConfig } from '../config/check.js';
 import type { GatewayConfigInput } from '../config/schema.js';
 import { startDemoUpstreams } from '../demo/upstreams.js';
 import { demoConfig } from '../demo/config.js';
+import { formatFileProblems } from './validate.js';
 
 const DEFAULT_FILE = 'wsgate.yaml';
 
@@ -21,24 +22,20 @@ export async function startCommand(file: string | undefined, workers: string | u
   }
   const path = file ?? (existsSync(DEFAULT_FILE) ? DEFAULT_FILE : undefined);
   if (path === undefined) return demoCommand(demo);
-  let raw: unknown;
+  // The same load and checks as `wsgate validate`, so both report a file alike.
+  let result: ReturnType<typeof loadConfig>;
   try {
-    const loaded = loadConfigFile(path);
-    if (loaded.problems.length > 0) {
-      process.stderr.write(`${formatProblems(loaded.problems)}\n`);
-      return 1;
-    }
-    raw = loaded.raw;
+    result = loadConfig(path);
   } catch (err) {
-    process.stderr.write(`wsgate start: ${(err as Error).message}\n`);
+    if (!isConfigUnreadable(err)) throw err;
+    process.stderr.write(`wsgate start: ${err.message}\n`);
     return 2;
   }
-  const checked = checkConfig(raw);
-  if (checked.config === null) {
-    process.stderr.write(`${path}: invalid config\n${formatProblems(checked.problems)}\n`);
+  if (result.config === null) {
+    process.stderr.write(formatFileProblems(path, result.problems));
     return 1;
   }
-  return run(raw as GatewayConfigInput, null);
+  return run(result.config, null);
 }
 
 export async function demoCommand(options: DemoOptions = {}): Promise<number> {

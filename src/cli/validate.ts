@@ -2,7 +2,7 @@
 // Exit codes (SPEC section 1): 0 valid, 1 invalid config or usage, 2 unreadable file.
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/check.js';
-import { isConfigUnreadable } from '../config/load.js';
+import { isConfigUnreadable, type Problem } from '../config/load.js';
 
 const DEFAULT_FILE = 'wsgate.yaml';
 
@@ -22,12 +22,17 @@ export async function validateCommand(file: string | undefined): Promise<number>
   }
   const { config, problems } = result;
   if (config === null) {
-    const lines = problems.map((p) => (p.path === '' ? `${path}: ${p.message}` : `${path}: ${p.path}: ${p.message}`));
-    process.stderr.write(`${lines.join('\n')}\n${path}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
+    process.stderr.write(formatFileProblems(path, problems));
     return 1;
   }
   const routes = config.routes.length;
   const upstreams = Object.keys(config.upstreams).length;
   process.stdout.write(`ok: ${path} (${routes} route${routes === 1 ? '' : 's'}, ${upstreams} upstream${upstreams === 1 ? '' : 's'})\n`);
   return 0;
+}
+
+/** One line per problem, each naming the file, then the count; `start` prints the same. */
+export function formatFileProblems(path: string, problems: readonly Problem[]): string {
+  const lines = problems.map((p) => (p.path === '' ? `${path}: ${p.message}` : `${path}: ${p.path}: ${p.message}`));
+  return `${lines.join('\n')}\n${path}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`;
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { parseDuration } from '../core/duration.js';
 import { parseSize } from '../core/size.js';
-import type { GatewayConfig, RouteConfig, UpstreamConfig } from './schema.js';
+import { websocketSchema, type GatewayConfig, type RouteConfig, type UpstreamConfig } from './schema.js';
 
 export interface ListenerSpec {
   readonly host: string;
@@ -39,7 +39,14 @@ export interface HeaderOps {
 }
 
 export interface WebSocketSpec {
+  readonly origins: readonly string[] | null;   // null: any Origin
+  readonly pingIntervalMs: number;               // 0 = off
+  readonly pongTimeoutMs: number;
+  readonly idleTimeoutMs: number;                // 0 = off
+  readonly maxLifetimeMs: number;                // 0 = off
   readonly maxMessageBytes: number;
+  readonly rateLimit: { readonly messages: number; readonly perMs: number; readonly burst: number } | null;
+  readonly maxPerClient: number;                 // 0 = unlimited
 }
 
 export interface RespondSpec {
@@ -82,7 +89,22 @@ export interface CompiledConfig {
   readonly source: GatewayConfig;
 }
 
-const DEFAULT_WEBSOCKET: WebSocketSpec = Object.freeze({ maxMessageBytes: 1024 * 1024 });
+function compileWebSocket(w: RouteConfig['websocket']): WebSocketSpec {
+  const ws = websocketSchema.parse(w ?? {});
+  return {
+    origins: ws.origins === undefined || ws.origins.includes('*') ? null : ws.origins.map((o) => o.toLowerCase()),
+    pingIntervalMs: parseDuration(ws.pingInterval),
+    pongTimeoutMs: parseDuration(ws.pongTimeout),
+    idleTimeoutMs: parseDuration(ws.idleTimeout),
+    maxLifetimeMs: parseDuration(ws.maxLifetime),
+    maxMessageBytes: parseSize(ws.maxMessageBytes),
+    rateLimit:
+      ws.rateLimit === undefined
+        ? null
+        : { messages: ws.rateLimit.messages, perMs: parseDuration(ws.rateLimit.per), burst: ws.rateLimit.burst ?? ws.rateLimit.messages },
+    maxPerClient: ws.maxPerClient ?? 0,
+  };
+}
 
 function compileTarget(t: UpstreamConfig['targets'][number]): TargetSpec {
   const u = new URL(t.url);
@@ -138,7 +160,7 @@ function compileRoute(r: RouteConfig): RouteSpec {
     rewrite: r.rewrite ?? null,
     requestHeaders: compileHeaderOps(r.headers?.request),
     responseHeaders: compileHeaderOps(r.headers?.response),
-    websocket: r.websocket === undefined ? DEFAULT_WEBSOCKET : { maxMessageBytes: parseSize(r.websocket.maxMessageBytes) },
+    websocket: compileWebSocket(r.websocket),
   };
 }
 

@@ -43,8 +43,22 @@ export const upstreamSchema = z.strictObject({
   maxConnectionsPerTarget: z.number().int().min(1).default(10_000),
 });
 
+// "0s" turns a timer off.
 export const websocketSchema = z.strictObject({
+  origins: z.array(z.string()).optional(),
+  pingInterval: duration.default('30s'),
+  pongTimeout: duration.default('10s'),
+  idleTimeout: duration.default('0s'),
+  maxLifetime: duration.default('0s'),
   maxMessageBytes: size.default('1mb'),
+  rateLimit: z
+    .strictObject({
+      messages: z.number().int().min(1),
+      per: duration,
+      burst: z.number().int().min(1).optional(),
+    })
+    .optional(),
+  maxPerClient: z.number().int().min(1).optional(),
 });
 
 export const routeSchema = z.strictObject({

@@ -51,14 +51,18 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
     res.on('drain', resOnDrain).on('close', resOnClose);
     if (hasBody && maxBodyBytes > 0 && req.headers['content-length'] === undefined) {
       (req as OwnedReq).relay = this;
+      // A 'data' listener alone would start the flow now, before undici reads the body: the chunks
+      // would be counted and dropped. Paused, they wait for undici's resume() and both see each one.
+      req.pause();
       req.on('data', reqOnData);
     }
   }
 
-  start(exclude: Target | null = null): void {
+  // `failure`: why the previous attempt failed; it is the answer when no other target is left to try.
+  start(exclude: Target | null = null, failure: GatewayError | null = null): void {
     const target = this.pool.pick(exclude);
     if (target === null) {
-      this.fail(new GatewayError('NO_HEALTHY_TARGET', `upstream ${this.pool.name} has no healthy target`));
+      this.fail(failure ?? new GatewayError('NO_HEALTHY_TARGET', `upstream ${this.pool.name} has no healthy target`));
       return;
     }
     this.target = target;
@@ -96,10 +100,12 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString('latin1');
       const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || (dropped !== null && dropped.has(lower))) continue;
+      if (HOP_BY_HOP.has(lower) || lower === 'x-request-id' || (dropped !== null && dropped.has(lower))) continue;
       if (ops !== null && (ops.remove.includes(lower) || ops.set.some((s) => s[0] === lower))) continue;
       out.push(name, rawHeaders[i + 1]!.toString('latin1'));
     }
+    // The client gets the id our logs and error bodies carry, not one the upstream made up.
+    if (ops === null || (!ops.remove.includes('x-request-id') && !ops.set.some((s) => s[0] === 'x-request-id'))) out.push('x-request-id', this.requestId);
     if (ops !== null) for (const [k, v] of ops.set) out.push(k, v);
     this.status = statusCode;
     try {
@@ -126,12 +132,15 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     this.release();
-    const gwErr = toGatewayError(err, 'UPSTREAM_UNAVAILABLE');
+    // undici 7's HTTPParserError has no code (its ERROR table maps names to numbers), only its name.
+    const gwErr = err.name === 'HTTPParserError' && (err as { code?: unknown }).code === undefined
+      ? new GatewayError('UPSTREAM_BAD_RESPONSE', undefined, { cause: err })
+      : toGatewayError(err, 'UPSTREAM_UNAVAILABLE');
     if (!this.headersReceived && this.attemptsLeft > 0 && RETRYABLE.has(String((err as { code?: unknown }).code)) && !this.res.destroyed) {
       this.attemptsLeft--;
       const failed = this.target;
       this.target = null;
-      this.start(failed);
+      this.start(failed, gwErr);
       return;
     }
     if (gwErr.code === 'UPSTREAM_TIMEOUT' && this.target !== null) {

@@ -30,7 +30,7 @@ import { WsTunnel, type TunnelObserver } from '../ws/tunnel.js';
 import { CLOSE_CODES } from '../ws/close-codes.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
-import { createAdminServer } from '../admin/server.js';
+import { createAdminServer, type ReloadResult } from '../admin/server.js';
 import { createListener, listen } from './listener.js';
 import { Exchange } from './exchange.js';
 
@@ -65,6 +65,8 @@ export interface BoundAddress {
 
 type OwnedRes = ServerResponse & { gateway: Gateway; exchangeStart: number; routeName: string; requestId: string; relay?: HttpRelay };
 type HandshakeSocket = Socket & { handshaking: boolean };
+// Marked when onRequest refused a request's framing itself: llhttp may then fail on the same body.
+type FramingSocket = Socket & { framingRefused?: true };
 
 export class Gateway implements TunnelObserver {
   readonly log: Logger;
@@ -226,6 +228,14 @@ export class Gateway implements TunnelObserver {
     const rawPath = q === -1 ? target : target.slice(0, q);
     const path = normalizePath(rawPath);
     if (path === null) return sendError(res, new GatewayError('PATH_OUTSIDE_ROOT', 'path is malformed or climbs above the root'), requestId);
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && (te.toLowerCase() !== 'chunked' || req.httpVersionMinor === 0)) {
+      // llhttp decoded only the chunking: another coding (`gzip, chunked`) would reach the upstream
+      // undeclared, and RFC 9112 §6.1 makes Transfer-Encoding on HTTP/1.0 faulty framing.
+      (req.socket as FramingSocket).framingRefused = true;
+      res.setHeader('connection', 'close');
+      return sendError(res, new GatewayError('AMBIGUOUS_FRAMING', 'Transfer-Encoding must be "chunked" alone, on HTTP/1.1'), requestId);
+    }
     const upgrade = req.headers.upgrade;
     if (upgrade !== undefined && upgrade.toLowerCase() === 'websocket') {
       // Node sends valid upgrades to onUpgrade; this one lacks `Connection: upgrade`.
@@ -385,6 +395,7 @@ export class Gateway implements TunnelObserver {
     const key = req.headers['sec-websocket-key']!;
     const accept = acceptKey(key);
     const headers = upstreamHandshakeHeaders(req, rt.config, route.spec, peer, trusted, requestId, ex);
+    let clientLeft = false;
     const upstreamReq = upstreamHandshake(
       target.spec,
       upstreamPath(route.spec, path) + query,
@@ -395,7 +406,15 @@ export class Gateway implements TunnelObserver {
       socket,
       (result) => {
         socket.off('close', onClientGone);
+        socket.off('end', onClientGone);
         socket.handshaking = false;
+        // The client left (FIN or reset) while we waited: no answer, no tunnel, status 499.
+        if (clientLeft || socket.destroyed || (result.socket !== null && socket.readableEnded)) {
+          result.socket?.destroy();
+          socket.destroy();
+          this.accessLog(req, route.spec.name, 499, started, requestId, null);
+          return done(499);
+        }
         if (result.socket === null) {
           if (result.error !== null && result.status === result.error.status && !socket.destroyed) {
             // Failed before the upstream said anything we could relay.
@@ -404,9 +423,13 @@ export class Gateway implements TunnelObserver {
           this.accessLog(req, route.spec.name, result.status, started, requestId, result.error?.code ?? null);
           return done(result.status);
         }
-        if (socket.destroyed) {
+        if (this.draining) {
+          // Shutdown began while the upstream answered: its tunnel would outlive the 1001 sweep.
           result.socket.destroy();
-          return done(499);
+          const err = new GatewayError('SHUTTING_DOWN');
+          writeRawError(socket, err, requestId);
+          this.accessLog(req, route.spec.name, err.status, started, requestId, err.code);
+          return done(err.status);
         }
         socket.write(switchingProtocols(accept, result.protocol, result.extensions));
         socket.off('error', handshakeSocketOnError);
@@ -442,9 +465,12 @@ export class Gateway implements TunnelObserver {
       },
     );
     const onClientGone = (): void => {
+      clientLeft = true;
       upstreamReq.destroy();
     };
+    // The client socket is not read during the handshake, but its FIN still arrives as 'end'.
     socket.once('close', onClientGone);
+    socket.once('end', onClientGone);
   }
 
   // TunnelObserver: the tunnel is fully closed.
@@ -478,6 +504,11 @@ export class Gateway implements TunnelObserver {
   }
 
   private onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    if ((socket as FramingSocket).framingRefused === true) {
+      // Already answered (and logged) by onRequest: a second answer would follow the first on the wire.
+      socket.end();
+      return;
+    }
     const gwErr = parseErrorToGatewayError(err);
     if (gwErr === null || !socket.writable) {
       socket.destroy();
@@ -499,7 +530,7 @@ export class Gateway implements TunnelObserver {
         event: EVENTS.HTTP_REQUEST,
         route: res.routeName,
         method: req.method,
-        path: req.url,
+        path: withoutQuery(req.url),
         status: res.writableFinished ? res.statusCode : 499,
         durationMs: Math.round((performance.now() - res.exchangeStart) * 1000) / 1000,
         requestId: res.requestId,
@@ -560,6 +591,29 @@ export class Gateway implements TunnelObserver {
     }));
   }
 
+  connection(id: string): unknown | null {
+    for (const t of this.tunnels) if (t.options.id === id) return connectionView(t);
+    return null;
+  }
+
+  closeConnection(id: string, code: number, reason: string): boolean {
+    for (const t of this.tunnels) {
+      if (t.options.id === id) {
+        t.close(code, reason);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  redactedConfig(): unknown {
+    return redact(this.runtime.config.source);
+  }
+
+  reload(): Promise<ReloadResult> {
+    return Promise.resolve({ ok: false, problems: [], message: 'this gateway has no config file to reload' });
+  }
+
   connections(filter: { route: string | null; limit: number }): unknown {
     const out: unknown[] = [];
     for (const t of this.tunnels) {
@@ -573,6 +627,19 @@ export class Gateway implements TunnelObserver {
 
 const tunnelTargets = new WeakMap<WsTunnel, import('../upstream/pool.js').Target>();
 const tunnelHooks = new WeakMap<WsTunnel, ((info: WsCloseInfo) => void)[]>();
+
+// Values of these keys are secrets wherever they appear in the config (SPEC section 6: redacted).
+const SECRET_KEYS = new Set(['token', 'secret', 'password', 'sha256', 'privatekey', 'apikey']);
+
+function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEYS.has(k.toLowerCase()) && typeof v === 'string' && v !== '' ? '[redacted]' : redact(v);
+  }
+  return out;
+}
 
 function connectionView(t: WsTunnel): unknown {
   return {
@@ -633,6 +700,13 @@ function handshakeSocketOnError(this: Socket): void {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+// The query stays out of logs: it may carry a credential (`?access_token=`, `?api_key=`; SPEC section 8).
+function withoutQuery(url: string | undefined): string {
+  if (url === undefined) return '';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {

@@ -162,6 +162,13 @@ export class WsTunnel {
       const event = scanner.event;
       if (event === EVENT_NONE) break;
       if (event === EVENT_FAULT) {
+        if (scanner.fault === FAULT_TOO_BIG) {
+          // maxMessageBytes binds both directions: 1009 toward both sides, as for a client message.
+          const reason = scanner.faultReason;
+          this.closeBoth(CLOSE_CODES.MESSAGE_TOO_BIG, reason, CLOSE_CODES.MESSAGE_TOO_BIG, reason, new GatewayError('WS_MESSAGE_TOO_BIG', `upstream: ${reason}`));
+          this.closeFromUpstream = true;
+          return;
+        }
         // The upstream broke the protocol: it hears 1002, the client learns its upstream failed.
         this.closeBoth(CLOSE_CODES.BAD_GATEWAY, 'upstream protocol error', CLOSE_CODES.PROTOCOL_ERROR, scanner.faultReason, new GatewayError('WS_PROTOCOL_ERROR', `upstream: ${scanner.faultReason}`));
         this.closeFromUpstream = true;

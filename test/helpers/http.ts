@@ -1,7 +1,6 @@
 // test/helpers/http: HTTP clients and upstreams with exact header control, for the relay tests.
 import { request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { startHttpUpstream, type Upstream } from './servers.js';
 
@@ -84,8 +83,4 @@ export async function closedPort(): Promise<number> {
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-export function sha256(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
 }

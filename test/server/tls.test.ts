@@ -32,13 +32,13 @@ test('a tls listener serves HTTPS and tells the upstream the original protocol w
 test('a tls listener relays wss:// tunnels', async () => {
   const up = await startWsEcho();
   const gw = await startGateway(tlsConfig(up.url));
-  const ws = new WebSocket(`wss://127.0.0.1:${gw.port}/echo`, { ca, servername: 'localhost' });
+  const ws = new WebSocket(`wss://127.0.0.1:${gw.port}/echo`, { ca });
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
   });
   ws.send('over tls');
-  const [data] = (await new Promise((resolve) => ws.once('message', (...args) => resolve(args)))) as [Buffer];
+  const data = await new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
   expect(data.toString()).toBe('over tls');
   ws.close();
 });

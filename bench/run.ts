@@ -1,0 +1,461 @@
+// bench/run: end-to-end throughput and latency of wsgate, measured against the same upstream reached
+// directly in the same run: HTTP GET, WebSocket echo of 64-byte messages, WebSocket 64 KiB messages.
+//
+//   npm run bench                      5 s per measurement
+//   npm run bench -- --duration 10s    longer measurements
+//   npm run bench -- --quick           2 s per measurement
+//
+// Every process is a child of this one: bench/upstream.ts, wsgate from the built dist/ (log level warn),
+// and one bench/loadgen.ts per measurement. Where taskset exists and two CPUs are allowed, wsgate runs
+// alone on the second CPU, the upstream and the load generator share the first. Each measurement is
+// preceded by a 1 s warm-up that is not recorded. The gateway's CPU time comes from /proc/<pid>/stat.
+// The table goes to stdout and to bench/results/<UTC time>.md.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer, type AddressInfo } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { LoadResult } from './loadgen.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const WARMUP_MS = 1000;
+const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
+const STARTUP_TIMEOUT_MS = 15_000;
+
+interface Scenario {
+  name: string;
+  mode: 'http' | 'ws';
+  path: string;
+  connections: number;
+  size: number;
+  unit: string;
+  /** The headline figure of a result: requests or messages per second, or MB/s. */
+  rate(r: LoadResult): number;
+  describe: string;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'http',
+    mode: 'http',
+    path: '/',
+    connections: 50,
+    size: 0,
+    unit: 'req/s',
+    rate: (r) => r.opsPerSec,
+    describe: 'HTTP/1.1 GET, keep-alive, 50 connections, 1 request in flight each',
+  },
+  {
+    name: 'ws 64B',
+    mode: 'ws',
+    path: '/ws',
+    connections: 200,
+    size: 64,
+    unit: 'msg/s',
+    rate: (r) => r.opsPerSec,
+    describe: 'WebSocket echo, 64-byte binary messages, 200 connections, 1 message in flight each',
+  },
+  {
+    name: 'ws 64KiB',
+    mode: 'ws',
+    path: '/ws',
+    connections: 20,
+    size: 64 * 1024,
+    unit: 'MB/s',
+    rate: (r) => r.bytesPerSec / 1e6,
+    describe: 'WebSocket echo, 64 KiB binary messages, 20 connections, 1 message in flight each; MB/s of echoed payload (10^6 bytes)',
+  },
+];
+
+// ---- children: every one is tracked and killed on the way out, whatever happens ------------------
+
+const children = new Set<ChildProcess>();
+
+function startChild(command: string[], cpu: number | null, name: string): ChildProcess {
+  const argv = cpu === null ? command : ['taskset', '-c', String(cpu), ...command];
+  // stdin is a pipe the child watches: if this process dies, the pipe closes and the child stops.
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  child.on('error', (err) => process.stderr.write(`bench: ${name}: ${err.message}\n`));
+  return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function killAllNow(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+process.on('exit', killAllNow);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    killAllNow();
+    process.exit(130);
+  });
+}
+
+// Keeps the tail of a child's output for error messages, so a full pipe never blocks it.
+function tail(child: ChildProcess): () => string {
+  let text = '';
+  const keep = (chunk: Buffer): void => {
+    text = (text + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => text.trim();
+}
+
+function lines(child: ChildProcess, onLine: (line: string) => void): void {
+  let partial = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    const parts = (partial + text).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) if (line.trim() !== '') onLine(line);
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | null = null;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => {
+    if (timer !== null) clearTimeout(timer);
+  });
+}
+
+function exitedEarly(child: ChildProcess, name: string, output: () => string): Promise<never> {
+  return new Promise((_, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`${name} exited (code ${code}, signal ${signal}):\n${output()}`)));
+  });
+}
+
+// ---- environment --------------------------------------------------------------------------------
+
+interface Pinning {
+  /** CPU of the upstream and the load generator, and of wsgate; null: not pinned. */
+  load: number | null;
+  gateway: number | null;
+  note: string;
+}
+
+function allowedCpus(): number[] | null {
+  const out = spawnSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' });
+  if (out.error !== undefined || out.status !== 0) return null;
+  // "pid 123's current affinity list: 0-3,6"
+  const list = /list:\s*([\d,\s-]+)/.exec(out.stdout)?.[1];
+  if (list === undefined) return null;
+  const cpuList: number[] = [];
+  for (const part of list.trim().split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (a === undefined || Number.isNaN(a)) continue;
+    for (let c = a; c <= (b ?? a); c++) cpuList.push(c);
+  }
+  return cpuList;
+}
+
+function choosePinning(): Pinning {
+  const allowed = allowedCpus();
+  if (allowed === null) return { load: null, gateway: null, note: 'not pinned: taskset is not available' };
+  if (allowed.length < 2) return { load: null, gateway: null, note: `not pinned: only ${allowed.length} CPU allowed` };
+  const [load, gateway] = allowed as [number, number];
+  return { load, gateway, note: `pinned with taskset: wsgate on CPU ${gateway}; upstream and load generator on CPU ${load}` };
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+// wsgate runs from dist/, as users run it; rebuild when any source is newer than the build.
+function ensureBuilt(): string {
+  const main = join(ROOT, 'dist/cli/main.js');
+  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, 'src'))) return 'dist/ is up to date';
+  process.stderr.write('bench: dist/ is missing or older than src/, running npm run build\n');
+  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status === 0) return 'dist/ rebuilt';
+  const output = `${build.stdout ?? ''}${build.stderr ?? ''}`.trim();
+  // tsc still writes JavaScript when it reports type errors.
+  if (existsSync(main)) {
+    process.stderr.write(`bench: warning: npm run build reported errors; running what it emitted\n${output}\n`);
+    return 'dist/ rebuilt with type errors';
+  }
+  throw new Error(`npm run build failed:\n${output}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => done(port));
+    });
+  });
+}
+
+interface ProcStat {
+  cpuTicks: number;
+  rssKb: number;
+}
+
+function procStat(pid: number): ProcStat {
+  // Fields after "(comm)": state is field 3, utime 14, stime 15 (proc(5)).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuTicks = Number(fields[11]) + Number(fields[12]);
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuTicks, rssKb: rss === null ? 0 : Number(rss[1]) };
+}
+
+const hasProc = existsSync('/proc/self/stat');
+
+// ---- processes under test -----------------------------------------------------------------------
+
+async function startUpstream(cpu: number | null): Promise<{ child: ChildProcess; port: number }> {
+  const child = startChild([process.execPath, '--import', TSX, join(ROOT, 'bench/upstream.ts')], cpu, 'upstream');
+  const output = tail(child);
+  const port = await withTimeout(
+    Promise.race([
+      new Promise<number>((done) => lines(child, (line) => done((JSON.parse(line) as { port: number }).port))),
+      exitedEarly(child, 'upstream', output),
+    ]),
+    STARTUP_TIMEOUT_MS,
+    'upstream start',
+  );
+  return { child, port };
+}
+
+async function startGateway(cpu: number | null, upstreamPort: number, dir: string): Promise<{ child: ChildProcess; port: number }> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const config = {
+    listen: [{ port, host: '127.0.0.1' }],
+    admin: { listen: `127.0.0.1:${adminPort}` },
+    log: { level: 'warn' },
+    limits: { drainTimeout: '2s' },
+    upstreams: { bench: { targets: [{ url: `http://127.0.0.1:${upstreamPort}` }] } },
+    routes: [{ name: 'bench', match: { path: '/*' }, upstream: 'bench' }],
+  };
+  const file = join(dir, 'wsgate.json');
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  const child = startChild([process.execPath, join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], cpu, 'wsgate');
+  const output = tail(child);
+  // At log level warn there is no `listening` line: ask the admin API until it answers.
+  const ready = (async (): Promise<void> => {
+    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`, { signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    throw new Error(`wsgate was not ready after ${STARTUP_TIMEOUT_MS} ms:\n${output()}`);
+  })();
+  await Promise.race([ready, exitedEarly(child, 'wsgate', output)]);
+  return { child, port };
+}
+
+interface Measurement {
+  result: LoadResult;
+  /** CPU time of each process inside the measured window, in seconds. */
+  cpuSeconds: { loadgen: number; upstream: number; gateway: number };
+  gatewayRssKb: number;
+}
+
+async function measure(scenario: Scenario, port: number, durationMs: number, cpu: number | null, pids: { upstream: number; gateway: number }): Promise<Measurement> {
+  const args = [
+    '--mode', scenario.mode,
+    '--port', String(port),
+    '--path', scenario.path,
+    '--connections', String(scenario.connections),
+    '--warmup-ms', String(WARMUP_MS),
+    '--duration-ms', String(durationMs),
+    ...(scenario.size > 0 ? ['--size', String(scenario.size)] : []),
+  ];
+  const child = startChild([process.execPath, '--import', TSX, join(ROOT, 'bench/loadgen.ts'), ...args], cpu, 'loadgen');
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  type Snapshot = Record<'loadgen' | 'upstream' | 'gateway', ProcStat>;
+  const snapshot = (): Snapshot | null =>
+    hasProc ? { loadgen: procStat(child.pid!), upstream: procStat(pids.upstream), gateway: procStat(pids.gateway) } : null;
+  const span: { before: Snapshot | null; after: Snapshot | null } = { before: null, after: null };
+  const result = await withTimeout(
+    Promise.race([
+      new Promise<LoadResult>((done) =>
+        lines(child, (line) => {
+          const msg = JSON.parse(line) as { phase: string };
+          if (msg.phase === 'measuring') span.before = snapshot();
+          else if (msg.phase === 'done') {
+            span.after = snapshot();
+            done(msg as LoadResult);
+          }
+        }),
+      ),
+      exitedEarly(child, 'loadgen', () => stderr),
+    ]),
+    WARMUP_MS + durationMs + 30_000,
+    'loadgen',
+  );
+  await stopChild(child);
+  const { before, after } = span;
+  const seconds = (name: keyof Snapshot): number =>
+    before === null || after === null ? Number.NaN : (after[name].cpuTicks - before[name].cpuTicks) / CLK_TCK;
+  return {
+    result,
+    cpuSeconds: { loadgen: seconds('loadgen'), upstream: seconds('upstream'), gateway: seconds('gateway') },
+    gatewayRssKb: after === null ? Number.NaN : after.gateway.rssKb,
+  };
+}
+
+// ---- output -------------------------------------------------------------------------------------
+
+function fmtRate(n: number): string {
+  if (!Number.isFinite(n)) return 'n/a';
+  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1);
+}
+
+function fmtMs(us: number): string {
+  const ms = us / 1000;
+  return ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+function latency(r: LoadResult): string {
+  return `${fmtMs(r.latencyUs.p50)} / ${fmtMs(r.latencyUs.p99)} ms`;
+}
+
+function percent(cpuSeconds: number, elapsedMs: number): string {
+  return Number.isNaN(cpuSeconds) ? 'n/a' : `${Math.round((cpuSeconds / (elapsedMs / 1000)) * 100)}%`;
+}
+
+function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
+  if (m === null) throw new Error(`--duration ${text}: write e.g. 10s or 500ms`);
+  const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : 1000);
+  if (ms < 100 || ms > 600_000) throw new Error(`--duration ${text}: between 100ms and 600s`);
+  return ms;
+}
+
+const USAGE = `usage: npm run bench -- [--duration 5s | --quick]
+  --duration D   length of each measurement (default 5s), after a 1 s warm-up
+  --quick        2 s per measurement
+`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { duration: { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const durationMs = values.duration !== undefined ? parseDuration(values.duration) : values.quick === true ? 2000 : 5000;
+  const built = ensureBuilt();
+  const pin = choosePinning();
+  process.stderr.write(`bench: ${pin.note}\n`);
+  if (!hasProc) process.stderr.write('bench: no /proc here: CPU time and RSS are not measured\n');
+
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-bench-'));
+  try {
+    const upstream = await startUpstream(pin.load);
+    const gateway = await startGateway(pin.gateway, upstream.port, dir);
+    const pids = { upstream: upstream.child.pid!, gateway: gateway.child.pid! };
+    const rows: { scenario: Scenario; direct: Measurement; wsgate: Measurement }[] = [];
+    for (const scenario of SCENARIOS) {
+      const run = async (label: string, port: number): Promise<Measurement> => {
+        process.stderr.write(`bench: ${scenario.name} ${label} ... `);
+        const m = await measure(scenario, port, durationMs, pin.load, pids);
+        process.stderr.write(`${fmtRate(scenario.rate(m.result))} ${scenario.unit}, p50/p99 ${latency(m.result)}${m.result.errors > 0 ? `, ${m.result.errors} errors` : ''}\n`);
+        return m;
+      };
+      const direct = await run('direct', upstream.port);
+      const through = await run('wsgate', gateway.port);
+      rows.push({ scenario, direct, wsgate: through });
+    }
+    await stopChild(gateway.child);
+    await stopChild(upstream.child);
+
+    const now = new Date();
+    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+    const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
+    const out: string[] = [];
+    out.push(`# wsgate bench, ${now.toISOString()}`, '');
+    out.push(
+      `node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} CPUs), commit ${commit.status === 0 ? commit.stdout.trim() : 'unknown'}` +
+        `${dirty.status === 0 && dirty.stdout.trim() !== '' ? ' + uncommitted changes in src/' : ''}; ${built}.`,
+    );
+    out.push(`${pin.note}. ${durationMs / 1000} s per measurement after a ${WARMUP_MS / 1000} s warm-up; everything on 127.0.0.1; wsgate at log level warn.`, '');
+    out.push('| load | direct | wsgate | ratio | direct p50 / p99 | wsgate p50 / p99 | wsgate CPU µs/op | wsgate RSS |');
+    out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const { scenario, direct, wsgate } of rows) {
+      const d = scenario.rate(direct.result);
+      const w = scenario.rate(wsgate.result);
+      const cpuUs = wsgate.result.ops > 0 ? (wsgate.cpuSeconds.gateway * 1e6) / wsgate.result.ops : Number.NaN;
+      out.push(
+        `| ${scenario.name} | ${fmtRate(d)} ${scenario.unit} | ${fmtRate(w)} ${scenario.unit} | ${d > 0 ? (w / d).toFixed(2) : 'n/a'} | ` +
+          `${latency(direct.result)} | ${latency(wsgate.result)} | ${Number.isNaN(cpuUs) ? 'n/a' : cpuUs.toFixed(1)} | ` +
+          `${Number.isNaN(wsgate.gatewayRssKb) ? 'n/a' : `${Math.round(wsgate.gatewayRssKb / 1024)} MiB`} |`,
+      );
+    }
+    out.push('', 'Loads:');
+    for (const { scenario } of rows) out.push(`- ${scenario.name}: ${scenario.describe}.`);
+    out.push('', 'CPU use during each measurement (100% = one CPU busy for the whole window; a process near 100% is the limit):', '');
+    out.push('| load | side | load generator | upstream | wsgate | ops | errors |');
+    out.push('|---|---|---:|---:|---:|---:|---:|');
+    let errors = 0;
+    for (const { scenario, direct, wsgate } of rows) {
+      for (const [side, m] of [['direct', direct], ['wsgate', wsgate]] as const) {
+        const ms = m.result.elapsedMs;
+        errors += m.result.errors;
+        out.push(
+          `| ${scenario.name} | ${side} | ${percent(m.cpuSeconds.loadgen, ms)} | ${percent(m.cpuSeconds.upstream, ms)} | ` +
+            `${side === 'direct' ? '-' : percent(m.cpuSeconds.gateway, ms)} | ${m.result.ops.toLocaleString('en-US')} | ` +
+            `${m.result.errors}${m.result.firstError !== null ? ` (${m.result.firstError})` : ''} |`,
+        );
+      }
+    }
+    const text = `${out.join('\n')}\n`;
+    process.stdout.write(`\n${text}`);
+    const resultsDir = join(ROOT, 'bench/results');
+    mkdirSync(resultsDir, { recursive: true });
+    const file = join(resultsDir, `${now.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.md`);
+    writeFileSync(file, text);
+    process.stderr.write(`bench: wrote ${file.slice(ROOT.length + 1)}\n`);
+    return errors > 0 ? 1 : 0;
+  } finally {
+    await Promise.all([...children].map(stopChild));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    killAllNow();
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,91 @@
+// cli/admin-client: `wsgate connections` and `wsgate reload` talk to a running gateway's admin API.
+import { request } from 'undici';
+
+export const DEFAULT_ADMIN = 'http://127.0.0.1:9901';
+
+interface ConnectionView {
+  id: string;
+  route: string;
+  user: string | null;
+  client: string;
+  openedAt: string;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+function adminHeaders(): Record<string, string> {
+  const token = process.env.WSGATE_ADMIN_TOKEN;
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+async function call(admin: string, method: 'GET' | 'POST', path: string): Promise<{ status: number; body: unknown }> {
+  const base = /^https?:\/\//.test(admin) ? admin : `http://${admin}`;
+  const res = await request(new URL(path, base), { method, headers: adminHeaders(), headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const text = await res.body.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text for the error line
+  }
+  return { status: res.statusCode, body };
+}
+
+function errorLine(body: unknown): string {
+  const err = (body as { error?: { code?: string; message?: string } } | null)?.error;
+  return err ? `${err.code}: ${err.message}` : String(body);
+}
+
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function connectionsTable(list: readonly ConnectionView[], nowMs: number): string {
+  const rows = [['ID', 'ROUTE', 'USER', 'CLIENT', 'AGE', 'MSGS IN', 'MSGS OUT']];
+  for (const c of list) {
+    rows.push([c.id, c.route, c.user ?? '-', c.client, formatAge(nowMs - Date.parse(c.openedAt)), String(c.messagesIn), String(c.messagesOut)]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i >= 5 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+export async function connectionsCommand(admin: string | undefined, route: string | undefined, user: string | undefined): Promise<number> {
+  const q = new URLSearchParams();
+  if (route !== undefined) q.set('route', route);
+  if (user !== undefined) q.set('user', user);
+  const target = admin ?? DEFAULT_ADMIN;
+  try {
+    const { status, body } = await call(target, 'GET', `/api/connections${q.size > 0 ? `?${q}` : ''}`);
+    if (status !== 200) {
+      process.stderr.write(`wsgate connections: ${target} answered ${status}: ${errorLine(body)}\n`);
+      return 1;
+    }
+    const { connections, total } = body as { connections: ConnectionView[]; total: number };
+    process.stdout.write(`${connectionsTable(connections, Date.now())}\n${connections.length} shown, ${total} live\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`wsgate connections: cannot reach the admin API at ${target}: ${(err as Error).message}\n`);
+    return 2;
+  }
+}
+
+export async function reloadCommand(admin: string | undefined): Promise<number> {
+  const target = admin ?? DEFAULT_ADMIN;
+  try {
+    const { status, body } = await call(target, 'POST', '/api/reload');
+    if (status === 200) {
+      process.stdout.write(`reloaded: ${(body as { message?: string }).message ?? ''}\n`);
+      return 0;
+    }
+    const problems = (body as { error?: { problems?: { path: string; message: string }[] } }).error?.problems ?? [];
+    process.stderr.write(`wsgate reload: ${errorLine(body)}\n`);
+    for (const p of problems) process.stderr.write(`  ${p.path}: ${p.message}\n`);
+    return 1;
+  } catch (err) {
+    process.stderr.write(`wsgate reload: cannot reach the admin API at ${target}: ${(err as Error).message}\n`);
+    return 2;
+  }
+}
