@@ -35,7 +35,12 @@ export async function startCommand(file: string | undefined, workers: string | u
     process.stderr.write(formatFileProblems(path, result.problems));
     return 1;
   }
-  return run(result.config, null);
+  return run(result.config, null, () => {
+    // SIGHUP and POST /api/reload read the file again; problems travel on the error.
+    const next = loadConfig(path);
+    if (next.config === null) throw Object.assign(new Error(`${path}: ${next.problems.length} problem(s); the running config is unchanged`), { problems: next.problems });
+    return next.config;
+  });
 }
 
 export async function demoCommand(options: DemoOptions = {}): Promise<number> {
@@ -50,7 +55,7 @@ export async function demoCommand(options: DemoOptions = {}): Promise<number> {
   return run(config, () => upstreams.close());
 }
 
-async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | null): Promise<number> {
+async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | null, reloadSource: (() => unknown) | null = null): Promise<number> {
   let gateway: Gateway;
   try {
     gateway = new Gateway(config);
@@ -68,6 +73,10 @@ async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | 
     await cleanup?.();
     return 2;
   }
+  gateway.setReloadSource(reloadSource);
+  process.on('SIGHUP', () => {
+    void gateway.reload();
+  });
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {

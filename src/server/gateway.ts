@@ -5,7 +5,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../core/errors.js';
 import { parseConfig } from '../config/check.js';
-import { compileConfig, type CompiledConfig, type RouteSpec } from '../config/compile.js';
+import { compileConfig, type CompiledConfig, type ListenerSpec, type RouteSpec } from '../config/compile.js';
+import type { Problem } from '../config/load.js';
 import type { GatewayConfigInput } from '../config/schema.js';
 import { createMatcher, METHOD_MISMATCH, type Matcher } from '../routing/matcher.js';
 import { normalizePath, stripPrefix } from '../routing/normalize.js';
@@ -30,8 +31,10 @@ import { WsTunnel, type TunnelObserver } from '../ws/tunnel.js';
 import { CLOSE_CODES } from '../ws/close-codes.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
-import { createAdminServer, type ReloadResult } from '../admin/server.js';
-import { createListener, listen } from './listener.js';
+import { createAdminServer, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
+import { applyLimits, createListener, listen } from './listener.js';
+import { TunnelRegistry } from '../ws/registry.js';
+import { Clock } from '../core/clock.js';
 import { Exchange } from './exchange.js';
 
 // Names the gateway sets itself; a client's copies are dropped (or kept, from trusted peers).
@@ -65,6 +68,11 @@ export interface BoundAddress {
 
 type OwnedRes = ServerResponse & { gateway: Gateway; exchangeStart: number; routeName: string; requestId: string; relay?: HttpRelay };
 type HandshakeSocket = Socket & { handshaking: boolean };
+type CountedSocket = Socket & { gateway: Gateway; overLimit?: boolean };
+
+function connectionOnClose(this: CountedSocket): void {
+  this.gateway.connectionClosed();
+}
 // Marked when onRequest refused a request's framing itself: llhttp may then fail on the same body.
 type FramingSocket = Socket & { framingRefused?: true };
 
@@ -74,9 +82,13 @@ export class Gateway implements TunnelObserver {
   private readonly globalMiddleware: Middleware[] = [];
   private readonly routeMiddleware = new Map<string, Middleware[]>();
   private servers: Server[] = [];
+  private listenerSpecs: ListenerSpec[] = [];
+  private reloadSource: (() => unknown) | null = null;
   private adminServer: Server | null = null;
-  private readonly tunnels = new Set<WsTunnel>();
+  private readonly registry = new TunnelRegistry();
+  private readonly clock = new Clock(1000);
   private inFlight = 0;
+  private openConnections = 0;
   private draining = false;
   private closing: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -89,6 +101,7 @@ export class Gateway implements TunnelObserver {
     this.onRequest = this.onRequest.bind(this);
     this.onUpgrade = this.onUpgrade.bind(this);
     this.onClientError = this.onClientError.bind(this);
+    this.onConnection = this.onConnection.bind(this);
   }
 
   /** Global middleware (`use(fn)`) or middleware for one route by name (`use('chat', fn)`). */
@@ -125,11 +138,12 @@ export class Gateway implements TunnelObserver {
 
   async listen(): Promise<void> {
     const config = this.runtime.config;
-    const handlers = { request: this.onRequest, upgrade: this.onUpgrade, clientError: this.onClientError };
+    const handlers = { request: this.onRequest, upgrade: this.onUpgrade, clientError: this.onClientError, connection: this.onConnection };
     try {
       for (const spec of config.listeners) {
         const server = createListener(spec, config.limits, handlers);
         this.servers.push(server);
+        this.listenerSpecs.push(spec);
         await listen(server, spec.host, spec.port);
       }
       const admin = createAdminServer(this, config.admin.token);
@@ -158,14 +172,15 @@ export class Gateway implements TunnelObserver {
   private async drainAndStop(): Promise<void> {
     this.draining = true;
     const drainMs = this.runtime.config.limits.drainTimeoutMs;
-    this.log.info({ event: EVENTS.DRAINING, inFlight: this.inFlight, websockets: this.tunnels.size, drainTimeoutMs: drainMs }, 'draining');
+    this.log.info({ event: EVENTS.DRAINING, inFlight: this.inFlight, websockets: this.registry.size, drainTimeoutMs: drainMs }, 'draining');
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const s of this.servers) s.closeIdleConnections();
-    for (const t of this.tunnels) t.close(CLOSE_CODES.GOING_AWAY, 'gateway shutting down', new GatewayError('SHUTTING_DOWN'));
+    this.closeAllTunnels(drainMs);
     await Promise.race([this.whenIdle(), delay(drainMs)]);
     for (const s of this.servers) s.closeAllConnections();
     await Promise.race([this.whenNoTunnels(), delay(WS_CLOSE_TIMEOUT_MS + 100)]);
-    for (const t of this.tunnels) t.destroyBoth();
+    for (const t of [...this.registry.values()]) t.destroyBoth();
+    this.clock.stop();
     await closed;
     await this.closeServers();
     await Promise.all([...this.runtime.pools.values()].map((p) => p.close()));
@@ -184,11 +199,30 @@ export class Gateway implements TunnelObserver {
   }
 
   private whenNoTunnels(): Promise<void> {
-    if (this.tunnels.size === 0) return Promise.resolve();
+    if (this.registry.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.tunnelWaiters.push(resolve));
   }
 
+  // SPEC section 10 wants 1001 for every tunnel; closing 10,000 at once makes 10,000 clients
+  // reconnect in the same millisecond. They are closed in batches spread over up to a quarter of the
+  // drain period (about 1 ms per tunnel, at most 10 s).
+  private closeAllTunnels(drainMs: number): void {
+    const tunnels = [...this.registry.values()];
+    const spreadMs = Math.min(tunnels.length, Math.floor(drainMs / 4), 10_000);
+    const batches = Math.max(1, Math.min(tunnels.length, Math.ceil(spreadMs / 10)));
+    const perBatch = Math.ceil(tunnels.length / batches);
+    for (let b = 0; b < batches; b++) {
+      const slice = tunnels.slice(b * perBatch, (b + 1) * perBatch);
+      const close = (): void => {
+        for (const t of slice) t.close(CLOSE_CODES.GOING_AWAY, 'gateway shutting down', new GatewayError('SHUTTING_DOWN'));
+      };
+      if (b === 0) close();
+      else setTimeout(close, Math.round((b * spreadMs) / batches)).unref();
+    }
+  }
+
   private buildRuntime(config: CompiledConfig, previousPools?: ReadonlyMap<string, UpstreamPool>): Runtime {
+    this.clock.setTick(clockTickFor(config));
     const pools = previousPools ?? new Map([...config.upstreams].map(([name, spec]) => [name, new UpstreamPool(spec)]));
     const entries = config.routes.map((spec) => {
       const own = this.routeMiddleware.get(spec.name) ?? [];
@@ -208,6 +242,10 @@ export class Gateway implements TunnelObserver {
 
   // HOT: per request.
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if ((req.socket as CountedSocket).overLimit === true) {
+      req.socket.destroy(); // already answered 503 by onConnection
+      return;
+    }
     const started = performance.now();
     const rt = this.runtime;
     const owned = res as OwnedRes;
@@ -320,6 +358,10 @@ export class Gateway implements TunnelObserver {
   private onUpgrade(req: IncomingMessage, duplex: Duplex, head: Buffer): void {
     const socket = duplex as HandshakeSocket;
     socket.on('error', handshakeSocketOnError);
+    if ((socket as Socket as CountedSocket).overLimit === true) {
+      socket.destroy();
+      return;
+    }
     socket.handshaking = true;
     const rt = this.runtime;
     const peer = plainAddress(socket.remoteAddress);
@@ -343,6 +385,14 @@ export class Gateway implements TunnelObserver {
     const bad = checkClientHandshake(req);
     if (bad !== null) return reject(bad, route.spec.name);
     if (route.pool === null) return reject(new GatewayError('WS_BAD_HANDSHAKE', `route ${route.spec.name} does not proxy WebSockets`), route.spec.name);
+    const origins = route.spec.websocket.origins;
+    if (origins !== null) {
+      // Browsers always send Origin; a missing one is a non-browser client, which origins cannot police.
+      const origin = req.headers.origin;
+      if (origin !== undefined && !origins.includes(origin.toLowerCase())) {
+        return reject(new GatewayError('WS_ORIGIN_FORBIDDEN', `Origin ${origin} is not allowed on route ${route.spec.name}`), route.spec.name);
+      }
+    }
     const client = clientAddress(peer, trusted, headerString(req.headers['x-forwarded-for']), rt.config.trustedProxies, rt.config.trustedProxyCount);
     const query = q === -1 ? '' : target.slice(q);
     const ex = route.chain === null ? null : new Exchange(req, null, true, route.info, m.params, requestId, client, answerRaw(socket));
@@ -385,12 +435,21 @@ export class Gateway implements TunnelObserver {
     done: (status: number) => void,
   ): void {
     const pool = route.pool!;
+    const wsSpec = route.spec.websocket;
+    const user = ex?.identity?.id ?? null;
+    const clientKey = user !== null ? `user:${user}` : `ip:${client}`;
+    const fail = (err: GatewayError, extra = ''): void => {
+      writeRawError(socket, err, requestId, extra);
+      this.accessLog(req, route.spec.name, err.status, started, requestId, err.code);
+      done(err.status);
+    };
+    if (!this.registry.reserve(clientKey, wsSpec.maxPerClient)) {
+      return fail(new GatewayError('WS_TOO_MANY_CONNECTIONS', `over maxPerClient (${wsSpec.maxPerClient}) on route ${route.spec.name}`), 'retry-after: 1\r\n');
+    }
     const target = pool.pick();
     if (target === null) {
-      const err = new GatewayError('NO_HEALTHY_TARGET', `upstream ${pool.name} has no healthy target`);
-      writeRawError(socket, err, requestId);
-      this.accessLog(req, route.spec.name, err.status, started, requestId, err.code);
-      return done(err.status);
+      this.registry.release(clientKey);
+      return fail(new GatewayError('NO_HEALTHY_TARGET', `upstream ${pool.name} has no healthy target`));
     }
     const key = req.headers['sec-websocket-key']!;
     const accept = acceptKey(key);
@@ -408,6 +467,7 @@ export class Gateway implements TunnelObserver {
         socket.off('close', onClientGone);
         socket.off('end', onClientGone);
         socket.handshaking = false;
+        if (result.socket === null || clientLeft || socket.destroyed || socket.readableEnded || this.draining) this.registry.release(clientKey);
         // The client left (FIN or reset) while we waited: no answer, no tunnel, status 499.
         if (clientLeft || socket.destroyed || (result.socket !== null && socket.readableEnded)) {
           result.socket?.destroy();
@@ -440,17 +500,21 @@ export class Gateway implements TunnelObserver {
             id: randomHex(8),
             route: route.spec.name,
             clientAddress: client,
+            clientKey,
+            user,
             target: target.spec.origin,
             protocol: result.protocol,
             extensions: result.extensions,
-            maxMessageBytes: route.spec.websocket.maxMessageBytes,
+            websocket: wsSpec,
             closeTimeoutMs: WS_CLOSE_TIMEOUT_MS,
           },
           this,
+          this.clock,
         );
         target.activeTunnels++;
         tunnelTargets.set(tunnel, target);
-        this.tunnels.add(tunnel);
+        this.registry.add(tunnel);
+        this.clock.add(this.registry);
         if (ex !== null && ex.closeHooks !== null) tunnelHooks.set(tunnel, ex.closeHooks);
         this.log.info(
           { event: EVENTS.WS_OPEN, id: tunnel.options.id, route: route.spec.name, client, target: target.spec.origin, protocol: result.protocol, requestId },
@@ -475,7 +539,9 @@ export class Gateway implements TunnelObserver {
 
   // TunnelObserver: the tunnel is fully closed.
   onTunnelClose(tunnel: WsTunnel): void {
-    this.tunnels.delete(tunnel);
+    this.registry.delete(tunnel);
+    this.registry.release(tunnel.options.clientKey);
+    if (this.registry.size === 0) this.clock.delete(this.registry);
     const target = tunnelTargets.get(tunnel);
     if (target !== undefined) target.activeTunnels--;
     const info = closeInfo(tunnel);
@@ -500,7 +566,24 @@ export class Gateway implements TunnelObserver {
     );
     const hooks = tunnelHooks.get(tunnel);
     if (hooks !== undefined) for (const fn of hooks) callHook(this.log, fn, info);
-    if (this.tunnels.size === 0) for (const w of this.tunnelWaiters.splice(0)) w();
+    if (this.registry.size === 0) for (const w of this.tunnelWaiters.splice(0)) w();
+  }
+
+  // limits.maxConnections over all listeners: the connection over it gets a 503 and is closed
+  // (SPEC section 2), rather than the silent drop of Node's server.maxConnections.
+  private onConnection(socket: Socket): void {
+    this.openConnections++;
+    socket.once('close', connectionOnClose);
+    (socket as CountedSocket).gateway = this;
+    if (this.openConnections > this.runtime.config.limits.maxConnections) {
+      (socket as CountedSocket).overLimit = true;
+      socket.on('error', handshakeSocketOnError);
+      writeRawError(socket, new GatewayError('OVER_CAPACITY', `the gateway holds limits.maxConnections (${this.runtime.config.limits.maxConnections}) connections`), createRequestId());
+    }
+  }
+
+  connectionClosed(): void {
+    this.openConnections--;
   }
 
   private onClientError(err: Error & { code?: string }, socket: Duplex): void {
@@ -592,36 +675,139 @@ export class Gateway implements TunnelObserver {
   }
 
   connection(id: string): unknown | null {
-    for (const t of this.tunnels) if (t.options.id === id) return connectionView(t);
-    return null;
+    const t = this.registry.get(id);
+    return t === undefined ? null : connectionView(t);
   }
 
   closeConnection(id: string, code: number, reason: string): boolean {
-    for (const t of this.tunnels) {
-      if (t.options.id === id) {
-        t.close(code, reason);
-        return true;
-      }
-    }
-    return false;
+    const t = this.registry.get(id);
+    if (t === undefined) return false;
+    t.close(code, reason, new GatewayError('WS_OPERATOR_CLOSE', reason));
+    return true;
   }
 
   redactedConfig(): unknown {
     return redact(this.runtime.config.source);
   }
 
-  reload(): Promise<ReloadResult> {
-    return Promise.resolve({ ok: false, problems: [], message: 'this gateway has no config file to reload' });
+  connections(filter: ConnectionFilter): unknown {
+    const list = this.registry.list(filter);
+    return { connections: list.map(connectionView), total: this.registry.size };
   }
 
-  connections(filter: { route: string | null; limit: number }): unknown {
-    const out: unknown[] = [];
-    for (const t of this.tunnels) {
-      if (out.length >= filter.limit) break;
-      if (filter.route !== null && t.options.route !== filter.route) continue;
-      out.push(connectionView(t));
+  /** Where POST /api/reload and SIGHUP read the new config from (the CLI sets the file loader). */
+  setReloadSource(source: (() => unknown) | null): void {
+    this.reloadSource = source;
+  }
+
+  // AdminSource: reload from the reload source (the config file).
+  async reload(): Promise<ReloadResult> {
+    if (this.reloadSource === null) return { ok: false, problems: [], message: 'this gateway has no config file to reload; call gateway.reload(config)' };
+    let raw: unknown;
+    try {
+      raw = this.reloadSource();
+    } catch (err) {
+      const problems = (err as { problems?: Problem[] }).problems ?? [];
+      this.log.warn({ event: EVENTS.CONFIG_REJECTED, problems, reason: (err as Error).message }, 'config rejected');
+      return { ok: false, problems, message: (err as Error).message };
     }
-    return { connections: out, total: this.tunnels.size };
+    return this.applyConfig(raw);
+  }
+
+  /**
+   * Swaps in a new config atomically (SPEC section 10): new requests use it, established WebSockets
+   * continue unless their route or target is gone (then 1012 after the drain period). An invalid
+   * config changes nothing and is reported.
+   */
+  async applyConfig(input: unknown): Promise<ReloadResult> {
+    let compiled: CompiledConfig;
+    try {
+      compiled = compileConfig(parseConfig(input));
+    } catch (err) {
+      const problems = (err as { problems?: Problem[] }).problems ?? [];
+      this.log.warn({ event: EVENTS.CONFIG_REJECTED, problems, reason: problems.length > 0 ? undefined : (err as Error).message }, 'config rejected');
+      return { ok: false, problems, message: problems.length > 0 ? `${problems.length} problem(s) in the new config; the running config is unchanged` : (err as Error).message };
+    }
+    const old = this.runtime;
+    const notes: string[] = [];
+    if (JSON.stringify(compiled.source.admin) !== JSON.stringify(old.config.source.admin)) notes.push('admin changes need a restart');
+    if (compiled.source.workers !== old.config.source.workers) notes.push('workers changes need a restart');
+    // Pools whose upstream is unchanged carry over (warm connections, counters); others are new.
+    const pools = new Map<string, UpstreamPool>();
+    for (const [name, spec] of compiled.upstreams) {
+      const prev = old.pools.get(name);
+      pools.set(name, prev !== undefined && JSON.stringify(prev.spec) === JSON.stringify(spec) ? prev : new UpstreamPool(spec));
+    }
+    let next: Runtime;
+    try {
+      next = this.buildRuntime(compiled, pools);
+      await this.applyListeners(compiled);
+    } catch (err) {
+      for (const [name, p] of pools) if (old.pools.get(name) !== p) void p.close();
+      this.log.warn({ event: EVENTS.CONFIG_REJECTED, reason: (err as Error).message }, 'config rejected');
+      return { ok: false, problems: [], message: (err as Error).message };
+    }
+    this.runtime = next;
+    for (const [name, p] of old.pools) if (pools.get(name) !== p) void p.close().catch(() => undefined);
+    const orphans = this.orphanedTunnels(next);
+    if (orphans.length > 0) {
+      const timer = setTimeout(() => {
+        for (const t of orphans) t.close(CLOSE_CODES.SERVICE_RESTART, 'route changed by a config reload', new GatewayError('WS_ROUTE_REMOVED'));
+      }, compiled.limits.drainTimeoutMs);
+      timer.unref();
+    }
+    const message = `${compiled.routes.length} routes, ${compiled.upstreams.size} upstreams; ${orphans.length} WebSockets will get 1012 after ${compiled.limits.drainTimeoutMs} ms${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`;
+    this.log.info({ event: EVENTS.CONFIG_LOADED, routes: compiled.routes.length, upstreams: compiled.upstreams.size, orphanedWebSockets: orphans.length, notes }, 'config loaded');
+    return { ok: true, problems: [], message };
+  }
+
+  // Tunnels whose route is gone, or whose target left the route's upstream.
+  private orphanedTunnels(rt: Runtime): WsTunnel[] {
+    const out: WsTunnel[] = [];
+    for (const t of this.registry.values()) {
+      const spec = rt.config.routes.find((r) => r.name === t.options.route);
+      const up = spec?.upstream == null ? undefined : rt.config.upstreams.get(spec.upstream);
+      if (up === undefined || !up.targets.some((x) => x.origin === t.options.target)) out.push(t);
+    }
+    return out;
+  }
+
+  // Listeners follow the config like Envoy's LDS: new ones open, removed ones stop accepting (their
+  // open connections finish), unchanged ones stay bound. Limits apply to new connections.
+  private async applyListeners(config: CompiledConfig): Promise<void> {
+    const keyOf = (l: { host: string; port: number; tls: unknown }): string => `${l.host}|${l.port}|${l.tls === null ? '' : 'tls'}`;
+    const current = new Map(this.servers.map((s, i) => [keyOf(this.listenerSpecs[i]!), i]));
+    const wanted = new Set(config.listeners.map(keyOf));
+    const handlers = { request: this.onRequest, upgrade: this.onUpgrade, clientError: this.onClientError, connection: this.onConnection };
+    const opened: Server[] = [];
+    const openedSpecs: ListenerSpec[] = [];
+    try {
+      for (const spec of config.listeners) {
+        if (current.has(keyOf(spec))) continue;
+        const server = createListener(spec, config.limits, handlers);
+        await listen(server, spec.host, spec.port);
+        opened.push(server);
+        openedSpecs.push(spec);
+      }
+    } catch (err) {
+      for (const s of opened) s.close();
+      throw err;
+    }
+    const keptServers: Server[] = [];
+    const keptSpecs: ListenerSpec[] = [];
+    this.servers.forEach((s, i) => {
+      const spec = this.listenerSpecs[i]!;
+      if (wanted.has(keyOf(spec))) {
+        applyLimits(s, config.limits);
+        keptServers.push(s);
+        keptSpecs.push(spec);
+      } else {
+        s.close();
+        s.closeIdleConnections();
+      }
+    });
+    this.servers = [...keptServers, ...opened];
+    this.listenerSpecs = [...keptSpecs, ...openedSpecs];
   }
 }
 
@@ -641,11 +827,22 @@ function redact(value: unknown): unknown {
   return out;
 }
 
+// The clock ticks at a quarter of the smallest WebSocket timer in use (clamped by Clock.setTick).
+function clockTickFor(config: CompiledConfig): number {
+  let min = 4000;
+  for (const r of config.routes) {
+    const w = r.websocket;
+    for (const ms of [w.pingIntervalMs, w.pongTimeoutMs, w.idleTimeoutMs, w.maxLifetimeMs]) if (ms > 0 && ms < min) min = ms;
+  }
+  return min / 4;
+}
+
 function connectionView(t: WsTunnel): unknown {
   return {
     id: t.options.id,
     route: t.options.route,
     client: t.options.clientAddress,
+    user: t.options.user,
     target: t.options.target,
     protocol: t.options.protocol,
     openedAt: new Date(t.openedAtMs).toISOString(),

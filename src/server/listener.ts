@@ -2,12 +2,14 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import type { CompiledConfig, ListenerSpec } from '../config/compile.js';
 
 export interface ListenerHandlers {
   request(req: IncomingMessage, res: ServerResponse): void;
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   clientError(err: Error, socket: Duplex): void;
+  connection(socket: Socket): void;
 }
 
 export function createListener(spec: ListenerSpec, limits: CompiledConfig['limits'], handlers: ListenerHandlers): Server {
@@ -24,11 +26,19 @@ export function createListener(spec: ListenerSpec, limits: CompiledConfig['limit
   const server = spec.tls === null
     ? createHttpServer(options)
     : createHttpsServer({ ...options, cert: spec.tls.cert, key: spec.tls.key });
-  server.maxConnections = limits.maxConnections;
   server.on('request', handlers.request);
   server.on('upgrade', handlers.upgrade);
   server.on('clientError', handlers.clientError);
+  // Before Node's own listener: an over-limit socket is answered and ended before it is parsed.
+  server.prependListener('connection', handlers.connection);
   return server;
+}
+
+// Limits a reload may change on a listener that stays bound (new connections see them).
+export function applyLimits(server: Server, limits: CompiledConfig['limits']): void {
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
 }
 
 export function listen(server: Server, host: string, port: number): Promise<void> {

@@ -56,6 +56,9 @@ export class FrameScanner {
   closeCode: number = 0;
   closeReason: string = '';
   messages: number = 0;
+  // On EVENT_CONTROL: where that frame began in the chunk, or -1 when it began in `prefix`.
+  // Lets the relay drop a frame it answers itself (a pong to the gateway's own ping).
+  frameStart: number = 0;
 
   private readonly masked: boolean;
   private readonly maxMessageBytes: number;
@@ -109,7 +112,10 @@ export class FrameScanner {
       this.prefix = prefix;
       this.held = 0;
       at += used - held;
-      if (this.event !== EVENT_NONE) return at;
+      if (this.event !== EVENT_NONE) {
+        this.frameStart = -1; // the control frame began in `prefix`
+        return at;
+      }
     }
     while (at < end) {
       const left = this.payloadLeft;
@@ -123,8 +129,11 @@ export class FrameScanner {
       }
       const used = this.readFrame(chunk, at, end - at);
       if (used > 0) {
+        if (this.event !== EVENT_NONE) {
+          this.frameStart = at; // a control frame
+          return at + used;
+        }
         at += used;
-        if (this.event !== EVENT_NONE) return at; // a control frame
       } else {
         if (used === 0) {
           chunk.copy(this.scratch, 0, at, end);

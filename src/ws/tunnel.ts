@@ -17,8 +17,11 @@ import {
   FAULT_TOO_BIG,
   FrameScanner,
   OPCODE_CLOSE,
+  OPCODE_PONG,
 } from './frame-scanner.js';
-import { encodeClose } from './frames.js';
+import { encodeClose, encodePing } from './frames.js';
+import type { WebSocketSpec } from '../config/compile.js';
+import type { Clock } from '../core/clock.js';
 
 type Owned = Socket & { tunnel: WsTunnel };
 
@@ -28,12 +31,18 @@ export interface TunnelOptions {
   readonly id: string;
   readonly route: string;
   readonly clientAddress: string;
+  readonly clientKey: string;       // what maxPerClient counts: the user when known, else the address
+  readonly user: string | null;
   readonly target: string;
   readonly protocol: string;
   readonly extensions: string;
-  readonly maxMessageBytes: number;
+  readonly websocket: WebSocketSpec;
   readonly closeTimeoutMs: number;
 }
+
+// The gateway's own pings carry this payload, so their pongs can be told from the upstream's.
+const PING_PAYLOAD = Buffer.from('wsgate-hb');
+const PING_FRAME = encodePing(PING_PAYLOAD, false);
 
 // The tunnel's owner (server/gateway) learns of the end here: logs, metrics, hooks, registry.
 export interface TunnelObserver {
@@ -44,8 +53,18 @@ const CLIENT = 0;
 const UPSTREAM = 1;
 
 export class WsTunnel {
-  readonly openedAtMs = Date.now();
-  lastActivityMs = this.openedAtMs;
+  readonly openedAtMs: number;
+  lastActivityMs: number;
+  // Heartbeat and limits (SPEC section 4), checked by sweep() on the shared clock tick; the hot
+  // path only stores times.
+  private lastClientMs: number;     // any bytes from the client
+  private lastDataMs: number;       // a data message started, either way
+  private pingSentMs = 0;           // 0: no gateway ping outstanding
+  private tokens: number;           // message rate limit bucket (client → upstream)
+  private refilledMs: number;
+  private countedIn = 0;            // client messages already taken from the bucket
+  private countedOut = 0;
+  rateLimited = false;
   closedAtMs = 0;
   bytesIn = 0;    // client → upstream
   bytesOut = 0;   // upstream → client
@@ -74,10 +93,13 @@ export class WsTunnel {
     readonly upstream: Socket,
     readonly options: TunnelOptions,
     private readonly observer: TunnelObserver,
+    private readonly clock: Clock,
   ) {
+    this.openedAtMs = this.lastActivityMs = this.lastClientMs = this.lastDataMs = this.refilledMs = clock.refresh();
+    this.tokens = options.websocket.rateLimit?.burst ?? 0;
     const deflate = /(^|,)\s*permessage-deflate/i.test(options.extensions);
-    this.clientScanner = new FrameScanner({ masked: true, maxMessageBytes: options.maxMessageBytes, rsv1: deflate });
-    this.upstreamScanner = new FrameScanner({ masked: false, maxMessageBytes: options.maxMessageBytes, rsv1: deflate });
+    this.clientScanner = new FrameScanner({ masked: true, maxMessageBytes: options.websocket.maxMessageBytes, rsv1: deflate });
+    this.upstreamScanner = new FrameScanner({ masked: false, maxMessageBytes: options.websocket.maxMessageBytes, rsv1: deflate });
     const c = client as Owned;
     const u = upstream as Owned;
     c.tunnel = u.tunnel = this;
@@ -111,19 +133,32 @@ export class WsTunnel {
   fromClient(chunk: Buffer): void {
     if (this.closeFromClient) return;
     this.bytesIn += chunk.length;
-    this.lastActivityMs = Date.now();
+    const now = this.clock.nowMs;
+    this.lastActivityMs = this.lastClientMs = now;
+    this.pingSentMs = 0; // any frame answers a heartbeat
     const scanner = this.clientScanner;
     const upstream = this.upstream;
     const forward = !this.closeToUpstream;
     let ok = true;
     for (let start = 0; ; ) {
       const end = scanner.scan(chunk, start);
+      const event = scanner.event;
+      if (event === EVENT_CONTROL && scanner.opcode === OPCODE_PONG && scanner.controlPayload.equals(PING_PAYLOAD)) {
+        // The answer to our own ping: forward what came before it, never the pong itself.
+        const at = scanner.frameStart;
+        if (at !== -1) {
+          if (scanner.prefix !== null && forward) upstream.write(scanner.prefix);
+          if (at > start && forward) ok = upstream.write(chunk.subarray(start, at));
+        }
+        scanner.prefix = null;
+        start = end;
+        continue;
+      }
       if (scanner.prefix !== null) {
         if (forward) upstream.write(scanner.prefix);
         scanner.prefix = null;
       }
       if (end > start && forward) ok = upstream.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
-      const event = scanner.event;
       if (event === EVENT_NONE) break;
       if (event === EVENT_FAULT) {
         const code = scanner.fault === FAULT_TOO_BIG ? CLOSE_CODES.MESSAGE_TOO_BIG : CLOSE_CODES.PROTOCOL_ERROR;
@@ -140,14 +175,73 @@ export class WsTunnel {
       }
       start = end;
     }
+    if (scanner.messages !== this.countedIn) this.countMessagesIn(now);
     if (!ok) this.client.pause();
+  }
+
+  // Per chunk that completed client messages: the data clock and the message rate limit
+  // (a token bucket refilled lazily, so no timer runs for it).
+  private countMessagesIn(now: number): void {
+    const n = this.clientScanner.messages - this.countedIn;
+    this.countedIn += n;
+    this.lastDataMs = now;
+    const limit = this.options.websocket.rateLimit;
+    if (limit === null) return;
+    this.tokens = Math.min(limit.burst, this.tokens + ((now - this.refilledMs) * limit.messages) / limit.perMs);
+    this.refilledMs = now;
+    this.tokens -= n;
+    if (this.tokens < 0 && !this.rateLimited) {
+      this.rateLimited = true;
+      const reason = 'message rate limit exceeded';
+      this.closeBoth(CLOSE_CODES.POLICY_VIOLATION, reason, CLOSE_CODES.POLICY_VIOLATION, reason, new GatewayError('WS_RATE_LIMITED'));
+    }
+  }
+
+  // Once per clock tick (TunnelRegistry.sweep): heartbeat, idle timeout and lifetime.
+  sweep(now: number): void {
+    if (this.closeCode !== 0 || this.tornDown) return;
+    const ws = this.options.websocket;
+    if (ws.maxLifetimeMs > 0 && now - this.openedAtMs >= ws.maxLifetimeMs) {
+      this.close(CLOSE_CODES.POLICY_VIOLATION, 'connection lifetime reached', new GatewayError('WS_LIFETIME_REACHED'));
+      return;
+    }
+    if (ws.idleTimeoutMs > 0 && now - this.lastDataMs >= ws.idleTimeoutMs) {
+      this.close(CLOSE_CODES.GOING_AWAY, 'idle timeout', new GatewayError('WS_IDLE_TIMEOUT'));
+      return;
+    }
+    if (ws.pingIntervalMs === 0) return;
+    if (this.pingSentMs !== 0) {
+      if (now - this.pingSentMs >= ws.pongTimeoutMs) this.heartbeatLost();
+      return;
+    }
+    // Our ping goes between frames only; mid-frame, the next tick tries again.
+    if (now - this.lastClientMs >= ws.pingIntervalMs && this.upstreamScanner.atBoundary && !this.closeToClient) {
+      this.pingSentMs = now;
+      this.client.write(PING_FRAME);
+    }
+  }
+
+  // SPEC section 4: no frame within pongTimeout: the client socket is ended, the upstream hears 1001.
+  private heartbeatLost(): void {
+    this.recordClose(CLOSE_CODES.GOING_AWAY, 'heartbeat lost', 'gateway');
+    if (this.error === null) this.error = new GatewayError('WS_HEARTBEAT_LOST');
+    this.closeToClient = true;
+    this.pendingClientClose = null;
+    if (!this.closeToUpstream && !this.upstreamGone) {
+      this.closeToUpstream = true;
+      if (this.clientScanner.atBoundary) this.upstream.end(encodeClose(CLOSE_CODES.GOING_AWAY, 'heartbeat lost', true));
+      else this.upstream.end();
+    }
+    this.client.destroy();
+    this.armCloseTimer();
   }
 
   // HOT: per chunk from the upstream.
   fromUpstream(chunk: Buffer): void {
     if (this.closeFromUpstream) return;
     this.bytesOut += chunk.length;
-    this.lastActivityMs = Date.now();
+    const now = this.clock.nowMs;
+    this.lastActivityMs = now;
     const scanner = this.upstreamScanner;
     const client = this.client;
     const forward = !this.closeToClient;
@@ -182,6 +276,10 @@ export class WsTunnel {
         return;
       }
       start = end;
+    }
+    if (scanner.messages !== this.countedOut) {
+      this.countedOut = scanner.messages;
+      this.lastDataMs = now;
     }
     if (this.pendingClientClose !== null && scanner.atBoundary) this.flushClientClose();
     if (!ok) this.upstream.pause();
@@ -301,7 +399,7 @@ export class WsTunnel {
   maybeTeardown(): void {
     if (this.tornDown || !this.client.destroyed || !this.upstream.destroyed) return;
     this.tornDown = true;
-    this.closedAtMs = Date.now();
+    this.closedAtMs = this.clock.refresh();
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.closeTimer = null;
     this.observer.onTunnelClose(this);

@@ -1,0 +1,66 @@
+// ws/registry: every live tunnel by id, the per-client counts behind `maxPerClient`, and the one
+// sweep that drives all tunnel deadlines (heartbeat, idle, lifetime) from the shared clock.
+import type { Sweepable } from '../core/clock.js';
+import type { WsTunnel } from './tunnel.js';
+
+export interface RegistryFilter {
+  readonly route: string | null;
+  readonly user: string | null;
+  readonly limit: number;
+}
+
+export class TunnelRegistry implements Sweepable {
+  private readonly byId = new Map<string, WsTunnel>();
+  // Open tunnels plus handshakes in progress, per client key (user id, else address).
+  private readonly perClient = new Map<string, number>();
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: string): WsTunnel | undefined {
+    return this.byId.get(id);
+  }
+
+  values(): IterableIterator<WsTunnel> {
+    return this.byId.values();
+  }
+
+  // Reserves a slot for a client before its handshake reaches the upstream; false when over `max`.
+  reserve(clientKey: string, max: number): boolean {
+    const n = this.perClient.get(clientKey) ?? 0;
+    if (max > 0 && n >= max) return false;
+    this.perClient.set(clientKey, n + 1);
+    return true;
+  }
+
+  release(clientKey: string): void {
+    const n = (this.perClient.get(clientKey) ?? 1) - 1;
+    if (n <= 0) this.perClient.delete(clientKey);
+    else this.perClient.set(clientKey, n);
+  }
+
+  add(tunnel: WsTunnel): void {
+    this.byId.set(tunnel.options.id, tunnel);
+  }
+
+  delete(tunnel: WsTunnel): void {
+    if (this.byId.get(tunnel.options.id) === tunnel) this.byId.delete(tunnel.options.id);
+  }
+
+  list(filter: RegistryFilter): WsTunnel[] {
+    const out: WsTunnel[] = [];
+    for (const t of this.byId.values()) {
+      if (out.length >= filter.limit) break;
+      if (filter.route !== null && t.options.route !== filter.route) continue;
+      if (filter.user !== null && t.options.user !== filter.user) continue;
+      out.push(t);
+    }
+    return out;
+  }
+
+  // HOT: once per clock tick, over every tunnel; each check is a few comparisons.
+  sweep(nowMs: number): void {
+    for (const t of this.byId.values()) t.sweep(nowMs);
+  }
+}
