@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { formatPath, loadConfigFile, type Problem } from './load.js';
+import { parseHostPattern, parsePattern } from '../routing/matcher.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: Problem[]) {
@@ -409,7 +410,9 @@ export function checkPathPattern(p: string): string | null {
       return `"${p}" contains ${JSON.stringify(bad)}; use letters, digits and -._~!$&'()+,;=@, percent-encode anything else`;
     }
   }
-  return null;
+  // The router has the last word: a pattern it cannot compile must never pass the check.
+  const parsed = parsePattern(p);
+  return typeof parsed === 'string' ? `"${p}": ${parsed}` : null;
 }
 
 /** The literal start of a path pattern, up to its first parameter or "*": "/api/*" → "/api". */
@@ -443,7 +446,8 @@ export function checkHostPattern(h: string): string | null {
   if (h.length > 253 || !rest.every((l) => HOST_LABEL.test(l))) {
     return `"${h}" is not a valid host name; use letters, digits, "-" and dots, as in "api.example.com" or "*.example.com"`;
   }
-  return null;
+  const parsed = parseHostPattern(h);
+  return typeof parsed === 'string' ? `"${h}": ${parsed}` : null;
 }
 
 function checkRoutes(raw: Obj, problems: Problem[]): void {

@@ -1,26 +1,20 @@
 // demo/mini-ws: a small RFC 6455 server endpoint for the demo upstreams (handshake, frames, close);
 // not the gateway's relay (ws/), which never parses payloads. No extensions, no subprotocols.
-import { createHash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+import { acceptKey } from '../ws/handshake.js';
+import { OPCODE_BINARY, OPCODE_CLOSE, OPCODE_CONTINUATION, OPCODE_PING, OPCODE_PONG, OPCODE_TEXT } from '../ws/frame-scanner.js';
+import { CLOSE_CODES } from '../ws/close-codes.js';
 
-export const OPCODE_CONTINUATION = 0x0;
-export const OPCODE_TEXT = 0x1;
-export const OPCODE_BINARY = 0x2;
-export const OPCODE_CLOSE = 0x8;
-export const OPCODE_PING = 0x9;
-export const OPCODE_PONG = 0xa;
-
-const CLOSE_NORMAL = 1000;
-const CLOSE_NO_STATUS = 1005;
-const CLOSE_ABNORMAL = 1006;
-const CLOSE_PROTOCOL_ERROR = 1002;
+const CLOSE_NORMAL: number = CLOSE_CODES.NORMAL;
+const CLOSE_NO_STATUS: number = CLOSE_CODES.NO_STATUS;
+const CLOSE_ABNORMAL: number = CLOSE_CODES.ABNORMAL;
+const CLOSE_PROTOCOL_ERROR: number = CLOSE_CODES.PROTOCOL_ERROR;
 const CLOSE_INVALID_DATA = 1007;
-const CLOSE_TOO_BIG = 1009;
+const CLOSE_TOO_BIG: number = CLOSE_CODES.MESSAGE_TOO_BIG;
 
 // Plenty for a demo, small enough that one client cannot exhaust memory.
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -39,9 +33,6 @@ type ReadState =
   | typeof READ_MASK
   | typeof READ_PAYLOAD;
 
-export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
-}
 
 /** Answers a handshake we refuse with a plain HTTP response, then ends the socket. */
 export function rejectHandshake(socket: Duplex, status: number, message: string, extraHeaders: string[] = []): void {

@@ -6,7 +6,8 @@ import WebSocket from 'ws';
 import { configSchema } from '../../src/config/schema.js';
 import { demoConfig } from '../../src/demo/config.js';
 import { DEMO_PAGE_HTML } from '../../src/demo/page.js';
-import { acceptKey, MiniWebSocket } from '../../src/demo/mini-ws.js';
+import { MiniWebSocket } from '../../src/demo/mini-ws.js';
+import { acceptKey } from '../../src/ws/handshake.js';
 import { startDemoUpstreams, type DemoUpstreams } from '../../src/demo/upstreams.js';
 
 async function upstreams(): Promise<DemoUpstreams> {

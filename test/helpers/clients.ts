@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { onTestFinished } from 'vitest';
 import WebSocket from 'ws';
+import { readFrames } from './ws.js';
 
 // Sends raw bytes and resolves with everything the server wrote until it closed the connection.
 export async function rawRequest(port: number, bytes: string | Buffer): Promise<string> {
@@ -145,30 +146,9 @@ export function frame(opcode: number, payload: Buffer | string, options: { fin?:
   return out;
 }
 
-// Parses unmasked frames (server → client) from a buffer: opcode and payload of each complete frame.
+// Complete frames in a buffer (server → client): opcode, FIN and payload.
 export function parseFrames(buf: Buffer): { opcode: number; fin: boolean; payload: Buffer }[] {
-  const out: { opcode: number; fin: boolean; payload: Buffer }[] = [];
-  let at = 0;
-  while (at + 2 <= buf.length) {
-    const b0 = buf[at]!;
-    const b1 = buf[at + 1]!;
-    let len = b1 & 0x7f;
-    let p = at + 2;
-    if (len === 126) {
-      if (p + 2 > buf.length) break;
-      len = buf.readUInt16BE(p);
-      p += 2;
-    } else if (len === 127) {
-      if (p + 8 > buf.length) break;
-      len = Number(buf.readBigUInt64BE(p));
-      p += 8;
-    }
-    if (b1 & 0x80) p += 4;
-    if (p + len > buf.length) break;
-    out.push({ opcode: b0 & 0x0f, fin: (b0 & 0x80) !== 0, payload: buf.subarray(p, p + len) });
-    at = p + len;
-  }
-  return out;
+  return readFrames(buf).frames;
 }
 
 export function closeFrameOf(buf: Buffer): { code: number; reason: string } | null {
