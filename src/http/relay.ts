@@ -177,23 +177,35 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
   finish(): void {
     this.done?.(this);
   }
+
+  // The client's socket drained: undici may read the upstream again.
+  clientDrained(): void {
+    this.resume?.();
+  }
+
+  // The response closed, finished or not; a client that left early aborts the upstream request.
+  clientClosed(): void {
+    if (!this.res.writableFinished && !this.finished) this.abort(new GatewayError('UPSTREAM_UNAVAILABLE', 'client went away'));
+    this.finish();
+  }
+
+  // A chunked request body grew by n bytes; true (and a 413) once it is over limits.maxBodyBytes.
+  countBody(n: number): boolean {
+    this.bodyBytes += n;
+    if (this.bodyBytes <= this.maxBodyBytes) return false;
+    this.abort(new GatewayError('BODY_TOO_LARGE'));
+    return true;
+  }
 }
 
 function resOnDrain(this: OwnedRes): void {
-  this.relay['resume']?.();
+  this.relay.clientDrained();
 }
 
 function resOnClose(this: OwnedRes): void {
-  const relay = this.relay;
-  if (!this.writableFinished && !relay['finished']) relay.abort(new GatewayError('UPSTREAM_UNAVAILABLE', 'client went away'));
-  relay.finish();
+  this.relay.clientClosed();
 }
 
 function reqOnData(this: OwnedReq, chunk: Buffer): void {
-  const relay = this.relay;
-  relay['bodyBytes'] += chunk.length;
-  if (relay['bodyBytes'] > relay['maxBodyBytes']) {
-    this.off('data', reqOnData);
-    relay.abort(new GatewayError('BODY_TOO_LARGE'));
-  }
+  if (this.relay.countBody(chunk.length)) this.off('data', reqOnData);
 }
