@@ -64,26 +64,11 @@ async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | 
     await cleanup?.();
     return (err as { code?: string }).code === 'CONFIG_UNREADABLE' ? 2 : 1;
   }
-  try {
-    await gateway.listen();
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    const where = e.address !== undefined ? ` on ${e.address}:${e.port}` : '';
-    process.stderr.write(`wsgate: could not listen${where}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}\n`);
-    await cleanup?.();
-    return 2;
-  }
-  gateway.setReloadSource(reloadSource);
-  process.on('SIGHUP', () => {
-    void gateway.reload();
-  });
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      // A second signal: exit at once.
-      process.exit(1);
-    }
-    stopping = true;
+  // The handlers go in before listening: the `listening` line is the cue supervisors (and tests)
+  // wait for, and a signal that arrives before its handler exists kills the process outright.
+  let listening = false;
+  let stopping: NodeJS.Signals | null = null;
+  const shutDown = (signal: NodeJS.Signals): void => {
     gateway.log.info({ event: 'signal', signal }, `received ${signal}`);
     gateway
       .close()
@@ -93,7 +78,38 @@ async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | 
         () => process.exit(1),
       );
   };
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping !== null) {
+      // A second signal: exit at once.
+      process.exit(1);
+    }
+    stopping = signal;
+    if (listening) shutDown(signal);
+  };
+  let hungUp = false;
+  const hangUp = (): void => {
+    if (listening) void gateway.reload();
+    else hungUp = true;
+  };
+  process.on('SIGHUP', hangUp);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  try {
+    await gateway.listen();
+  } catch (err) {
+    process.off('SIGHUP', hangUp);
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    const where = e.address !== undefined ? ` on ${e.address}:${e.port}` : '';
+    process.stderr.write(`wsgate: could not listen${where}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}\n`);
+    await cleanup?.();
+    return 2;
+  }
+  gateway.setReloadSource(reloadSource);
+  listening = true;
+  // Signals that came while the listeners were opening take effect now that they are open.
+  if (stopping !== null) shutDown(stopping);
+  else if (hungUp) void gateway.reload();
   return -1;
 }

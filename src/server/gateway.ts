@@ -437,7 +437,8 @@ export class Gateway implements TunnelObserver {
     const pool = route.pool!;
     const wsSpec = route.spec.websocket;
     const user = ex?.identity?.id ?? null;
-    const clientKey = user !== null ? `user:${user}` : `ip:${client}`;
+    // maxPerClient is set per route, so it counts this route's tunnels only.
+    const clientKey = `${route.spec.name}\0${user !== null ? `user:${user}` : `ip:${client}`}`;
     const fail = (err: GatewayError, extra = ''): void => {
       writeRawError(socket, err, requestId, extra);
       this.accessLog(req, route.spec.name, err.status, started, requestId, err.code);
@@ -752,7 +753,9 @@ export class Gateway implements TunnelObserver {
     const orphans = this.orphanedTunnels(next);
     if (orphans.length > 0) {
       const timer = setTimeout(() => {
-        for (const t of orphans) t.close(CLOSE_CODES.SERVICE_RESTART, 'route changed by a config reload', new GatewayError('WS_ROUTE_REMOVED'));
+        // A later reload may have brought the route (or target) back: only those still orphaned close.
+        const still = new Set(this.orphanedTunnels(this.runtime));
+        for (const t of orphans) if (still.has(t)) t.close(CLOSE_CODES.SERVICE_RESTART, 'route changed by a config reload', new GatewayError('WS_ROUTE_REMOVED'));
       }, compiled.limits.drainTimeoutMs);
       timer.unref();
     }
@@ -776,14 +779,20 @@ export class Gateway implements TunnelObserver {
   // open connections finish), unchanged ones stay bound. Limits apply to new connections.
   private async applyListeners(config: CompiledConfig): Promise<void> {
     const keyOf = (l: { host: string; port: number; tls: unknown }): string => `${l.host}|${l.port}|${l.tls === null ? '' : 'tls'}`;
-    const current = new Map(this.servers.map((s, i) => [keyOf(this.listenerSpecs[i]!), i]));
-    const wanted = new Set(config.listeners.map(keyOf));
+    // Matched one to one, not by key alone: two `port: 0` listeners on one host are two listeners.
+    const unmatched = this.listenerSpecs.map((spec, i) => ({ key: keyOf(spec), i }));
+    const kept = new Set<number>();
+    const toOpen: ListenerSpec[] = [];
+    for (const spec of config.listeners) {
+      const at = unmatched.findIndex((u) => u.key === keyOf(spec));
+      if (at === -1) toOpen.push(spec);
+      else kept.add(unmatched.splice(at, 1)[0]!.i);
+    }
     const handlers = { request: this.onRequest, upgrade: this.onUpgrade, clientError: this.onClientError, connection: this.onConnection };
     const opened: Server[] = [];
     const openedSpecs: ListenerSpec[] = [];
     try {
-      for (const spec of config.listeners) {
-        if (current.has(keyOf(spec))) continue;
+      for (const spec of toOpen) {
         const server = createListener(spec, config.limits, handlers);
         await listen(server, spec.host, spec.port);
         opened.push(server);
@@ -797,7 +806,7 @@ export class Gateway implements TunnelObserver {
     const keptSpecs: ListenerSpec[] = [];
     this.servers.forEach((s, i) => {
       const spec = this.listenerSpecs[i]!;
-      if (wanted.has(keyOf(spec))) {
+      if (kept.has(i)) {
         applyLimits(s, config.limits);
         keptServers.push(s);
         keptSpecs.push(spec);

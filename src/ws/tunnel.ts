@@ -31,7 +31,7 @@ export interface TunnelOptions {
   readonly id: string;
   readonly route: string;
   readonly clientAddress: string;
-  readonly clientKey: string;       // what maxPerClient counts: the user when known, else the address
+  readonly clientKey: string;       // what maxPerClient counts: route, then the user when known, else the address
   readonly user: string | null;
   readonly target: string;
   readonly protocol: string;
@@ -187,9 +187,15 @@ export class WsTunnel {
     this.lastDataMs = now;
     const limit = this.options.websocket.rateLimit;
     if (limit === null) return;
-    this.tokens = Math.min(limit.burst, this.tokens + ((now - this.refilledMs) * limit.messages) / limit.perMs);
+    let tokens = Math.min(limit.burst, this.tokens + ((now - this.refilledMs) * limit.messages) / limit.perMs);
+    if (tokens < n) {
+      // The shared clock lags by up to a tick (1s when no short timer is configured), which would
+      // refill too little: an overdraft is judged on the exact time.
+      now = this.clock.refresh();
+      tokens = Math.min(limit.burst, this.tokens + ((now - this.refilledMs) * limit.messages) / limit.perMs);
+    }
     this.refilledMs = now;
-    this.tokens -= n;
+    this.tokens = tokens - n;
     if (this.tokens < 0 && !this.rateLimited) {
       this.rateLimited = true;
       const reason = 'message rate limit exceeded';
