@@ -68,8 +68,7 @@ async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | 
   // wait for, and a signal that arrives before its handler exists kills the process outright.
   let listening = false;
   let stopping: NodeJS.Signals | null = null;
-  const shutDown = (signal: NodeJS.Signals): void => {
-    gateway.log.info({ event: 'signal', signal }, `received ${signal}`);
+  const shutDown = (): void => {
     gateway
       .close()
       .then(() => cleanup?.())
@@ -84,7 +83,7 @@ async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | 
       process.exit(1);
     }
     stopping = signal;
-    if (listening) shutDown(signal);
+    if (listening) shutDown();
   };
   let hungUp = false;
   const hangUp = (): void => {
@@ -109,7 +108,7 @@ async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | 
   gateway.setReloadSource(reloadSource);
   listening = true;
   // Signals that came while the listeners were opening take effect now that they are open.
-  if (stopping !== null) shutDown(stopping);
+  if (stopping !== null) shutDown();
   else if (hungUp) void gateway.reload();
   return -1;
 }

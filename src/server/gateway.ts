@@ -1,6 +1,6 @@
 // server/gateway: wires config, routing, middleware, upstreams, the HTTP relay and the WebSocket
 // tunnel together. The only module that imports all of them (STYLE section 1).
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../core/errors.js';
@@ -84,6 +84,11 @@ export class Gateway implements TunnelObserver {
   private servers: Server[] = [];
   private listenerSpecs: ListenerSpec[] = [];
   private reloadSource: (() => unknown) | null = null;
+  private reloading: Promise<void> = Promise.resolve();
+  // Listeners a reload removed: they accept nothing new, but their open connections still drain.
+  private retiredServers: Server[] = [];
+  // Upstream WebSocket handshakes in flight: a shutdown cancels them rather than waiting them out.
+  private readonly pendingHandshakes = new Set<ClientRequest>();
   private adminServer: Server | null = null;
   private readonly registry = new TunnelRegistry();
   private readonly clock = new Clock(1000);
@@ -176,8 +181,9 @@ export class Gateway implements TunnelObserver {
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const s of this.servers) s.closeIdleConnections();
     this.closeAllTunnels(drainMs);
+    for (const r of this.pendingHandshakes) r.destroy();
     await Promise.race([this.whenIdle(), delay(drainMs)]);
-    for (const s of this.servers) s.closeAllConnections();
+    for (const s of [...this.servers, ...this.retiredServers]) s.closeAllConnections();
     await Promise.race([this.whenNoTunnels(), delay(WS_CLOSE_TIMEOUT_MS + 100)]);
     for (const t of [...this.registry.values()]) t.destroyBoth();
     this.clock.stop();
@@ -189,7 +195,7 @@ export class Gateway implements TunnelObserver {
   }
 
   private async closeServers(): Promise<void> {
-    const all = [...this.servers, ...(this.adminServer ? [this.adminServer] : [])];
+    const all = [...this.servers, ...this.retiredServers, ...(this.adminServer ? [this.adminServer] : [])];
     await Promise.all(all.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeAllConnections(); })));
   }
 
@@ -465,6 +471,7 @@ export class Gateway implements TunnelObserver {
       pool.spec.connectTimeoutMs + pool.spec.responseTimeoutMs,
       socket,
       (result) => {
+        this.pendingHandshakes.delete(upstreamReq);
         socket.off('close', onClientGone);
         socket.off('end', onClientGone);
         socket.handshaking = false;
@@ -536,6 +543,7 @@ export class Gateway implements TunnelObserver {
     // The client socket is not read during the handshake, but its FIN still arrives as 'end'.
     socket.once('close', onClientGone);
     socket.once('end', onClientGone);
+    this.pendingHandshakes.add(upstreamReq);
   }
 
   // TunnelObserver: the tunnel is fully closed.
@@ -633,7 +641,7 @@ export class Gateway implements TunnelObserver {
         event: EVENTS.HTTP_REQUEST,
         route,
         method: req.method,
-        path: req.url,
+        path: withoutQuery(req.url),
         status,
         durationMs: Math.round((performance.now() - started) * 1000) / 1000,
         requestId,
@@ -720,7 +728,18 @@ export class Gateway implements TunnelObserver {
    * continue unless their route or target is gone (then 1012 after the drain period). An invalid
    * config changes nothing and is reported.
    */
-  async applyConfig(input: unknown): Promise<ReloadResult> {
+  applyConfig(input: unknown): Promise<ReloadResult> {
+    // One reload at a time: a SIGHUP and a POST arriving together must not both build from the
+    // same old runtime (each would close pools the other still uses).
+    const run = this.reloading.then(() => this.swapConfig(input));
+    this.reloading = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async swapConfig(input: unknown): Promise<ReloadResult> {
     let compiled: CompiledConfig;
     try {
       compiled = compileConfig(parseConfig(input));
@@ -813,6 +832,7 @@ export class Gateway implements TunnelObserver {
       } else {
         s.close();
         s.closeIdleConnections();
+        this.retiredServers.push(s);
       }
     });
     this.servers = [...keptServers, ...opened];

@@ -30,7 +30,8 @@ export function createListener(spec: ListenerSpec, limits: CompiledConfig['limit
   server.on('upgrade', handlers.upgrade);
   server.on('clientError', handlers.clientError);
   // Before Node's own listener: an over-limit socket is answered and ended before it is parsed.
-  server.prependListener('connection', handlers.connection);
+  // Over TLS, after the handshake, so the 503 is readable (and the flag sits on the socket requests see).
+  server.prependListener(spec.tls === null ? 'connection' : 'secureConnection', handlers.connection);
   return server;
 }
 
