@@ -2,6 +2,9 @@
 // Answers JSON only; the gateway supplies the views and actions through AdminSource.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { DASHBOARD_HTML } from './dashboard.js';
+
+const DASHBOARD_BYTES = Buffer.from(DASHBOARD_HTML);
 
 export interface ConnectionFilter {
   readonly route: string | null;
@@ -65,6 +68,11 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
   const method = req.method ?? 'GET';
   if (path === '/healthz') return send(res, 200, { status: 'ok' });
   if (path === '/readyz') return send(res, source.ready ? 200 : 503, { status: source.ready ? 'ready' : 'draining' });
+  if (path === '/' && method === 'GET') {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': DASHBOARD_BYTES.length, 'cache-control': 'no-store' });
+    res.end(DASHBOARD_BYTES);
+    return;
+  }
   if (!authorized(req, token)) return fail(res, 401, 'UNAUTHORIZED', 'the admin API needs Authorization: Bearer <admin.token>');
   if (path === '/api/routes' && method === 'GET') return send(res, 200, source.routes());
   if (path === '/api/upstreams' && method === 'GET') return send(res, 200, source.upstreams());
