@@ -1,6 +1,6 @@
 // server/gateway: wires config, routing, middleware, upstreams, the HTTP relay and the WebSocket
 // tunnel together. The only module that imports all of them (STYLE section 1).
-import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../core/errors.js';
@@ -28,6 +28,7 @@ import {
 } from '../http/forwarded.js';
 import { acceptKey, checkClientHandshake, rawHandshakeError, switchingProtocols, upstreamHandshake } from '../ws/handshake.js';
 import { WsTunnel, type TunnelObserver } from '../ws/tunnel.js';
+import { rawUpstreamHandshake } from '../ws/upstream-socket.js';
 import { CLOSE_CODES } from '../ws/close-codes.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
@@ -59,6 +60,11 @@ interface Runtime {
 export interface GatewayOptions {
   /** A pino logger to use instead of the one built from `config.log`. */
   logger?: Logger;
+  /**
+   * `false`: no admin listener and no `listening` line. For a cluster worker (`workers: N`): the
+   * primary serves the admin API for all workers and logs `listening` once every one listens.
+   */
+  standalone?: boolean;
 }
 
 export interface BoundAddress {
@@ -88,7 +94,7 @@ export class Gateway implements TunnelObserver {
   // Listeners a reload removed: they accept nothing new, but their open connections still drain.
   private retiredServers: Server[] = [];
   // Upstream WebSocket handshakes in flight: a shutdown cancels them rather than waiting them out.
-  private readonly pendingHandshakes = new Set<ClientRequest>();
+  private readonly pendingHandshakes = new Set<{ destroy(): void }>();
   private adminServer: Server | null = null;
   private readonly registry = new TunnelRegistry();
   private readonly clock = new Clock(1000);
@@ -98,10 +104,12 @@ export class Gateway implements TunnelObserver {
   private closing: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private tunnelWaiters: (() => void)[] = [];
+  private readonly standalone: boolean;
 
   constructor(config: GatewayConfigInput, options: GatewayOptions = {}) {
     const compiled = compileConfig(parseConfig(config));
     this.log = options.logger ?? createLogger(compiled.log);
+    this.standalone = options.standalone ?? true;
     this.runtime = this.buildRuntime(compiled);
     this.onRequest = this.onRequest.bind(this);
     this.onUpgrade = this.onUpgrade.bind(this);
@@ -151,13 +159,16 @@ export class Gateway implements TunnelObserver {
         this.listenerSpecs.push(spec);
         await listen(server, spec.host, spec.port);
       }
-      const admin = createAdminServer(this, config.admin.token);
-      this.adminServer = admin;
-      await listen(admin, config.admin.host, config.admin.port);
+      if (this.standalone) {
+        const admin = createAdminServer(this, config.admin.token);
+        this.adminServer = admin;
+        await listen(admin, config.admin.host, config.admin.port);
+      }
     } catch (err) {
       await this.closeServers();
       throw err;
     }
+    if (!this.standalone) return;
     this.log.info(
       { event: EVENTS.LISTENING, listeners: this.addresses(), admin: this.adminAddress(), routes: config.routes.length },
       'wsgate listening',
@@ -462,7 +473,8 @@ export class Gateway implements TunnelObserver {
     const accept = acceptKey(key);
     const headers = upstreamHandshakeHeaders(req, rt.config, route.spec, peer, trusted, requestId, ex);
     let clientLeft = false;
-    const upstreamReq = upstreamHandshake(
+    const handshake = target.spec.secure ? upstreamHandshake : rawUpstreamHandshake;
+    const upstreamReq = handshake(
       target.spec,
       upstreamPath(route.spec, path) + query,
       headers,
@@ -484,9 +496,12 @@ export class Gateway implements TunnelObserver {
           return done(499);
         }
         if (result.socket === null) {
-          if (result.error !== null && result.status === result.error.status && !socket.destroyed) {
-            // Failed before the upstream said anything we could relay.
-            if (!socket.writableEnded) writeRawError(socket, result.error, requestId);
+          if (result.error !== null && result.status === result.error.status) {
+            // Failed before the upstream said anything we could relay (or cancelled by a shutdown).
+            const err = this.draining ? new GatewayError('SHUTTING_DOWN') : result.error;
+            if (!socket.writableEnded) writeRawError(socket, err, requestId);
+            this.accessLog(req, route.spec.name, err.status, started, requestId, err.code);
+            return done(err.status);
           }
           this.accessLog(req, route.spec.name, result.status, started, requestId, result.error?.code ?? null);
           return done(result.status);

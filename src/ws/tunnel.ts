@@ -22,6 +22,7 @@ import {
 import { encodeClose, encodePing } from './frames.js';
 import type { WebSocketSpec } from '../config/compile.js';
 import type { Clock } from '../core/clock.js';
+import { attachReader, isRawUpstream } from './upstream-socket.js';
 
 type Owned = Socket & { tunnel: WsTunnel };
 
@@ -104,7 +105,10 @@ export class WsTunnel {
     const u = upstream as Owned;
     c.tunnel = u.tunnel = this;
     c.on('error', socketOnError).on('close', clientOnClose).on('end', clientOnEnd).on('drain', clientOnDrain).on('data', clientOnData);
-    u.on('error', socketOnError).on('close', upstreamOnClose).on('end', upstreamOnEnd).on('drain', upstreamOnDrain).on('data', upstreamOnData);
+    u.on('error', socketOnError).on('close', upstreamOnClose).on('end', upstreamOnEnd).on('drain', upstreamOnDrain);
+    // A plain-TCP upstream delivers its reads straight to fromUpstream (upstream-socket.ts).
+    if (isRawUpstream(upstream)) attachReader(upstream, this);
+    else u.on('data', upstreamOnData);
     c.setNoDelay(true);
     u.setNoDelay(true);
     c.setTimeout(0);

@@ -1,0 +1,238 @@
+// ws/upstream-socket: our own WebSocket handshake with a plain-TCP upstream, on a socket read
+// through net's `onread` option: every read lands in one shared buffer and reaches the tunnel
+// without the Readable stream machinery (push, buffering, 'data' emit) — the relay's hottest path.
+// TLS upstreams keep the node:https client in handshake.ts (tls sockets take no `onread`).
+import { connect, type Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import { GatewayError, toGatewayError } from '../core/errors.js';
+import { formatDuration } from '../core/duration.js';
+import type { HandshakeResult, UpstreamTarget } from './handshake.js';
+
+// Reads are synchronous callbacks, one at a time, so one buffer serves every upstream socket. A
+// read is copied out of it (one small copy) before anything may keep a reference to it.
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+const MAX_HEAD_BYTES = 16 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
+
+// Whoever owns the socket after the 101 (the tunnel) receives its reads here.
+export interface UpstreamReader {
+  fromUpstream(chunk: Buffer): void;
+}
+
+type UpstreamSocket = Socket & { handshake: RawHandshake | null; reader: UpstreamReader | null };
+
+// HOT: per read from every plain-TCP upstream.
+function upstreamOnRead(this: UpstreamSocket, nread: number, buf: Buffer): boolean {
+  const chunk = Buffer.allocUnsafe(nread);
+  buf.copy(chunk, 0, 0, nread);
+  if (this.reader !== null) this.reader.fromUpstream(chunk);
+  else if (this.handshake !== null) this.handshake.onData(chunk);
+  return true;
+}
+
+/** Hands the socket's reads to the tunnel that now owns it. */
+export function attachReader(socket: Socket, reader: UpstreamReader): void {
+  const s = socket as UpstreamSocket;
+  if (s.handshake !== undefined) s.reader = reader;
+}
+
+/** True when the socket delivers reads through attachReader, not 'data' events. */
+export function isRawUpstream(socket: Socket): boolean {
+  return (socket as UpstreamSocket).handshake !== undefined;
+}
+
+// RFC 9110 §5.5: field values never carry CR, LF or NUL; a header that would is dropped rather
+// than written raw into the request head.
+const BAD_VALUE = /[\r\n\0]/;
+
+export function requestHead(path: string, headers: Record<string, string | string[]>): string {
+  let head = `GET ${path} HTTP/1.1\r\n`;
+  for (const name of Object.keys(headers)) {
+    const value = headers[name]!;
+    if (Array.isArray(value)) {
+      for (const v of value) if (!BAD_VALUE.test(v)) head += `${name}: ${v}\r\n`;
+    } else if (!BAD_VALUE.test(value)) head += `${name}: ${value}\r\n`;
+  }
+  return head + '\r\n';
+}
+
+class RawHandshake {
+  private head: Buffer = EMPTY;
+  private settled = false;
+  private readonly timer: NodeJS.Timeout;
+  // Set when the upstream answered something other than a 101 and it is being relayed.
+  private relayLeft = -1;
+
+  constructor(
+    readonly socket: UpstreamSocket,
+    private readonly expectedAccept: string,
+    private readonly offered: string | undefined,
+    private readonly timeoutMs: number,
+    private readonly client: Socket,
+    private readonly done: (result: HandshakeResult) => void,
+  ) {
+    this.timer = setTimeout(handshakeTimedOut, timeoutMs, this);
+    this.timer.unref();
+  }
+
+  fail(err: GatewayError): void {
+    this.finish({ socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: err.status });
+    this.socket.destroy();
+  }
+
+  timedOut(): void {
+    this.fail(new GatewayError('UPSTREAM_TIMEOUT', `upstream did not answer the WebSocket handshake within ${formatDuration(this.timeoutMs)}`));
+  }
+
+  finish(result: HandshakeResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.done(result);
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.relayLeft !== -1) return this.relay(chunk);
+    if (this.settled) return;
+    this.head = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]);
+    const end = this.head.indexOf(HEAD_END);
+    if (end === -1) {
+      if (this.head.length > MAX_HEAD_BYTES) this.fail(new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream answer head is too large'));
+      return;
+    }
+    const lines = this.head.toString('latin1', 0, end).split('\r\n');
+    const rest = this.head.subarray(end + 4);
+    const status = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]!);
+    if (status === null) return this.fail(new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent an invalid status line'));
+    const headers = new Map<string, string>();
+    const raw: [string, string][] = [];
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      const colon = line.indexOf(':');
+      if (colon <= 0) return this.fail(new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent an invalid header line'));
+      const name = line.slice(0, colon).trim();
+      const value = line.slice(colon + 1).trim();
+      raw.push([name, value]);
+      const lower = name.toLowerCase();
+      const prev = headers.get(lower);
+      headers.set(lower, prev === undefined ? value : `${prev}, ${value}`);
+    }
+    const code = Number(status[1]);
+    if (code !== 101) return this.relayAnswer(code, status[2] ?? '', raw, headers, rest);
+    const err = checkAnswer(headers, this.expectedAccept, this.offered);
+    if (err !== null) return this.fail(err);
+    this.finish({
+      socket: this.socket,
+      head: rest.length === 0 ? EMPTY : Buffer.from(rest),
+      protocol: headers.get('sec-websocket-protocol') ?? '',
+      extensions: headers.get('sec-websocket-extensions') ?? '',
+      error: null,
+      status: 101,
+    });
+  }
+
+  // Not a 101: the answer goes to the client as plain HTTP, and no tunnel opens. Its body is
+  // delimited by Content-Length, else by the upstream closing (we asked for an upgrade, so an
+  // upstream that refuses it with a chunked keep-alive answer is cut at the response timeout).
+  private relayAnswer(code: number, reason: string, raw: [string, string][], headers: Map<string, string>, rest: Buffer): void {
+    const err = new GatewayError('UPSTREAM_BAD_RESPONSE', `upstream answered the WebSocket handshake with ${code}`);
+    this.finish({ socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: code });
+    clearTimeout(this.timer);
+    const client = this.client;
+    if (!client.writable) return void this.socket.destroy();
+    const chunked = /chunked/i.test(headers.get('transfer-encoding') ?? '');
+    const length = chunked ? -1 : Number(headers.get('content-length') ?? -1);
+    let head = `HTTP/1.1 ${code} ${reason || STATUS_CODES[code] || ''}\r\n`;
+    for (const [name, value] of raw) {
+      const lower = name.toLowerCase();
+      if (lower === 'connection' || lower === 'keep-alive' || lower === 'upgrade' || lower === 'proxy-connection') continue;
+      head += `${name}: ${value}\r\n`;
+    }
+    client.write(head + 'connection: close\r\n\r\n');
+    this.relayLeft = Number.isInteger(length) && length >= 0 ? length : Number.MAX_SAFE_INTEGER;
+    this.socket.once('end', relayEnded).once('close', relayEnded);
+    const timer = setTimeout(relayTimedOut, this.timeoutMs, this);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
+    this.relay(rest);
+  }
+
+  private relay(chunk: Buffer): void {
+    if (this.relayLeft <= 0) return;
+    const part = chunk.length > this.relayLeft ? chunk.subarray(0, this.relayLeft) : chunk;
+    this.relayLeft -= part.length;
+    if (part.length > 0) this.client.write(part);
+    if (this.relayLeft === 0) this.endRelay();
+  }
+
+  endRelay(): void {
+    this.relayLeft = 0;
+    this.client.end();
+    this.socket.destroy();
+  }
+}
+
+function handshakeTimedOut(h: RawHandshake): void {
+  h.timedOut();
+}
+
+function relayTimedOut(h: RawHandshake): void {
+  h.endRelay();
+}
+
+function relayEnded(this: UpstreamSocket): void {
+  this.handshake?.endRelay();
+}
+
+function socketOnError(this: UpstreamSocket, err: Error): void {
+  this.handshake?.fail(toGatewayError(err, 'UPSTREAM_UNAVAILABLE'));
+}
+
+function socketOnCloseEarly(this: UpstreamSocket): void {
+  this.handshake?.fail(new GatewayError('UPSTREAM_UNAVAILABLE', 'upstream closed the connection during the WebSocket handshake'));
+}
+
+function checkAnswer(h: Map<string, string>, expectedAccept: string, offered: string | undefined): GatewayError | null {
+  const upgrade = h.get('upgrade');
+  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream 101 without Upgrade: websocket');
+  if (h.get('sec-websocket-accept') !== expectedAccept) return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent a wrong Sec-WebSocket-Accept');
+  const chosen = h.get('sec-websocket-protocol');
+  // RFC 6455 §4.1: the server must pick one of the offered subprotocols, or none.
+  if (chosen !== undefined && (offered === undefined || !offered.split(',').some((p) => p.trim() === chosen))) {
+    return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream chose a subprotocol the client did not offer');
+  }
+  return null;
+}
+
+/** Connects to a plain-TCP upstream and performs the WebSocket handshake; `done` is called once. */
+export function rawUpstreamHandshake(
+  target: UpstreamTarget,
+  path: string,
+  headers: Record<string, string | string[]>,
+  expectedAccept: string,
+  offeredProtocols: string | undefined,
+  timeoutMs: number,
+  client: Socket,
+  done: (result: HandshakeResult) => void,
+): { destroy(): void } {
+  const socket = connect({
+    host: target.hostname,
+    port: target.port,
+    noDelay: true,
+    onread: { buffer: READ_BUFFER, callback: upstreamOnRead as (n: number, b: Buffer) => boolean },
+  }) as UpstreamSocket;
+  socket.reader = null;
+  const handshake = new RawHandshake(socket, expectedAccept, offeredProtocols, timeoutMs, client, (result) => {
+    socket.off('close', socketOnCloseEarly);
+    if (result.socket !== null) {
+      socket.off('error', socketOnError);
+      socket.handshake = null;
+    }
+    done(result);
+  });
+  socket.handshake = handshake;
+  socket.on('error', socketOnError).on('close', socketOnCloseEarly);
+  socket.write(requestHead(path, headers));
+  return { destroy: () => handshake.fail(new GatewayError('UPSTREAM_UNAVAILABLE', 'handshake cancelled')) };
+}
