@@ -6,7 +6,7 @@
 //   npm run bench -- --quick           2 s per measurement
 //
 // Every process is a child of this one: bench/upstream.ts, wsgate from the built dist/ (log level warn),
-// and one bench/loadgen.ts per measurement. Where taskset exists and two CPUs are allowed, wsgate runs
+// and one bench/loadgen.ts (the `wsgate bench` load generator) per measurement. Where taskset exists and two CPUs are allowed, wsgate runs
 // alone on the second CPU, the upstream and the load generator share the first. Each measurement is
 // preceded by a 1 s warm-up that is not recorded. The gateway's CPU time comes from /proc/<pid>/stat.
 // The table goes to stdout and to bench/results/<UTC time>.md.
@@ -18,7 +18,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { LoadResult } from './loadgen.js';
+import type { BenchResult } from '../src/cli/bench/report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -34,7 +34,7 @@ interface Scenario {
   size: number;
   unit: string;
   /** The headline figure of a result: requests or messages per second, or MB/s. */
-  rate(r: LoadResult): number;
+  rate(r: BenchResult): number;
   describe: string;
 }
 
@@ -277,7 +277,7 @@ async function startGateway(cpu: number | null, upstreamPort: number, dir: strin
 }
 
 interface Measurement {
-  result: LoadResult;
+  result: BenchResult;
   /** CPU time of each process inside the measured window, in seconds. */
   cpuSeconds: { loadgen: number; upstream: number; gateway: number };
   gatewayRssKb: number;
@@ -285,13 +285,12 @@ interface Measurement {
 
 async function measure(scenario: Scenario, port: number, durationMs: number, cpu: number | null, pids: { upstream: number; gateway: number }): Promise<Measurement> {
   const args = [
-    '--mode', scenario.mode,
-    '--port', String(port),
-    '--path', scenario.path,
+    scenario.mode,
+    `${scenario.mode}://127.0.0.1:${port}${scenario.path}`,
     '--connections', String(scenario.connections),
-    '--warmup-ms', String(WARMUP_MS),
-    '--duration-ms', String(durationMs),
-    ...(scenario.size > 0 ? ['--size', String(scenario.size)] : []),
+    '--warmup', `${WARMUP_MS}ms`,
+    '--duration', `${durationMs}ms`,
+    ...(scenario.size > 0 ? ['--size', `${scenario.size}b`] : []),
   ];
   const child = startChild([process.execPath, '--import', TSX, join(ROOT, 'bench/loadgen.ts'), ...args], cpu, 'loadgen');
   let stderr = '';
@@ -302,13 +301,13 @@ async function measure(scenario: Scenario, port: number, durationMs: number, cpu
   const span: { before: Snapshot | null; after: Snapshot | null } = { before: null, after: null };
   const result = await withTimeout(
     Promise.race([
-      new Promise<LoadResult>((done) =>
+      new Promise<BenchResult>((done) =>
         lines(child, (line) => {
-          const msg = JSON.parse(line) as { phase: string };
+          const msg = JSON.parse(line) as { phase: string; result?: BenchResult };
           if (msg.phase === 'measuring') span.before = snapshot();
-          else if (msg.phase === 'done') {
+          else if (msg.phase === 'done' && msg.result !== undefined) {
             span.after = snapshot();
-            done(msg as LoadResult);
+            done(msg.result);
           }
         }),
       ),
@@ -340,7 +339,7 @@ function fmtMs(us: number): string {
   return ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
 }
 
-function latency(r: LoadResult): string {
+function latency(r: BenchResult): string {
   return `${fmtMs(r.latencyUs.p50)} / ${fmtMs(r.latencyUs.p99)} ms`;
 }
 

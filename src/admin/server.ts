@@ -18,13 +18,14 @@ export interface ReloadResult {
   readonly message: string;
 }
 
+// Views and actions may answer later: a cluster primary (server/workers.ts) asks its workers.
 export interface AdminSource {
   readonly ready: boolean;
   routes(): unknown;
   upstreams(): unknown;
   connections(filter: ConnectionFilter): unknown;
-  connection(id: string): unknown | null;
-  closeConnection(id: string, code: number, reason: string): boolean;
+  connection(id: string): unknown; // null (or a promise of null): no such live connection
+  closeConnection(id: string, code: number, reason: string): boolean | Promise<boolean>;
   redactedConfig(): unknown;
   reload(): Promise<ReloadResult>;
 }
@@ -74,9 +75,9 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
     return;
   }
   if (!authorized(req, token)) return fail(res, 401, 'UNAUTHORIZED', 'the admin API needs Authorization: Bearer <admin.token>');
-  if (path === '/api/routes' && method === 'GET') return send(res, 200, source.routes());
-  if (path === '/api/upstreams' && method === 'GET') return send(res, 200, source.upstreams());
-  if (path === '/api/config' && method === 'GET') return send(res, 200, source.redactedConfig());
+  if (path === '/api/routes' && method === 'GET') return send(res, 200, await source.routes());
+  if (path === '/api/upstreams' && method === 'GET') return send(res, 200, await source.upstreams());
+  if (path === '/api/config' && method === 'GET') return send(res, 200, await source.redactedConfig());
   if (path === '/api/reload') {
     if (method !== 'POST') return fail(res, 405, 'METHOD_NOT_ALLOWED', 'use POST /api/reload');
     const result = await source.reload();
@@ -88,7 +89,7 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
     return send(
       res,
       200,
-      source.connections({
+      await source.connections({
         route: url.searchParams.get('route'),
         user: url.searchParams.get('user'),
         limit: Number.isInteger(limit) && limit > 0 ? limit : 1000,
@@ -99,7 +100,7 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
   if (m !== null) {
     const id = m[1]!;
     if (method === 'GET') {
-      const view = source.connection(id);
+      const view = await source.connection(id);
       return view === null ? fail(res, 404, 'NOT_FOUND', `no live connection ${id}`) : send(res, 200, view);
     }
     if (method === 'DELETE') {
@@ -109,7 +110,7 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
       }
       const reason = url.searchParams.get('reason') ?? 'closed by operator';
       if (Buffer.byteLength(reason) > 123) return fail(res, 400, 'BAD_REQUEST', 'reason is longer than 123 bytes');
-      return source.closeConnection(id, code, reason)
+      return (await source.closeConnection(id, code, reason))
         ? send(res, 202, { status: 'closing', id, code, reason })
         : fail(res, 404, 'NOT_FOUND', `no live connection ${id}`);
     }

@@ -6,7 +6,9 @@ import { parseArgs } from 'node:util';
 const USAGE = `usage: wsgate <command> [options]
 
 commands:
-  start [-c FILE]        run the gateway (./wsgate.yaml, else the built-in demo)
+  start [-c FILE] [--workers N|auto]
+                         run the gateway (./wsgate.yaml, else the built-in demo);
+                         --workers overrides the file's \`workers\` (auto: one per core)
   validate -c FILE       check a config file and print every problem
   demo [--port N] [--admin HOST:PORT]
                          run the built-in demo: gateway + embedded upstreams + page
@@ -14,11 +16,19 @@ commands:
   connections [--admin URL] [--route R] [--user U]
                          list live WebSocket connections (admin API; WSGATE_ADMIN_TOKEN if set)
   reload [--admin URL]   ask a running gateway to reload its config file
+  bench http|ws URL [--connections N] [--rate R] [--duration 10s] [--size 64b] [--json]
+                         load generator: ops/s, MB/s, latency percentiles, errors by kind
+                         (wsgate bench --help lists every option)
   help                   this text
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
+  // bench takes positionals (http|ws URL) and options of its own: it parses its arguments itself.
+  if (command === 'bench') {
+    const { benchCommand } = await import('./bench/command.js');
+    return benchCommand(rest);
+  }
   let values: { config?: string | undefined; workers?: string | undefined; port?: string | undefined; admin?: string | undefined; route?: string | undefined; user?: string | undefined; help?: boolean | undefined };
   try {
     ({ values } = parseArgs({

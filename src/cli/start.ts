@@ -1,9 +1,13 @@
 // cli/start: `wsgate start` and `wsgate demo`: run a gateway until SIGTERM/SIGINT (SPEC section 10).
+import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { Gateway } from '../server/gateway.js';
+import { describeListenError } from '../server/listener.js';
+import { runWorker } from '../server/worker.js';
+import { runPrimary, workerCount } from '../server/workers.js';
 import { isConfigUnreadable } from '../config/load.js';
 import { loadConfig } from '../config/check.js';
-import type { GatewayConfigInput } from '../config/schema.js';
+import { configSchema, type GatewayConfig, type GatewayConfigInput } from '../config/schema.js';
 import { startDemoUpstreams } from '../demo/upstreams.js';
 import { demoConfig } from '../demo/config.js';
 import { formatFileProblems } from './validate.js';
@@ -16,12 +20,22 @@ export interface DemoOptions {
 }
 
 export async function startCommand(file: string | undefined, workers: string | undefined, demo: DemoOptions = {}): Promise<number> {
-  if (workers !== undefined && workers !== '1') {
-    process.stderr.write(`wsgate start: --workers ${workers}: only 1 worker is available in this version\n`);
+  // A cluster worker runs this same command line; the primary hands it its config over IPC.
+  if (cluster.isWorker) return runWorker();
+  const flag = workers === undefined ? undefined : parseWorkersFlag(workers);
+  if (flag === null) {
+    process.stderr.write(`wsgate start: --workers ${workers}: write a whole number from 1 to 256, or auto\n`);
     return 1;
   }
   const path = file ?? (existsSync(DEFAULT_FILE) ? DEFAULT_FILE : undefined);
-  if (path === undefined) return demoCommand(demo);
+  if (path === undefined) {
+    // The demo's upstreams live in this process: N copies of them would be N different chat rooms.
+    if (flag !== undefined && workerCount(flag) > 1) {
+      process.stderr.write(`wsgate start: --workers ${workers}: the built-in demo runs in one process; give a config file with -c\n`);
+      return 1;
+    }
+    return demoCommand(demo);
+  }
   // The same load and checks as `wsgate validate`, so both report a file alike.
   let result: ReturnType<typeof loadConfig>;
   try {
@@ -35,12 +49,22 @@ export async function startCommand(file: string | undefined, workers: string | u
     process.stderr.write(formatFileProblems(path, result.problems));
     return 1;
   }
-  return run(result.config, null, () => {
+  const reloadSource = (): GatewayConfig => {
     // SIGHUP and POST /api/reload read the file again; problems travel on the error.
     const next = loadConfig(path);
     if (next.config === null) throw Object.assign(new Error(`${path}: ${next.problems.length} problem(s); the running config is unchanged`), { problems: next.problems });
     return next.config;
-  });
+  };
+  // --workers overrides the file; 1 is one process, without node:cluster.
+  const count = workerCount(flag ?? result.config.workers);
+  return count === 1 ? run(result.config, null, reloadSource) : runPrimary(result.config, count, reloadSource);
+}
+
+// `--workers N|auto`, checked by the schema's own rule for `workers`; null when it is neither.
+function parseWorkersFlag(text: string): number | 'auto' | null {
+  if (text !== 'auto' && !/^[0-9]+$/.test(text)) return null;
+  const parsed = configSchema.shape.workers.safeParse(text === 'auto' ? text : Number(text));
+  return parsed.success ? parsed.data : null;
 }
 
 export async function demoCommand(options: DemoOptions = {}): Promise<number> {
@@ -99,9 +123,7 @@ async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | 
     process.off('SIGHUP', hangUp);
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
-    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    const where = e.address !== undefined ? ` on ${e.address}:${e.port}` : '';
-    process.stderr.write(`wsgate: could not listen${where}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}\n`);
+    process.stderr.write(`wsgate: ${describeListenError(err)}\n`);
     await cleanup?.();
     return 2;
   }

@@ -91,7 +91,8 @@ export const configSchema = z.strictObject({
       token: z.string().default(''),
     })
     .prefault({}),
-  workers: z.union([z.literal(1), z.literal('1')], { message: 'only 1 worker is available in this version' }).default(1),
+  // 'auto': one worker per core (os.availableParallelism()); 1 runs in one process, without node:cluster.
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)], { message: 'write a whole number from 1 to 256, or "auto" (one worker per core)' }).default(1),
   trustedProxies: z.array(z.string()).default([]),
   log: z
     .strictObject({

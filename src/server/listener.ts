@@ -52,3 +52,10 @@ export function listen(server: Server, host: string, port: number): Promise<void
     });
   });
 }
+
+// The one line `wsgate start` prints when a listener cannot bind (SPEC section 1: exit 2, what and where).
+export function describeListenError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const where = e.address !== undefined ? ` on ${e.address}:${e.port}` : '';
+  return `could not listen${where}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`;
+}

@@ -1,0 +1,520 @@
+// server/workers: `workers: N` with node:cluster, the primary's side. The primary forks N workers,
+// each a Gateway on the traffic listeners (cluster shares the listen sockets), and carries no traffic
+// itself: it serves the admin API by asking every worker over cluster IPC and merging the answers,
+// restarts a worker that dies, and turns signals into drains and reloads of all workers.
+// The worker's side is worker.ts. `workers: 1` never comes here: one process, no cluster.
+import cluster, { type Worker } from 'node:cluster';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { parseConfig } from '../config/check.js';
+import { compileConfig, type CompiledConfig } from '../config/compile.js';
+import type { Problem } from '../config/load.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { createAdminServer, type AdminSource, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
+import { createLogger, type Logger } from '../observability/log.js';
+import { EVENTS } from '../observability/events.js';
+import type { BoundAddress } from './gateway.js';
+import { describeListenError, listen } from './listener.js';
+
+// The `code` of the `error` line logged when a worker exits without being asked to.
+export const WORKER_EXITED = 'WORKER_EXITED';
+
+// A worker that keeps crashing is restarted after 1 s, 2 s, 4 s … at most 30 s; one that ran for a
+// minute before it died starts again from 1 s.
+const RESTART_FIRST_MS = 1_000;
+const RESTART_MAX_MS = 30_000;
+const RESTART_RESET_AFTER_MS = 60_000;
+// How long a worker gets to answer an admin question; a reload may open listeners, so it gets longer.
+const ASK_TIMEOUT_MS = 5_000;
+const RELOAD_TIMEOUT_MS = 30_000;
+// Past the drain period and the 5 s WebSocket close handshake, a worker that has not exited is killed.
+const STOP_GRACE_MS = 15_000;
+
+// ---- cluster IPC messages (JSON; every one tagged `wsgate`) ------------------------------------
+
+export type Question =
+  | { readonly op: 'routes' | 'upstreams' | 'config' }
+  | { readonly op: 'connections'; readonly filter: ConnectionFilter }
+  | { readonly op: 'connection'; readonly id: string }
+  | { readonly op: 'close'; readonly id: string; readonly code: number; readonly reason: string }
+  | { readonly op: 'reload'; readonly config: GatewayConfig };
+
+export type ToWorker =
+  | { readonly wsgate: 'start'; readonly worker: number; readonly config: GatewayConfig }
+  | { readonly wsgate: 'ask'; readonly seq: number; readonly question: Question }
+  | { readonly wsgate: 'drain' };
+
+export type FromWorker =
+  | { readonly wsgate: 'hello' }                                               // ready for 'start'
+  | { readonly wsgate: 'listening'; readonly listeners: BoundAddress[] }
+  | { readonly wsgate: 'failed'; readonly message: string }                    // could not start; exits next
+  | { readonly wsgate: 'answer'; readonly seq: number; readonly value: unknown; readonly error: string | null };
+
+function isFromWorker(m: unknown): m is FromWorker {
+  return typeof m === 'object' && m !== null && typeof (m as { wsgate?: unknown }).wsgate === 'string';
+}
+
+/** `workers` from the config or `--workers`: 'auto' is one worker per core. */
+export function workerCount(setting: number | 'auto'): number {
+  return setting === 'auto' ? availableParallelism() : setting;
+}
+
+// ---- merging the workers' admin views ----------------------------------------------------------
+
+// What the primary reads of Gateway.upstreams() and Gateway.connections() as they arrive over IPC;
+// the other fields pass through.
+export interface TargetView {
+  url: string;
+  healthy: boolean;
+  activeConnections: number;
+  inFlightRequests: number;
+  [field: string]: unknown;
+}
+export interface UpstreamView {
+  name: string;
+  targets: TargetView[];
+  [field: string]: unknown;
+}
+export interface ConnectionView {
+  openedAt: string;
+  [field: string]: unknown;
+}
+export interface ConnectionList {
+  connections: ConnectionView[];
+  total: number;
+}
+
+interface Answer {
+  readonly worker: number;
+  readonly value: unknown;
+}
+
+/** Upstreams by name, targets by URL: counters summed; healthy only if every worker sees it healthy. */
+export function mergeUpstreams(lists: readonly (readonly UpstreamView[])[]): UpstreamView[] {
+  const merged = new Map<string, { view: UpstreamView; byKey: Map<string, TargetView> }>();
+  for (const list of lists) {
+    for (const u of list) {
+      let into = merged.get(u.name);
+      if (into === undefined) {
+        into = { view: { ...u, targets: [] }, byKey: new Map() };
+        merged.set(u.name, into);
+      }
+      // The same URL may be listed twice in one upstream: the nth copy merges with the nth.
+      const seen = new Map<string, number>();
+      for (const t of u.targets) {
+        const n = seen.get(t.url) ?? 0;
+        seen.set(t.url, n + 1);
+        const key = `${t.url}#${n}`;
+        const have = into.byKey.get(key);
+        if (have === undefined) {
+          const copy = { ...t };
+          into.byKey.set(key, copy);
+          into.view.targets.push(copy);
+        } else {
+          have.activeConnections += t.activeConnections;
+          have.inFlightRequests += t.inFlightRequests;
+          have.healthy &&= t.healthy;
+        }
+      }
+    }
+  }
+  return [...merged.values()].map((m) => m.view);
+}
+
+/** Every worker's list, each connection with its `worker`, oldest first; `limit` applies after the merge. */
+export function mergeConnections(answers: readonly { worker: number; list: ConnectionList }[], limit: number): ConnectionList {
+  const all = answers.flatMap(({ worker, list }) => list.connections.map((c) => ({ ...c, worker })));
+  all.sort((a, b) => (a.openedAt < b.openedAt ? -1 : a.openedAt > b.openedAt ? 1 : 0));
+  return { connections: all.slice(0, limit), total: answers.reduce((sum, a) => sum + a.list.total, 0) };
+}
+
+// ---- the primary ------------------------------------------------------------------------------
+
+// One of the N places for a worker. Its id (1..N) stays the same across restarts; logs and the
+// connection list name workers by it.
+interface Slot {
+  readonly id: number;
+  worker: Worker | null;
+  listening: boolean;
+  listeners: BoundAddress[];
+  bornAtMs: number;
+  restartDelayMs: number;
+  restartTimer: NodeJS.Timeout | null;
+  failure: string | null;     // what the worker said when it could not start
+}
+
+interface Pending {
+  readonly slot: Slot;
+  readonly worker: Worker;
+  readonly resolve: (answer: Answer | null) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+type State = 'starting' | 'running' | 'stopping';
+
+/**
+ * Runs the cluster primary until a signal stops it. Resolves with 2 when it could not start (the
+ * reason printed on one line), else with -1 while it runs: it exits the process itself when stopped.
+ */
+export function runPrimary(config: GatewayConfig, count: number, load: () => GatewayConfig): Promise<number> {
+  let primary: Primary;
+  try {
+    primary = new Primary(config, count, load);
+  } catch (err) {
+    // What `new Gateway()` would have thrown in one process (a TLS file that cannot be read).
+    process.stderr.write(`wsgate: ${(err as Error).message}\n`);
+    return Promise.resolve((err as { code?: string }).code === 'CONFIG_UNREADABLE' ? 2 : 1);
+  }
+  return primary.start();
+}
+
+class Primary implements AdminSource {
+  private readonly log: Logger;
+  private config: GatewayConfig;             // what a (re)started worker gets
+  private compiled: CompiledConfig;
+  private readonly slots: Slot[];
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
+  private state: State = 'starting';
+  private admin: Server | null = null;
+  private reloading: Promise<unknown> = Promise.resolve();
+  private exitWaiters: (() => void)[] = [];
+  private settleStart: (failure: string | null) => void = () => undefined;
+  private readonly started = new Promise<string | null>((resolve) => {
+    this.settleStart = resolve;
+  });
+
+  constructor(config: GatewayConfig, count: number, private readonly load: () => GatewayConfig) {
+    this.config = config;
+    this.compiled = compileConfig(config);
+    this.log = createLogger(this.compiled.log);
+    this.slots = Array.from({ length: count }, (_, i) => ({
+      id: i + 1,
+      worker: null,
+      listening: false,
+      listeners: [],
+      bornAtMs: 0,
+      restartDelayMs: RESTART_FIRST_MS,
+      restartTimer: null,
+      failure: null,
+    }));
+    this.onStopSignal = this.onStopSignal.bind(this);
+    this.onHangUp = this.onHangUp.bind(this);
+  }
+
+  async start(): Promise<number> {
+    // As in the single process: handlers before listening, so an early signal drains rather than kills.
+    process.on('SIGTERM', this.onStopSignal);
+    process.on('SIGINT', this.onStopSignal);
+    process.on('SIGHUP', this.onHangUp);
+    const { host, port, token } = this.compiled.admin;
+    const admin = createAdminServer(this, token);
+    try {
+      await listen(admin, host, port);
+    } catch (err) {
+      this.offSignals();
+      process.stderr.write(`wsgate: ${describeListenError(err)}\n`);
+      return 2;
+    }
+    this.admin = admin;
+    for (const slot of this.slots) this.fork(slot);
+    const failure = await this.started;
+    if (failure !== null) {
+      // Nothing was announced yet: stop the others and report the first problem, as one process would.
+      this.state = 'stopping';
+      for (const s of this.slots) s.worker?.process.kill('SIGTERM');
+      await this.allExited();
+      await this.closeAdmin();
+      this.offSignals();
+      process.stderr.write(`wsgate: ${failure}\n`);
+      return 2;
+    }
+    if (this.state === 'stopping') return -1; // a signal came while the workers were starting
+    this.state = 'running';
+    const a = admin.address() as AddressInfo;
+    this.log.info(
+      {
+        event: EVENTS.LISTENING,
+        listeners: this.slots[0]!.listeners,
+        admin: { host: a.address, port: a.port },
+        routes: this.config.routes.length,
+        workers: this.slots.length,
+        workerPids: this.slots.map((s) => s.worker?.process.pid ?? null),
+      },
+      'wsgate listening',
+    );
+    return -1;
+  }
+
+  private fork(slot: Slot): void {
+    const worker = cluster.fork();
+    slot.worker = worker;
+    slot.listening = false;
+    slot.failure = null;
+    slot.bornAtMs = Date.now();
+    worker.on('message', (m: unknown) => {
+      if (isFromWorker(m)) this.onMessage(slot, worker, m);
+    });
+    worker.on('exit', (code: number | null, signal: string | null) => this.onExit(slot, worker, code, signal));
+    // A send to a worker that just died fails here rather than crashing the primary; its exit follows.
+    worker.on('error', (err: Error) => this.log.warn({ event: EVENTS.ERROR, code: 'INTERNAL', worker: slot.id, err }, 'worker IPC error'));
+  }
+
+  private onMessage(slot: Slot, worker: Worker, m: FromWorker): void {
+    switch (m.wsgate) {
+      case 'hello':
+        // After any reload in progress, so a restarted worker starts with what the others now run.
+        void this.reloading.then(() => {
+          if (slot.worker !== worker) return;
+          send(worker, this.state === 'stopping' ? { wsgate: 'drain' } : { wsgate: 'start', worker: slot.id, config: this.config });
+        });
+        return;
+      case 'listening':
+        slot.listening = true;
+        slot.listeners = m.listeners;
+        if (this.state === 'starting' && this.slots.every((s) => s.listening)) this.settleStart(null);
+        else if (this.state === 'running') {
+          this.log.info({ event: EVENTS.LISTENING, worker: slot.id, workerPid: worker.process.pid, listeners: m.listeners, restarted: true }, 'worker listening again');
+        }
+        return;
+      case 'failed':
+        slot.failure = m.message;
+        if (this.state === 'starting') this.settleStart(m.message);
+        return;
+      case 'answer': {
+        const p = this.pending.get(m.seq);
+        if (p === undefined) return; // timed out already
+        this.pending.delete(m.seq);
+        clearTimeout(p.timer);
+        if (m.error !== null) p.reject(new Error(`worker ${slot.id}: ${m.error}`));
+        else p.resolve({ worker: slot.id, value: m.value });
+        return;
+      }
+    }
+  }
+
+  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    slot.worker = null;
+    slot.listening = false;
+    // Questions it will never answer: it has no connections left to report.
+    for (const [seq, p] of this.pending) {
+      if (p.worker !== worker) continue;
+      this.pending.delete(seq);
+      clearTimeout(p.timer);
+      p.resolve(null);
+    }
+    if (this.slots.every((s) => s.worker === null)) for (const w of this.exitWaiters.splice(0)) w();
+    if (this.state === 'stopping') return;
+    const how = signal !== null ? `signal ${signal}` : `code ${code}`;
+    if (this.state === 'starting') {
+      this.settleStart(slot.failure ?? `worker ${slot.id} exited (${how}) before it was listening`);
+      return;
+    }
+    // Died without being asked: start another in its place, later each time it keeps dying.
+    if (Date.now() - slot.bornAtMs >= RESTART_RESET_AFTER_MS) slot.restartDelayMs = RESTART_FIRST_MS;
+    const delayMs = slot.restartDelayMs;
+    slot.restartDelayMs = Math.min(delayMs * 2, RESTART_MAX_MS);
+    this.log.error(
+      {
+        event: EVENTS.ERROR,
+        code: WORKER_EXITED,
+        worker: slot.id,
+        workerPid: worker.process.pid,
+        exitCode: code,
+        signal,
+        restartInMs: delayMs,
+        ...(slot.failure !== null ? { reason: slot.failure } : {}),
+      },
+      `worker exited (${how}); restarting it`,
+    );
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = null;
+      if (this.state === 'running') this.fork(slot);
+    }, delayMs);
+  }
+
+  // ---- signals ----
+
+  // SIGTERM / SIGINT: every worker drains (stops accepting, finishes HTTP, closes WebSockets with
+  // 1001) and exits; then the primary exits 0. A second signal kills the workers and exits at once.
+  private onStopSignal(): void {
+    if (this.state === 'stopping') {
+      for (const s of this.slots) s.worker?.process.kill('SIGKILL');
+      process.exit(1);
+    }
+    this.state = 'stopping';
+    this.settleStart(null);
+    const drainTimeoutMs = this.compiled.limits.drainTimeoutMs;
+    const live = this.slots.filter((s) => s.worker !== null);
+    this.log.info({ event: EVENTS.DRAINING, workers: live.length, drainTimeoutMs }, 'draining');
+    for (const s of this.slots) {
+      if (s.restartTimer !== null) clearTimeout(s.restartTimer);
+      s.restartTimer = null;
+      if (s.worker !== null) send(s.worker, { wsgate: 'drain' });
+    }
+    let forced = false;
+    const guard = setTimeout(() => {
+      forced = true;
+      const stuck = this.slots.filter((s) => s.worker !== null);
+      this.log.error({ event: EVENTS.ERROR, code: 'INTERNAL', workers: stuck.map((s) => s.id) }, 'workers did not finish draining; killing them');
+      for (const s of stuck) s.worker?.process.kill('SIGKILL');
+    }, drainTimeoutMs + STOP_GRACE_MS);
+    void this.allExited()
+      .then(() => {
+        clearTimeout(guard);
+        return this.closeAdmin();
+      })
+      .then(() => {
+        this.log.info({ event: EVENTS.STOPPED }, 'stopped');
+        this.log.flush(() => process.exit(forced ? 1 : 0));
+      });
+  }
+
+  private onHangUp(): void {
+    if (this.state === 'running') void this.reload();
+  }
+
+  private offSignals(): void {
+    process.off('SIGTERM', this.onStopSignal);
+    process.off('SIGINT', this.onStopSignal);
+    process.off('SIGHUP', this.onHangUp);
+  }
+
+  private allExited(): Promise<void> {
+    if (this.slots.every((s) => s.worker === null)) return Promise.resolve();
+    return new Promise((resolve) => this.exitWaiters.push(resolve));
+  }
+
+  private closeAdmin(): Promise<void> {
+    const admin = this.admin;
+    if (admin === null) return Promise.resolve();
+    return new Promise((resolve) => {
+      admin.close(() => resolve());
+      admin.closeAllConnections();
+    });
+  }
+
+  // ---- asking the workers ----
+
+  // Every listening worker; one that exits meanwhile drops out of the answers. A worker that stays
+  // silent past the timeout fails the whole question (the admin API answers 500 naming it).
+  private async ask(question: Question, timeoutMs = ASK_TIMEOUT_MS): Promise<Answer[]> {
+    const asked = this.slots.filter((s) => s.listening && s.worker !== null);
+    const answers = await Promise.all(asked.map((s) => this.askOne(s, s.worker!, question, timeoutMs)));
+    return answers.filter((a): a is Answer => a !== null);
+  }
+
+  // Views every worker holds alike (routes, config) come from the first that is listening.
+  private async askAny(question: Question): Promise<unknown> {
+    const slot = this.slots.find((s) => s.listening && s.worker !== null);
+    const answer = slot === undefined ? null : await this.askOne(slot, slot.worker!, question, ASK_TIMEOUT_MS);
+    if (answer === null) throw new Error('no worker is listening right now (one is restarting); try again');
+    return answer.value;
+  }
+
+  private askOne(slot: Slot, worker: Worker, question: Question, timeoutMs: number): Promise<Answer | null> {
+    const seq = ++this.seq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        reject(new Error(`worker ${slot.id} (pid ${worker.process.pid}) did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(seq, { slot, worker, resolve, reject, timer });
+      send(worker, { wsgate: 'ask', seq, question });
+    });
+  }
+
+  // ---- AdminSource ----
+
+  get ready(): boolean {
+    return this.state === 'running' && this.slots.every((s) => s.listening);
+  }
+
+  routes(): Promise<unknown> {
+    return this.askAny({ op: 'routes' });
+  }
+
+  redactedConfig(): Promise<unknown> {
+    return this.askAny({ op: 'config' });
+  }
+
+  async upstreams(): Promise<unknown> {
+    const answers = await this.ask({ op: 'upstreams' });
+    return mergeUpstreams(answers.map((a) => a.value as UpstreamView[]));
+  }
+
+  async connections(filter: ConnectionFilter): Promise<unknown> {
+    const answers = await this.ask({ op: 'connections', filter });
+    return mergeConnections(answers.map((a) => ({ worker: a.worker, list: a.value as ConnectionList })), filter.limit);
+  }
+
+  // Ids are random per worker, so at most one worker knows it.
+  async connection(id: string): Promise<unknown> {
+    const answers = await this.ask({ op: 'connection', id });
+    const hit = answers.find((a) => a.value !== null);
+    return hit === undefined ? null : { ...(hit.value as object), worker: hit.worker };
+  }
+
+  async closeConnection(id: string, code: number, reason: string): Promise<boolean> {
+    const answers = await this.ask({ op: 'close', id, code, reason });
+    return answers.some((a) => a.value === true);
+  }
+
+  /** SIGHUP and POST /api/reload: one reload at a time, as in a single process. */
+  reload(): Promise<ReloadResult> {
+    const run = this.reloading.then(() => this.reloadAll());
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  // The primary checks the file itself first: an invalid one reaches no worker. Then every worker
+  // swaps it in; ok only if all of them did.
+  private async reloadAll(): Promise<ReloadResult> {
+    let next: GatewayConfig;
+    let compiled: CompiledConfig;
+    try {
+      next = this.load();
+      compiled = compileConfig(parseConfig(next)); // what each worker will do: unreadable TLS files fail here
+    } catch (err) {
+      const problems = (err as { problems?: Problem[] }).problems ?? [];
+      this.log.warn({ event: EVENTS.CONFIG_REJECTED, problems, reason: (err as Error).message }, 'config rejected');
+      return { ok: false, problems, message: (err as Error).message };
+    }
+    let answers: Answer[];
+    try {
+      answers = await this.ask({ op: 'reload', config: next }, RELOAD_TIMEOUT_MS);
+    } catch (err) {
+      this.log.error({ event: EVENTS.CONFIG_REJECTED, reason: (err as Error).message }, 'reload failed in a worker');
+      return { ok: false, problems: [], message: `${(err as Error).message}; workers may now run different configs, reload again` };
+    }
+    const results = answers.map((a) => ({ worker: a.worker, result: a.value as ReloadResult }));
+    const failed = results.filter((r) => !r.result.ok);
+    if (failed.length > 0) {
+      const applied = results.filter((r) => r.result.ok).map((r) => r.worker);
+      const message = failed.map((f) => `worker ${f.worker}: ${f.result.message}`).join('; ');
+      return {
+        ok: false,
+        problems: failed[0]!.result.problems,
+        message: applied.length === 0 ? message : `${message}; workers ${applied.join(', ')} did take the new config, reload again`,
+      };
+    }
+    // Workers that restart from now on start with it (a worker that died during the reload too).
+    this.config = next;
+    this.compiled = compiled;
+    const messages = [...new Set(results.map((r) => r.result.message))];
+    const message =
+      results.length === 0
+        ? 'no worker is listening right now; restarting workers start with the new config'
+        : messages.length === 1
+          ? `${messages[0]} (on each of ${results.length} workers)`
+          : results.map((r) => `worker ${r.worker}: ${r.result.message}`).join('; ');
+    return { ok: true, problems: [], message };
+  }
+}
+
+function send(worker: Worker, message: ToWorker): void {
+  if (worker.isConnected()) worker.send(message);
+}
