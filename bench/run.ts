@@ -4,6 +4,9 @@
 //   npm run bench                      5 s per measurement
 //   npm run bench -- --duration 10s    longer measurements
 //   npm run bench -- --quick           2 s per measurement
+//   npm run bench -- --peers DIR       then the peers harness in DIR (its bench.sh): direct, nginx,
+//                                      haproxy, caddy, node-http-proxy, gin-seed and wsgate in one run,
+//                                      each proxy pinned alone; its table is appended (WSGATE_PEERS=DIR too)
 //
 // Every process is a child of this one: bench/upstream.ts, wsgate from the built dist/ (log level warn),
 // and one bench/loadgen.ts (the `wsgate bench` load generator) per measurement. Where taskset exists and two CPUs are allowed, wsgate runs
@@ -355,14 +358,16 @@ function parseDuration(text: string): number {
   return ms;
 }
 
-const USAGE = `usage: npm run bench -- [--duration 5s | --quick]
+const USAGE = `usage: npm run bench -- [--duration 5s | --quick] [--peers DIR]
   --duration D   length of each measurement (default 5s), after a 1 s warm-up
   --quick        2 s per measurement
+  --peers DIR    also run the peers harness in DIR (nginx, HAProxy, Caddy, node http-proxy, Gin, wsgate)
+                 and append its table (or set WSGATE_PEERS=DIR)
 `;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { duration: { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { duration: { type: 'string' }, quick: { type: 'boolean' }, peers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
   if (values.help === true) {
@@ -434,6 +439,8 @@ async function main(): Promise<number> {
         );
       }
     }
+    const peersDir = values.peers ?? process.env.WSGATE_PEERS;
+    if (peersDir !== undefined && peersDir !== '') out.push('', ...runPeers(peersDir, values.quick === true));
     const text = `${out.join('\n')}\n`;
     process.stdout.write(`\n${text}`);
     const resultsDir = join(ROOT, 'bench/results');
@@ -446,6 +453,25 @@ async function main(): Promise<number> {
     await Promise.all([...children].map(stopChild));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// The peers harness measures every proxy the same way (wrk and a Go WebSocket load generator, the
+// proxy alone on CPU 1) in one run; wsgate is started from this checkout. Its table is returned.
+function runPeers(dir: string, quick: boolean): string[] {
+  const script = join(dir, 'bench.sh');
+  if (!existsSync(script)) return [`Peers: no bench.sh in ${dir}; skipped.`];
+  const targets = ['direct', 'nginx', 'haproxy', 'caddy', 'node-http-proxy', 'gin-seed', 'wsgate'];
+  process.stderr.write(`bench: peers harness: ${targets.join(' ')}${quick ? ' (quick)' : ''} ...\n`);
+  const run = spawnSync('bash', [script, ...(quick ? ['--quick'] : []), ...targets], {
+    cwd: tmpdir(),
+    env: { ...process.env, WSGATE_DIR: ROOT },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 30 * 60_000,
+  });
+  const table = (run.stdout ?? '').trim();
+  if (table === '') return [`Peers: the harness printed nothing (exit ${run.status}).`];
+  return ['## Peers, same machine, one run', '', table];
 }
 
 main().then(
