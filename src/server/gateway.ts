@@ -1004,14 +1004,14 @@ function upstreamRequestHeaders(req: IncomingMessage, config: CompiledConfig, sp
     if (ops !== null && (ops.remove.includes(lower) || ops.set.some((s) => s[0] === lower))) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
-  appendForwarded(out, req, config, peer, trusted, requestId);
+  appendForwarded(out, req, peer, trusted, requestId);
   if (ops !== null) for (const [k, v] of ops.set) out.push(k, v);
   if (ex !== null) for (const [k, v] of ex.upstreamHeaders) setFlat(out, k, v);
   return out;
 }
 
-function appendForwarded(out: string[], req: IncomingMessage, config: CompiledConfig, peer: string, trusted: boolean, requestId: string): void {
-  void config;
+// tracestate needs nothing here: it is an ordinary header, copied with the others.
+function appendForwarded(out: string[], req: IncomingMessage, peer: string, trusted: boolean, requestId: string): void {
   const h = req.headers;
   const xff = headerString(h['x-forwarded-for']);
   out.push('x-forwarded-for', trusted && xff !== undefined && xff !== '' ? `${xff}, ${peer}` : peer);
@@ -1022,8 +1022,6 @@ function appendForwarded(out: string[], req: IncomingMessage, config: CompiledCo
   out.push('x-request-id', requestId);
   const tp = headerString(h.traceparent);
   out.push('traceparent', tp !== undefined && isValidTraceparent(tp) ? tp : createTraceparent());
-  const ts = headerString(h.tracestate);
-  void ts; // tracestate is an ordinary header: already copied with the others
 }
 
 function setFlat(out: string[], name: string, value: string): void {

@@ -50,8 +50,6 @@ export interface TunnelObserver {
   onTunnelClose(tunnel: WsTunnel): void;
 }
 
-const CLIENT = 0;
-const UPSTREAM = 1;
 
 export class WsTunnel {
   readonly openedAtMs: number;
@@ -400,12 +398,6 @@ export class WsTunnel {
     this.maybeTeardown();
   }
 
-  fail(err: Error, side: number): void {
-    if (side === CLIENT) this.clientLost();
-    else this.upstreamLost();
-    void err;
-  }
-
   maybeTeardown(): void {
     if (this.tornDown || !this.client.destroyed || !this.upstream.destroyed) return;
     this.tornDown = true;
@@ -444,9 +436,12 @@ function upstreamOnDrain(this: Owned): void {
   this.tunnel.client.resume();
 }
 
-function socketOnError(this: Owned, err: Error): void {
-  // Never rethrows: the 'close' that follows tears the tunnel down.
-  this.tunnel.fail(err, this === this.tunnel.client ? CLIENT : UPSTREAM);
+// A socket error ends that side like a lost connection (the error itself is the peer's business:
+// ECONNRESET, EPIPE); never rethrows, and the 'close' that follows tears the tunnel down.
+function socketOnError(this: Owned): void {
+  const t = this.tunnel;
+  if (this === t.client) t.clientLost();
+  else t.upstreamLost();
 }
 
 function clientOnEnd(this: Owned): void {
