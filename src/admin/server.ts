@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { DASHBOARD_HTML } from './dashboard.js';
+import { METRICS_CONTENT_TYPE } from '../observability/metrics.js';
 
 const DASHBOARD_BYTES = Buffer.from(DASHBOARD_HTML);
 
@@ -28,6 +29,7 @@ export interface AdminSource {
   closeConnection(id: string, code: number, reason: string): boolean | Promise<boolean>;
   redactedConfig(): unknown;
   reload(): Promise<ReloadResult>;
+  metrics(): Promise<string>; // Prometheus text format
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -75,6 +77,12 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
     return;
   }
   if (!authorized(req, token)) return fail(res, 401, 'UNAUTHORIZED', 'the admin API needs Authorization: Bearer <admin.token>');
+  if (path === '/metrics' && method === 'GET') {
+    const text = Buffer.from(await source.metrics());
+    res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': text.length, 'cache-control': 'no-store' });
+    res.end(text);
+    return;
+  }
   if (path === '/api/routes' && method === 'GET') return send(res, 200, await source.routes());
   if (path === '/api/upstreams' && method === 'GET') return send(res, 200, await source.upstreams());
   if (path === '/api/config' && method === 'GET') return send(res, 200, await source.redactedConfig());

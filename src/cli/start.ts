@@ -82,7 +82,7 @@ export async function demoCommand(options: DemoOptions = {}): Promise<number> {
 async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | null, reloadSource: (() => unknown) | null = null): Promise<number> {
   let gateway: Gateway;
   try {
-    gateway = new Gateway(config);
+    gateway = new Gateway(config, { defaultMetrics: true });
   } catch (err) {
     process.stderr.write(`wsgate: ${(err as Error).message}\n`);
     await cleanup?.();

@@ -32,6 +32,7 @@ import { rawUpstreamHandshake } from '../ws/upstream-socket.js';
 import { CLOSE_CODES } from '../ws/close-codes.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
+import { GatewayMetrics } from '../observability/metrics.js';
 import { createAdminServer, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
 import { applyLimits, createListener, listen } from './listener.js';
 import { TunnelRegistry } from '../ws/registry.js';
@@ -65,6 +66,8 @@ export interface GatewayOptions {
    * primary serves the admin API for all workers and logs `listening` once every one listens.
    */
   standalone?: boolean;
+  /** Also export prom-client's process and Node.js metrics; once per process (the CLI sets it). */
+  defaultMetrics?: boolean;
 }
 
 export interface BoundAddress {
@@ -96,7 +99,9 @@ export class Gateway implements TunnelObserver {
   // Upstream WebSocket handshakes in flight: a shutdown cancels them rather than waiting them out.
   private readonly pendingHandshakes = new Set<{ destroy(): void }>();
   private adminServer: Server | null = null;
-  private readonly registry = new TunnelRegistry();
+  // Prometheus metrics (GET /metrics); the admin method is metrics(), hence the field's name.
+  private readonly prom: GatewayMetrics;
+  private readonly registry: TunnelRegistry;
   private readonly clock = new Clock(1000);
   private inFlight = 0;
   private openConnections = 0;
@@ -110,6 +115,8 @@ export class Gateway implements TunnelObserver {
     const compiled = compileConfig(parseConfig(config));
     this.log = options.logger ?? createLogger(compiled.log);
     this.standalone = options.standalone ?? true;
+    this.prom = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? false, upstreams: () => this.runtime.pools.values() });
+    this.registry = new TunnelRegistry(this.prom);
     this.runtime = this.buildRuntime(compiled);
     this.onRequest = this.onRequest.bind(this);
     this.onUpgrade = this.onUpgrade.bind(this);
@@ -462,6 +469,7 @@ export class Gateway implements TunnelObserver {
       done(err.status);
     };
     if (!this.registry.reserve(clientKey, wsSpec.maxPerClient)) {
+      this.prom.wsConnectionsLimited(route.spec.name);
       return fail(new GatewayError('WS_TOO_MANY_CONNECTIONS', `over maxPerClient (${wsSpec.maxPerClient}) on route ${route.spec.name}`), 'retry-after: 1\r\n');
     }
     const target = pool.pick();
@@ -535,6 +543,7 @@ export class Gateway implements TunnelObserver {
           this.clock,
         );
         target.activeTunnels++;
+        this.prom.wsOpened(route.spec.name);
         tunnelTargets.set(tunnel, target);
         this.registry.add(tunnel);
         this.clock.add(this.registry);
@@ -569,6 +578,7 @@ export class Gateway implements TunnelObserver {
     const target = tunnelTargets.get(tunnel);
     if (target !== undefined) target.activeTunnels--;
     const info = closeInfo(tunnel);
+    this.prom.wsClosed(tunnel, info.code, info.initiator, info.durationMs / 1000, tunnel.rateLimited);
     this.log.info(
       {
         event: EVENTS.WS_CLOSE,
@@ -629,6 +639,7 @@ export class Gateway implements TunnelObserver {
   exchangeFinished(res: OwnedRes): void {
     this.inFlight--;
     if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
+    this.prom.httpFinished(res.routeName, res.req.method ?? 'GET', res.writableFinished ? res.statusCode : 499, (performance.now() - res.exchangeStart) / 1000);
     if (!this.log.isLevelEnabled('info')) return;
     const req = res.req;
     const relay = res.relay;
@@ -650,6 +661,7 @@ export class Gateway implements TunnelObserver {
   }
 
   private accessLog(req: IncomingMessage, route: string, status: number, started: number, requestId: string, code: string | null): void {
+    this.prom.wsRefused(route, status);
     if (!this.log.isLevelEnabled('info')) return;
     this.log.info(
       {
@@ -696,6 +708,16 @@ export class Gateway implements TunnelObserver {
         inFlightRequests: t.inFlight,
       })),
     }));
+  }
+
+  // AdminSource: GET /metrics, in the Prometheus text format.
+  metrics(): Promise<string> {
+    return this.prom.text();
+  }
+
+  /** This gateway's metrics as prom-client JSON, for a cluster primary to merge. */
+  metricsJson(): Promise<unknown> {
+    return this.prom.json();
   }
 
   connection(id: string): unknown | null {

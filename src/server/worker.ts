@@ -50,7 +50,7 @@ class WorkerProcess {
     let gateway: Gateway;
     try {
       // Its log lines carry `worker` (and, as every line, the pid).
-      gateway = new Gateway(config, { logger: createLogger(config.log).child({ worker: id }), standalone: false });
+      gateway = new Gateway(config, { logger: createLogger(config.log).child({ worker: id }), standalone: false, defaultMetrics: true });
     } catch (err) {
       return fail((err as Error).message, 1);
     }
@@ -102,6 +102,8 @@ function ask(gateway: Gateway, q: Question): unknown {
       return gateway.upstreams();
     case 'config':
       return gateway.redactedConfig();
+    case 'metrics':
+      return gateway.metricsJson();
     case 'connections':
       return gateway.connections(q.filter);
     case 'connection':

@@ -14,6 +14,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import { createAdminServer, type AdminSource, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
+import { aggregateMetrics } from '../observability/metrics.js';
 import type { BoundAddress } from './gateway.js';
 import { describeListenError, listen } from './listener.js';
 
@@ -34,7 +35,7 @@ const STOP_GRACE_MS = 15_000;
 // ---- cluster IPC messages (JSON; every one tagged `wsgate`) ------------------------------------
 
 export type Question =
-  | { readonly op: 'routes' | 'upstreams' | 'config' }
+  | { readonly op: 'routes' | 'upstreams' | 'config' | 'metrics' }
   | { readonly op: 'connections'; readonly filter: ConnectionFilter }
   | { readonly op: 'connection'; readonly id: string }
   | { readonly op: 'close'; readonly id: string; readonly code: number; readonly reason: string }
@@ -444,6 +445,12 @@ class Primary implements AdminSource {
   async upstreams(): Promise<unknown> {
     const answers = await this.ask({ op: 'upstreams' });
     return mergeUpstreams(answers.map((a) => a.value as UpstreamView[]));
+  }
+
+  // Every worker's prom-client JSON, merged: counters and histograms summed, gauges summed (healthy: min).
+  async metrics(): Promise<string> {
+    const answers = await this.ask({ op: 'metrics' });
+    return aggregateMetrics(answers.map((a) => a.value));
   }
 
   async connections(filter: ConnectionFilter): Promise<unknown> {

@@ -9,10 +9,17 @@ export interface RegistryFilter {
   readonly limit: number;
 }
 
+// Told about every live tunnel on each sweep: metrics add what it relayed since the last tick.
+export interface TunnelReporter {
+  reportTunnel(tunnel: WsTunnel): void;
+}
+
 export class TunnelRegistry implements Sweepable {
   private readonly byId = new Map<string, WsTunnel>();
   // Open tunnels plus handshakes in progress, per client key (user id, else address).
   private readonly perClient = new Map<string, number>();
+
+  constructor(private readonly reporter: TunnelReporter | null = null) {}
 
   get size(): number {
     return this.byId.size;
@@ -61,6 +68,10 @@ export class TunnelRegistry implements Sweepable {
 
   // HOT: once per clock tick, over every tunnel; each check is a few comparisons.
   sweep(nowMs: number): void {
-    for (const t of this.byId.values()) t.sweep(nowMs);
+    const reporter = this.reporter;
+    for (const t of this.byId.values()) {
+      t.sweep(nowMs);
+      if (reporter !== null) reporter.reportTunnel(t);
+    }
   }
 }

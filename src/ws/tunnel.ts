@@ -67,6 +67,11 @@ export class WsTunnel {
   closedAtMs = 0;
   bytesIn = 0;    // client → upstream
   bytesOut = 0;   // upstream → client
+  // What metrics already counted of the four totals (observability/metrics reportTunnel).
+  reportedMessagesIn = 0;
+  reportedMessagesOut = 0;
+  reportedBytesIn = 0;
+  reportedBytesOut = 0;
   closeCode = 0;
   closeReason = '';
   initiator: Initiator = 'client';

@@ -125,6 +125,10 @@ test('--workers 2 runs two workers on one port: requests on fresh connections ar
   expect((await fetch(`${gw.admin}/readyz`)).status).toBe(200);
   const upstreams = await admin(gw, 'GET', '/api/upstreams');
   expect(upstreams.body).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'api', targets: [expect.objectContaining({ url: up.api, healthy: true, inFlightRequests: 0 })] })]));
+  // /metrics sums both workers' counters; healthy is the minimum over workers, not a sum.
+  const metrics = await (await fetch(`${gw.admin}/metrics`)).text();
+  expect(metrics).toContain('wsgate_http_requests_total{route="api",method="GET",status="200"} 10');
+  expect(metrics).toContain(`wsgate_upstream_healthy{upstream="api",target="${up.api}"} 1`);
 });
 
 test('the primary lists the WebSockets of every worker, finds and closes one by id, and drains them all on SIGTERM', async () => {

@@ -1,0 +1,222 @@
+// observability/metrics: every Prometheus metric name and label (SPEC section 7), one prom-client
+// Registry per gateway, and the cluster primary's merge of its workers' metrics.
+// Nothing here runs per message: tunnels' message and byte counts are added as deltas on the clock
+// tick (reportTunnel) and at close; children are taken once per route (or once per label set).
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
+
+// 1 ms .. 30 s: an HTTP exchange through the gateway, upstream time included.
+const HTTP_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+// 1 s .. 24 h: how long a WebSocket stayed open.
+const WS_BUCKETS_S = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400];
+
+export const DIRECTION_IN = 'client_to_upstream';
+export const DIRECTION_OUT = 'upstream_to_client';
+
+// What a tunnel (ws/tunnel) shows metrics; the reported* fields hold what was already counted.
+export interface TunnelCounts {
+  readonly options: { readonly route: string };
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  reportedMessagesIn: number;
+  reportedMessagesOut: number;
+  reportedBytesIn: number;
+  reportedBytesOut: number;
+}
+
+// What the upstream gauges read of a pool (upstream/pool) at scrape time.
+export interface UpstreamCounts {
+  readonly name: string;
+  readonly targets: readonly {
+    readonly spec: { readonly origin: string };
+    readonly healthy: boolean;
+    readonly activeTunnels: number;
+    readonly inFlight: number;
+  }[];
+}
+
+type CounterChild = Counter.Internal;
+type GaugeChild = Gauge.Internal<string>;
+type HistogramChild = Histogram.Internal<string>;
+
+// The children of one route, taken when the route is first seen.
+export class RouteMetrics {
+  // method → status → child: statuses and methods are few, and no label string is built per request.
+  readonly requests = new Map<string, Map<number, CounterChild>>();
+  readonly duration: HistogramChild;
+  readonly wsActive: GaugeChild;
+  readonly wsOpened: CounterChild;
+  readonly wsRejected: CounterChild;
+  readonly wsFailed: CounterChild;
+  readonly messagesIn: CounterChild;
+  readonly messagesOut: CounterChild;
+  readonly bytesIn: CounterChild;
+  readonly bytesOut: CounterChild;
+  readonly wsDuration: HistogramChild;
+  readonly limitedMessages: CounterChild;
+  readonly limitedConnections: CounterChild;
+  constructor(readonly name: string, m: GatewayMetrics) {
+    this.duration = m.httpDuration.labels(name);
+    this.wsActive = m.wsActive.labels(name);
+    this.wsOpened = m.wsConnections.labels(name, 'opened');
+    this.wsRejected = m.wsConnections.labels(name, 'rejected');
+    this.wsFailed = m.wsConnections.labels(name, 'failed');
+    this.messagesIn = m.wsMessages.labels(name, DIRECTION_IN);
+    this.messagesOut = m.wsMessages.labels(name, DIRECTION_OUT);
+    this.bytesIn = m.wsBytes.labels(name, DIRECTION_IN);
+    this.bytesOut = m.wsBytes.labels(name, DIRECTION_OUT);
+    this.wsDuration = m.wsDuration.labels(name);
+    this.limitedMessages = m.rateLimited.labels(name, 'ws_message');
+    this.limitedConnections = m.rateLimited.labels(name, 'ws_connections');
+  }
+}
+
+export interface GatewayMetricsOptions {
+  /** prom-client's process and Node.js defaults; once per process (the CLI), not per test gateway. */
+  readonly defaultMetrics: boolean;
+  /** The live pools, read at scrape time for the upstream gauges. */
+  readonly upstreams: () => Iterable<UpstreamCounts>;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly httpRequests: Counter<string>;
+  readonly httpDuration: Histogram<string>;
+  readonly wsActive: Gauge<string>;
+  readonly wsConnections: Counter<string>;
+  readonly wsMessages: Counter<string>;
+  readonly wsBytes: Counter<string>;
+  readonly wsCloses: Counter<string>;
+  readonly wsDuration: Histogram<string>;
+  readonly upstreamHealthy: Gauge<string>;
+  readonly upstreamActive: Gauge<string>;
+  readonly rateLimited: Counter<string>;
+  private readonly routes = new Map<string, RouteMetrics>();
+
+  constructor(options: GatewayMetricsOptions) {
+    const registers = [this.registry];
+    this.httpRequests = new Counter({ name: 'wsgate_http_requests_total', help: 'HTTP exchanges finished, by route ("" when none matched), method and status', labelNames: ['route', 'method', 'status'], registers });
+    this.httpDuration = new Histogram({ name: 'wsgate_http_request_duration_seconds', help: 'HTTP exchange duration, from the request head to the end of the response', labelNames: ['route'], buckets: HTTP_BUCKETS_S, registers });
+    this.wsActive = new Gauge({ name: 'wsgate_ws_connections_active', help: 'Open WebSocket tunnels', labelNames: ['route'], registers });
+    this.wsConnections = new Counter({ name: 'wsgate_ws_connections_total', help: 'WebSocket handshakes: opened, rejected by the gateway (4xx) or failed upstream (5xx)', labelNames: ['route', 'outcome'], registers });
+    this.wsMessages = new Counter({ name: 'wsgate_ws_messages_total', help: 'WebSocket data messages relayed (counted on the clock tick and at close)', labelNames: ['route', 'direction'], registers });
+    this.wsBytes = new Counter({ name: 'wsgate_ws_bytes_total', help: 'WebSocket bytes relayed, frame headers included (counted on the clock tick and at close)', labelNames: ['route', 'direction'], registers });
+    this.wsCloses = new Counter({ name: 'wsgate_ws_closes_total', help: 'WebSocket tunnels closed, by close code and the side that closed first', labelNames: ['route', 'code', 'initiator'], registers });
+    this.wsDuration = new Histogram({ name: 'wsgate_ws_connection_duration_seconds', help: 'How long WebSocket tunnels stayed open', labelNames: ['route'], buckets: WS_BUCKETS_S, registers });
+    // The upstream gauges are computed at scrape time from the running pools, reset first: a reload
+    // may have dropped targets.
+    const upstreams = options.upstreams;
+    const self = this;
+    this.upstreamHealthy = new Gauge({
+      name: 'wsgate_upstream_healthy',
+      help: 'Whether the target takes traffic (1) or not (0)',
+      labelNames: ['upstream', 'target'],
+      registers,
+      aggregator: 'min', // across cluster workers: healthy only if every worker sees it healthy
+      collect() {
+        self.upstreamHealthy.reset();
+        for (const p of upstreams()) for (const t of p.targets) self.upstreamHealthy.labels(p.name, t.spec.origin).set(t.healthy ? 1 : 0);
+      },
+    });
+    this.upstreamActive = new Gauge({
+      name: 'wsgate_upstream_active_connections',
+      help: 'Open WebSocket tunnels plus in-flight HTTP requests per target',
+      labelNames: ['upstream', 'target'],
+      registers,
+      collect() {
+        self.upstreamActive.reset();
+        // inc, not set: the same URL listed twice in one upstream shows as one series.
+        for (const p of upstreams()) for (const t of p.targets) self.upstreamActive.labels(p.name, t.spec.origin).inc(t.activeTunnels + t.inFlight);
+      },
+    });
+    this.rateLimited = new Counter({ name: 'wsgate_rate_limited_total', help: 'Rate limits applied: ws_message (tunnel closed 1008), ws_connections (maxPerClient 429)', labelNames: ['route', 'kind'], registers });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  route(name: string): RouteMetrics {
+    let r = this.routes.get(name);
+    if (r === undefined) {
+      r = new RouteMetrics(name, this);
+      this.routes.set(name, r);
+    }
+    return r;
+  }
+
+  // HOT: per HTTP exchange.
+  httpFinished(route: string, method: string, status: number, seconds: number): void {
+    const r = this.route(route);
+    let byStatus = r.requests.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      r.requests.set(method, byStatus);
+    }
+    let child = byStatus.get(status);
+    if (child === undefined) {
+      child = this.httpRequests.labels(route, method, String(status));
+      byStatus.set(status, child);
+    }
+    child.inc();
+    r.duration.observe(seconds);
+  }
+
+  // A WebSocket handshake answered with an error (or abandoned by the client: 499, rejected).
+  wsRefused(route: string, status: number): void {
+    const r = this.route(route);
+    if (status >= 500) r.wsFailed.inc();
+    else r.wsRejected.inc();
+  }
+
+  wsConnectionsLimited(route: string): void {
+    this.route(route).limitedConnections.inc();
+  }
+
+  wsOpened(route: string): void {
+    const r = this.route(route);
+    r.wsOpened.inc();
+    r.wsActive.inc();
+  }
+
+  // Once per clock tick per tunnel (TunnelRegistry.sweep), and at close: adds what the tunnel
+  // relayed since the last report.
+  reportTunnel(t: TunnelCounts): void {
+    const mi = t.messagesIn - t.reportedMessagesIn;
+    const mo = t.messagesOut - t.reportedMessagesOut;
+    const bi = t.bytesIn - t.reportedBytesIn;
+    const bo = t.bytesOut - t.reportedBytesOut;
+    if (mi === 0 && mo === 0 && bi === 0 && bo === 0) return;
+    t.reportedMessagesIn = t.messagesIn;
+    t.reportedMessagesOut = t.messagesOut;
+    t.reportedBytesIn = t.bytesIn;
+    t.reportedBytesOut = t.bytesOut;
+    const r = this.route(t.options.route);
+    if (mi > 0) r.messagesIn.inc(mi);
+    if (mo > 0) r.messagesOut.inc(mo);
+    if (bi > 0) r.bytesIn.inc(bi);
+    if (bo > 0) r.bytesOut.inc(bo);
+  }
+
+  wsClosed(t: TunnelCounts, code: number, initiator: string, seconds: number, rateLimited: boolean): void {
+    this.reportTunnel(t);
+    const r = this.route(t.options.route);
+    r.wsActive.dec();
+    r.wsDuration.observe(seconds);
+    this.wsCloses.labels(r.name, String(code), initiator).inc();
+    if (rateLimited) r.limitedMessages.inc();
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  json(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
+    return this.registry.getMetricsAsJSON();
+  }
+}
+
+/** The cluster primary: every worker's `json()` merged (counters, histograms and gauges summed). */
+export function aggregateMetrics(perWorker: readonly unknown[]): Promise<string> {
+  return AggregatorRegistry.aggregate(perWorker as MetricObjectWithValues<MetricValue<string>>[][]).metrics();
+}
