@@ -117,12 +117,20 @@ export function upstreamHandshake(
 const EMPTY = Buffer.alloc(0);
 
 function checkUpstreamAnswer(res: IncomingMessage, expectedAccept: string, offered: string | undefined): GatewayError | null {
-  const h = res.headers;
   if (res.statusCode !== 101) return new GatewayError('UPSTREAM_BAD_RESPONSE', `upstream answered ${res.statusCode} to the upgrade`);
-  if (h.upgrade === undefined || h.upgrade.toLowerCase() !== 'websocket') return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream 101 without Upgrade: websocket');
-  if (h['sec-websocket-accept'] !== expectedAccept) return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent a wrong Sec-WebSocket-Accept');
-  const chosen = h['sec-websocket-protocol'];
-  // RFC 6455 §4.1: the server must pick one of the offered subprotocols, or none.
+  return checkSwitchingProtocols((name) => {
+    const v = res.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  }, expectedAccept, offered);
+}
+
+// The headers of an upstream's 101, however they were parsed: Upgrade, the accept hash of our key,
+// and a subprotocol the client offered (RFC 6455 §4.1: one of those, or none).
+export function checkSwitchingProtocols(header: (name: string) => string | undefined, expectedAccept: string, offered: string | undefined): GatewayError | null {
+  const upgrade = header('upgrade');
+  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream 101 without Upgrade: websocket');
+  if (header('sec-websocket-accept') !== expectedAccept) return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent a wrong Sec-WebSocket-Accept');
+  const chosen = header('sec-websocket-protocol');
   if (chosen !== undefined && (offered === undefined || !offered.split(',').some((p) => p.trim() === chosen))) {
     return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream chose a subprotocol the client did not offer');
   }

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
-import type { HandshakeResult, UpstreamTarget } from './handshake.js';
+import { checkSwitchingProtocols, type HandshakeResult, type UpstreamTarget } from './handshake.js';
 
 // Reads are synchronous callbacks, one at a time, so one buffer serves every upstream socket. A
 // read is copied out of it (one small copy) before anything may keep a reference to it.
@@ -120,7 +120,7 @@ class RawHandshake {
     }
     const code = Number(status[1]);
     if (code !== 101) return this.relayAnswer(code, status[2] ?? '', raw, headers, rest);
-    const err = checkAnswer(headers, this.expectedAccept, this.offered);
+    const err = checkSwitchingProtocols((name) => headers.get(name), this.expectedAccept, this.offered);
     if (err !== null) return this.fail(err);
     this.finish({
       socket: this.socket,
@@ -191,18 +191,6 @@ function socketOnError(this: UpstreamSocket, err: Error): void {
 
 function socketOnCloseEarly(this: UpstreamSocket): void {
   this.handshake?.fail(new GatewayError('UPSTREAM_UNAVAILABLE', 'upstream closed the connection during the WebSocket handshake'));
-}
-
-function checkAnswer(h: Map<string, string>, expectedAccept: string, offered: string | undefined): GatewayError | null {
-  const upgrade = h.get('upgrade');
-  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream 101 without Upgrade: websocket');
-  if (h.get('sec-websocket-accept') !== expectedAccept) return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent a wrong Sec-WebSocket-Accept');
-  const chosen = h.get('sec-websocket-protocol');
-  // RFC 6455 §4.1: the server must pick one of the offered subprotocols, or none.
-  if (chosen !== undefined && (offered === undefined || !offered.split(',').some((p) => p.trim() === chosen))) {
-    return new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream chose a subprotocol the client did not offer');
-  }
-  return null;
 }
 
 /** Connects to a plain-TCP upstream and performs the WebSocket handshake; `done` is called once. */
