@@ -21,6 +21,11 @@ export const listenSchema = z.strictObject({
   port,
   host: z.string().default('0.0.0.0'),
   tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+  // SPEC lists it; refused by name rather than as an unknown key, so the message says what to do.
+  http2: z
+    .boolean()
+    .refine((v) => !v, { message: 'HTTP/2 listeners are not available in this version; remove http2 (HTTP/1.1 and WebSocket over HTTP/1.1 are served)' })
+    .optional(),
 });
 
 export const targetSchema = z.strictObject({
