@@ -14,19 +14,37 @@
 // open-file limit raised as far as allowed (wsgate holds two sockets per connection). Where taskset
 // exists and two CPUs are allowed, wsgate runs alone on the second CPU, the upstream and the client
 // share the first. The table goes to stdout and to bench/results/<UTC time>-idle.md.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
-import { appendFileSync, existsSync, fstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync, fstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { frameHeaderSize, handshakePrefix } from '../src/cli/bench/ws-connection.js';
+import {
+  CLK_TCK,
+  TSX,
+  choosePinning,
+  ensureBuilt,
+  environmentLine,
+  exitedEarly,
+  lines,
+  procStat,
+  publish,
+  runBench,
+  startChild,
+  startGateway,
+  startUpstream,
+  stopAllChildren,
+  stopChild,
+  tail,
+  withTimeout,
+  type Pinning,
+  type ProcStat,
+} from './lib.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
-const STARTUP_TIMEOUT_MS = 15_000;
 const PONG_TIMEOUT = '5s';
 // After the last connection opens and before the window starts: every connection is then past its
 // handshake and, with a 1 s heartbeat, in its steady ping/pong rhythm.
@@ -112,11 +130,7 @@ class IdleConnection {
   }
 
   onConnect(): void {
-    const o = this.client.options;
-    this.socket.write(
-      `GET ${o.path} HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    );
+    this.socket.write(`${this.client.handshake}Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`);
   }
 
   onData(input: Buffer): void {
@@ -155,10 +169,7 @@ class IdleConnection {
       }
       while (at < chunk.length && this.headerHave < this.headerNeed) {
         this.header[this.headerHave++] = chunk[at++] as number;
-        if (this.headerHave === 2) {
-          const len7 = (this.header[1] as number) & 0x7f;
-          this.headerNeed = len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
-        }
+        if (this.headerHave === 2) this.headerNeed = frameHeaderSize(this.header[1] as number);
       }
       if (this.headerHave < this.headerNeed) return;
       const b1 = this.header[1] as number;
@@ -229,7 +240,12 @@ class IdleClient {
   private stopping = false;
   private openDone: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
-  constructor(readonly options: ClientOptions) {}
+  // The handshake request up to the key, the same for every connection.
+  readonly handshake: string;
+
+  constructor(readonly options: ClientOptions) {
+    this.handshake = handshakePrefix({ target: { path: options.path, authority: `${options.host}:${options.port}` }, headers: [] });
+  }
 
   // Opens every connection, OPEN_CONCURRENCY handshakes at a time; rejects on the first refusal.
   openAll(): Promise<void> {
@@ -347,213 +363,11 @@ async function clientMain(args: string[]): Promise<void> {
 
 // ==== the bench (parent process) =================================================================
 
-const TSX = (): string => pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const children = new Set<ChildProcess>();
-
-// Raises the open-file limit (to the hard limit when WANTED_NOFILE is above it), then execs the command,
-// so the pid is the command's own.
-function withNofile(command: string[]): string[] {
-  const script = `ulimit -n ${WANTED_NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`;
-  return ['bash', '-c', script, 'bench-idle', ...command];
-}
-
-function startChild(command: string[], cpu: number | null, name: string): ChildProcess {
-  const wrapped = withNofile(command);
-  const argv = cpu === null ? wrapped : ['taskset', '-c', String(cpu), ...wrapped];
-  // stdin is a pipe the child watches: if this process dies, the pipe closes and the child stops.
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  child.on('error', (err) => process.stderr.write(`bench:idle: ${name}: ${err.message}\n`));
-  return child;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function killAllNow(): void {
-  for (const child of children) child.kill('SIGKILL');
-}
-
-// Keeps the tail of a child's output for error messages, so a full pipe never blocks it.
-function tail(child: ChildProcess, streams: ('stdout' | 'stderr')[] = ['stdout', 'stderr']): () => string {
-  let text = '';
-  const keep = (chunk: Buffer): void => {
-    text = (text + chunk.toString('utf8')).slice(-4000);
-  };
-  for (const s of streams) child[s]?.on('data', keep);
-  return () => text.trim();
-}
-
-function lines(child: ChildProcess, onLine: (line: string) => void): void {
-  let partial = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-    const parts = (partial + text).split('\n');
-    partial = parts.pop() ?? '';
-    for (const line of parts) if (line.trim() !== '') onLine(line);
-  });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | null = null;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => {
-    if (timer !== null) clearTimeout(timer);
-  });
-}
-
-function exitedEarly(child: ChildProcess, name: string, output: () => string): Promise<never> {
-  return new Promise((_, reject) => {
-    child.once('exit', (code, signal) => reject(new Error(`${name} exited (code ${code}, signal ${signal})${output() === '' ? '' : `:\n${output()}`}`)));
-  });
-}
-
-interface Pinning {
-  load: number | null;
-  gateway: number | null;
-  note: string;
-}
-
-function allowedCpus(): number[] | null {
-  const out = spawnSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' });
-  if (out.error !== undefined || out.status !== 0) return null;
-  const list = /list:\s*([\d,\s-]+)/.exec(out.stdout)?.[1];
-  if (list === undefined) return null;
-  const cpuList: number[] = [];
-  for (const part of list.trim().split(',')) {
-    const [a, b] = part.split('-').map(Number);
-    if (a === undefined || Number.isNaN(a)) continue;
-    for (let c = a; c <= (b ?? a); c++) cpuList.push(c);
-  }
-  return cpuList;
-}
-
-function choosePinning(): Pinning {
-  const allowed = allowedCpus();
-  if (allowed === null) return { load: null, gateway: null, note: 'not pinned: taskset is not available' };
-  if (allowed.length < 2) return { load: null, gateway: null, note: `not pinned: only ${allowed.length} CPU allowed` };
-  const [load, gateway] = allowed as [number, number];
-  return { load, gateway, note: `pinned with taskset: wsgate on CPU ${gateway}; upstream and idle client on CPU ${load}` };
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-// wsgate runs from dist/, as users run it; rebuild when any source is newer than the build.
-function ensureBuilt(): string {
-  const main = join(ROOT, 'dist/cli/main.js');
-  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, 'src'))) return 'dist/ is up to date';
-  process.stderr.write('bench:idle: dist/ is missing or older than src/, running npm run build\n');
-  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status === 0) return 'dist/ rebuilt';
-  const output = `${build.stdout ?? ''}${build.stderr ?? ''}`.trim();
-  if (existsSync(main)) {
-    process.stderr.write(`bench:idle: warning: npm run build reported errors; running what it emitted\n${output}\n`);
-    return 'dist/ rebuilt with type errors';
-  }
-  throw new Error(`npm run build failed:\n${output}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-  });
-}
-
-interface ProcStat {
-  cpuTicks: number;
-  rssKb: number;
-}
-
-function procStat(pid: number): ProcStat {
-  // Fields after "(comm)": state is field 3, utime 14, stime 15 (proc(5)).
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuTicks = Number(fields[11]) + Number(fields[12]);
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuTicks, rssKb: rss === null ? Number.NaN : Number(rss[1]) };
-}
-
 // Soft open-file limit and open descriptors of a process.
 function fdUse(pid: number): { limit: number; open: number } {
   const line = /^Max open files\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
   const limit = line === null || line[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(line[1]);
   return { limit, open: readdirSync(`/proc/${pid}/fd`).length };
-}
-
-async function startUpstream(cpu: number | null): Promise<{ child: ChildProcess; port: number }> {
-  const child = startChild([process.execPath, '--import', TSX(), join(ROOT, 'bench/upstream.ts')], cpu, 'upstream');
-  const output = tail(child);
-  const port = await withTimeout(
-    Promise.race([
-      new Promise<number>((done) => lines(child, (line) => done((JSON.parse(line) as { port: number }).port))),
-      exitedEarly(child, 'upstream', output),
-    ]),
-    STARTUP_TIMEOUT_MS,
-    'upstream start',
-  );
-  return { child, port };
-}
-
-interface Gateway {
-  child: ChildProcess;
-  port: number;
-  adminPort: number;
-  output: () => string;
-}
-
-async function startGateway(cpu: number | null, upstreamPort: number, pingInterval: string, dir: string): Promise<Gateway> {
-  const [port, adminPort] = [await freePort(), await freePort()];
-  const config = {
-    listen: [{ port, host: '127.0.0.1' }],
-    admin: { listen: `127.0.0.1:${adminPort}` },
-    log: { level: 'warn' },
-    limits: { drainTimeout: '2s' },
-    upstreams: { bench: { targets: [{ url: `http://127.0.0.1:${upstreamPort}` }] } },
-    routes: [{ name: 'idle', match: { path: '/*' }, upstream: 'bench', websocket: { pingInterval, pongTimeout: PONG_TIMEOUT } }],
-  };
-  const file = join(dir, `wsgate-${pingInterval}.json`);
-  writeFileSync(file, JSON.stringify(config, null, 2));
-  const child = startChild([process.execPath, join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], cpu, 'wsgate');
-  const output = tail(child);
-  // At log level warn there is no `listening` line: ask the admin API until it answers.
-  const ready = (async (): Promise<void> => {
-    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        if (res.status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((done) => setTimeout(done, 50));
-    }
-    throw new Error(`wsgate was not ready after ${STARTUP_TIMEOUT_MS} ms:\n${output()}`);
-  })();
-  await Promise.race([ready, exitedEarly(child, 'wsgate', output)]);
-  return { child, port, adminPort, output };
 }
 
 // The number of tunnels wsgate holds, from its admin API; null if it does not answer.
@@ -596,7 +410,9 @@ async function runPhase(
   dir: string,
 ): Promise<PhaseResult> {
   const say = (text: string): boolean => process.stderr.write(`bench:idle: ${label}: ${text}\n`);
-  const gateway = await startGateway(pin.gateway, upstream.port, `${pingMs}ms`, dir);
+  const pingInterval = `${pingMs}ms`;
+  const route = { name: 'idle', match: { path: '/*' }, upstream: 'bench', websocket: { pingInterval, pongTimeout: PONG_TIMEOUT } };
+  const gateway = await startGateway(pin.gateway, upstream.port, dir, `wsgate-${pingInterval}.json`, route);
   const gw = gateway.child.pid!;
   try {
     // Let start-up work (JIT, GC of the config load) finish before the idle RSS is read.
@@ -621,7 +437,7 @@ async function runPhase(
       '--duration-ms', String(opts.durationMs),
       '--open-timeout-ms', String(openTimeoutMs),
     ];
-    const client = startChild([process.execPath, '--import', TSX(), fileURLToPath(import.meta.url), ...args], pin.load, 'idle client');
+    const client = startChild([process.execPath, '--import', TSX, fileURLToPath(import.meta.url), ...args], pin.load, 'idle client');
     const clientErr = tail(client, ['stderr']);
     const pids = { gateway: gw, upstream: upstream.child.pid!, client: client.pid! };
     type Snap = { atMs: number; gateway: ProcStat; upstream: ProcStat; client: ProcStat };
@@ -730,7 +546,7 @@ async function main(): Promise<number> {
   const pingMs = parseDuration(values.ping ?? '1s', 'ping', 100);
   if (!existsSync('/proc/self/stat')) throw new Error('bench:idle reads CPU time and memory from /proc, which this system does not have');
   const built = ensureBuilt();
-  const pin = choosePinning();
+  const pin = choosePinning('idle client');
   process.stderr.write(`bench:idle: ${pin.note}\n`);
   if (durationMs < pingMs) {
     process.stderr.write(`bench:idle: warning: the ${secs(durationMs)} window is shorter than pingInterval ${secs(pingMs)}; use --duration ${secs(pingMs * 2).replace(' ', '')} or more to see the heartbeat's steady state\n`);
@@ -748,14 +564,9 @@ async function main(): Promise<number> {
     await stopChild(upstream.child);
 
     const now = new Date();
-    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-    const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
     const out: string[] = [];
     out.push(`# wsgate idle connections, ${now.toISOString()}`, '');
-    out.push(
-      `node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} CPUs), commit ${commit.status === 0 ? commit.stdout.trim() : 'unknown'}` +
-        `${dirty.status === 0 && dirty.stdout.trim() !== '' ? ' + uncommitted changes in src/' : ''}; ${built}.`,
-    );
+    out.push(environmentLine(built));
     out.push(
       `${pin.note}. ${int(conns)} idle WebSocket connections through wsgate to the bench upstream, opened ${OPEN_CONCURRENCY} handshakes at a time; ` +
         `each client sends nothing but a masked pong for every ping. Measured over ${secs(durationMs)} starting ${SETTLE_MS / 1000} s after the last connection opened; ` +
@@ -791,16 +602,10 @@ async function main(): Promise<number> {
           `wsgate file descriptors ${int(r.fds.idle)} idle, ${int(r.fds.holding)} holding, limit ${Number.isFinite(r.fds.limit) ? int(r.fds.limit) : 'unlimited'}.`,
       );
     }
-    const text = `${out.join('\n')}\n`;
-    process.stdout.write(`\n${text}`);
-    const resultsDir = join(ROOT, 'bench/results');
-    mkdirSync(resultsDir, { recursive: true });
-    const file = join(resultsDir, `${now.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}-idle.md`);
-    appendFileSync(file, text);
-    process.stderr.write(`bench:idle: wrote ${file.slice(ROOT.length + 1)}\n`);
+    publish(`${out.join('\n')}\n`, now, '-idle', true);
     return failed ? 1 : 0;
   } finally {
-    await Promise.all([...children].map(stopChild));
+    await stopAllChildren();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -811,21 +616,5 @@ if (process.argv[2] === 'client') {
     process.exit(2);
   });
 } else {
-  process.on('exit', killAllNow);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      killAllNow();
-      process.exit(130);
-    });
-  }
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`bench:idle: ${(err as Error).message}\n`);
-      killAllNow();
-      process.exitCode = 1;
-    },
-  );
+  runBench('bench:idle', main, { nofile: WANTED_NOFILE });
 }

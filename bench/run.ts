@@ -13,21 +13,35 @@
 // alone on the second CPU, the upstream and the load generator share the first. Each measurement is
 // preceded by a 1 s warm-up that is not recorded. The gateway's CPU time comes from /proc/<pid>/stat.
 // The table goes to stdout and to bench/results/<UTC time>.md.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer, type AddressInfo } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BenchResult } from '../src/cli/bench/report.js';
+import {
+  CLK_TCK,
+  ROOT,
+  TSX,
+  choosePinning,
+  ensureBuilt,
+  environmentLine,
+  exitedEarly,
+  hasProc,
+  lines,
+  procStat,
+  publish,
+  runBench,
+  startChild,
+  startGateway,
+  startUpstream,
+  stopAllChildren,
+  stopChild,
+  withTimeout,
+  type ProcStat,
+} from './lib.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const WARMUP_MS = 1000;
-const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
-const STARTUP_TIMEOUT_MS = 15_000;
 
 interface Scenario {
   name: string;
@@ -74,210 +88,7 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
-// ---- children: every one is tracked and killed on the way out, whatever happens ------------------
-
-const children = new Set<ChildProcess>();
-
-function startChild(command: string[], cpu: number | null, name: string): ChildProcess {
-  const argv = cpu === null ? command : ['taskset', '-c', String(cpu), ...command];
-  // stdin is a pipe the child watches: if this process dies, the pipe closes and the child stops.
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  child.on('error', (err) => process.stderr.write(`bench: ${name}: ${err.message}\n`));
-  return child;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function killAllNow(): void {
-  for (const child of children) child.kill('SIGKILL');
-}
-process.on('exit', killAllNow);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    killAllNow();
-    process.exit(130);
-  });
-}
-
-// Keeps the tail of a child's output for error messages, so a full pipe never blocks it.
-function tail(child: ChildProcess): () => string {
-  let text = '';
-  const keep = (chunk: Buffer): void => {
-    text = (text + chunk.toString('utf8')).slice(-4000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return () => text.trim();
-}
-
-function lines(child: ChildProcess, onLine: (line: string) => void): void {
-  let partial = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-    const parts = (partial + text).split('\n');
-    partial = parts.pop() ?? '';
-    for (const line of parts) if (line.trim() !== '') onLine(line);
-  });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | null = null;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => {
-    if (timer !== null) clearTimeout(timer);
-  });
-}
-
-function exitedEarly(child: ChildProcess, name: string, output: () => string): Promise<never> {
-  return new Promise((_, reject) => {
-    child.once('exit', (code, signal) => reject(new Error(`${name} exited (code ${code}, signal ${signal}):\n${output()}`)));
-  });
-}
-
-// ---- environment --------------------------------------------------------------------------------
-
-interface Pinning {
-  /** CPU of the upstream and the load generator, and of wsgate; null: not pinned. */
-  load: number | null;
-  gateway: number | null;
-  note: string;
-}
-
-function allowedCpus(): number[] | null {
-  const out = spawnSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' });
-  if (out.error !== undefined || out.status !== 0) return null;
-  // "pid 123's current affinity list: 0-3,6"
-  const list = /list:\s*([\d,\s-]+)/.exec(out.stdout)?.[1];
-  if (list === undefined) return null;
-  const cpuList: number[] = [];
-  for (const part of list.trim().split(',')) {
-    const [a, b] = part.split('-').map(Number);
-    if (a === undefined || Number.isNaN(a)) continue;
-    for (let c = a; c <= (b ?? a); c++) cpuList.push(c);
-  }
-  return cpuList;
-}
-
-function choosePinning(): Pinning {
-  const allowed = allowedCpus();
-  if (allowed === null) return { load: null, gateway: null, note: 'not pinned: taskset is not available' };
-  if (allowed.length < 2) return { load: null, gateway: null, note: `not pinned: only ${allowed.length} CPU allowed` };
-  const [load, gateway] = allowed as [number, number];
-  return { load, gateway, note: `pinned with taskset: wsgate on CPU ${gateway}; upstream and load generator on CPU ${load}` };
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-// wsgate runs from dist/, as users run it; rebuild when any source is newer than the build.
-function ensureBuilt(): string {
-  const main = join(ROOT, 'dist/cli/main.js');
-  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, 'src'))) return 'dist/ is up to date';
-  process.stderr.write('bench: dist/ is missing or older than src/, running npm run build\n');
-  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status === 0) return 'dist/ rebuilt';
-  const output = `${build.stdout ?? ''}${build.stderr ?? ''}`.trim();
-  // tsc still writes JavaScript when it reports type errors.
-  if (existsSync(main)) {
-    process.stderr.write(`bench: warning: npm run build reported errors; running what it emitted\n${output}\n`);
-    return 'dist/ rebuilt with type errors';
-  }
-  throw new Error(`npm run build failed:\n${output}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-  });
-}
-
-interface ProcStat {
-  cpuTicks: number;
-  rssKb: number;
-}
-
-function procStat(pid: number): ProcStat {
-  // Fields after "(comm)": state is field 3, utime 14, stime 15 (proc(5)).
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuTicks = Number(fields[11]) + Number(fields[12]);
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuTicks, rssKb: rss === null ? 0 : Number(rss[1]) };
-}
-
-const hasProc = existsSync('/proc/self/stat');
-
-// ---- processes under test -----------------------------------------------------------------------
-
-async function startUpstream(cpu: number | null): Promise<{ child: ChildProcess; port: number }> {
-  const child = startChild([process.execPath, '--import', TSX, join(ROOT, 'bench/upstream.ts')], cpu, 'upstream');
-  const output = tail(child);
-  const port = await withTimeout(
-    Promise.race([
-      new Promise<number>((done) => lines(child, (line) => done((JSON.parse(line) as { port: number }).port))),
-      exitedEarly(child, 'upstream', output),
-    ]),
-    STARTUP_TIMEOUT_MS,
-    'upstream start',
-  );
-  return { child, port };
-}
-
-async function startGateway(cpu: number | null, upstreamPort: number, dir: string): Promise<{ child: ChildProcess; port: number }> {
-  const [port, adminPort] = [await freePort(), await freePort()];
-  const config = {
-    listen: [{ port, host: '127.0.0.1' }],
-    admin: { listen: `127.0.0.1:${adminPort}` },
-    log: { level: 'warn' },
-    limits: { drainTimeout: '2s' },
-    upstreams: { bench: { targets: [{ url: `http://127.0.0.1:${upstreamPort}` }] } },
-    routes: [{ name: 'bench', match: { path: '/*' }, upstream: 'bench' }],
-  };
-  const file = join(dir, 'wsgate.json');
-  writeFileSync(file, JSON.stringify(config, null, 2));
-  const child = startChild([process.execPath, join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], cpu, 'wsgate');
-  const output = tail(child);
-  // At log level warn there is no `listening` line: ask the admin API until it answers.
-  const ready = (async (): Promise<void> => {
-    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        if (res.status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((done) => setTimeout(done, 50));
-    }
-    throw new Error(`wsgate was not ready after ${STARTUP_TIMEOUT_MS} ms:\n${output()}`);
-  })();
-  await Promise.race([ready, exitedEarly(child, 'wsgate', output)]);
-  return { child, port };
-}
+// ---- measurement -------------------------------------------------------------------------------
 
 interface Measurement {
   result: BenchResult;
@@ -376,14 +187,14 @@ async function main(): Promise<number> {
   }
   const durationMs = values.duration !== undefined ? parseDuration(values.duration) : values.quick === true ? 2000 : 5000;
   const built = ensureBuilt();
-  const pin = choosePinning();
+  const pin = choosePinning('load generator');
   process.stderr.write(`bench: ${pin.note}\n`);
   if (!hasProc) process.stderr.write('bench: no /proc here: CPU time and RSS are not measured\n');
 
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-bench-'));
   try {
     const upstream = await startUpstream(pin.load);
-    const gateway = await startGateway(pin.gateway, upstream.port, dir);
+    const gateway = await startGateway(pin.gateway, upstream.port, dir, 'wsgate.json', { name: 'bench', match: { path: '/*' }, upstream: 'bench' });
     const pids = { upstream: upstream.child.pid!, gateway: gateway.child.pid! };
     const rows: { scenario: Scenario; direct: Measurement; wsgate: Measurement }[] = [];
     for (const scenario of SCENARIOS) {
@@ -401,14 +212,9 @@ async function main(): Promise<number> {
     await stopChild(upstream.child);
 
     const now = new Date();
-    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-    const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
     const out: string[] = [];
     out.push(`# wsgate bench, ${now.toISOString()}`, '');
-    out.push(
-      `node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} CPUs), commit ${commit.status === 0 ? commit.stdout.trim() : 'unknown'}` +
-        `${dirty.status === 0 && dirty.stdout.trim() !== '' ? ' + uncommitted changes in src/' : ''}; ${built}.`,
-    );
+    out.push(environmentLine(built));
     out.push(`${pin.note}. ${durationMs / 1000} s per measurement after a ${WARMUP_MS / 1000} s warm-up; everything on 127.0.0.1; wsgate at log level warn.`, '');
     out.push('| load | direct | wsgate | ratio | direct p50 / p99 | wsgate p50 / p99 | wsgate CPU µs/op | wsgate RSS |');
     out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
@@ -441,16 +247,10 @@ async function main(): Promise<number> {
     }
     const peersDir = values.peers ?? process.env.WSGATE_PEERS;
     if (peersDir !== undefined && peersDir !== '') out.push('', ...runPeers(peersDir, values.quick === true));
-    const text = `${out.join('\n')}\n`;
-    process.stdout.write(`\n${text}`);
-    const resultsDir = join(ROOT, 'bench/results');
-    mkdirSync(resultsDir, { recursive: true });
-    const file = join(resultsDir, `${now.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.md`);
-    writeFileSync(file, text);
-    process.stderr.write(`bench: wrote ${file.slice(ROOT.length + 1)}\n`);
+    publish(`${out.join('\n')}\n`, now, '', false);
     return errors > 0 ? 1 : 0;
   } finally {
-    await Promise.all([...children].map(stopChild));
+    await stopAllChildren();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -474,13 +274,4 @@ function runPeers(dir: string, quick: boolean): string[] {
   return ['## Peers, same machine, one run', '', table];
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench: ${(err as Error).message}\n`);
-    killAllNow();
-    process.exitCode = 1;
-  },
-);
+runBench('bench', main);

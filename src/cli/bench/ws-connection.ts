@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { LoadConnection, IN_FLIGHT, OPENING } from './load-connection.js';
-import type { BenchOptions } from './options.js';
+import type { BenchOptions, BenchTarget } from './options.js';
 import type { BenchRun } from './run-bench.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'; // RFC 6455 §1.3
@@ -37,8 +37,14 @@ export function maskedFrame(size: number): Buffer {
   return out;
 }
 
+/** Bytes of a server frame's header before the payload (unmasked), from its second byte (RFC 6455 §5.2). */
+export function frameHeaderSize(byte1: number): number {
+  const len7 = byte1 & 0x7f;
+  return len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
+}
+
 /** The handshake request up to the key, built once: request line, Host, --header lines. */
-export function handshakePrefix(options: BenchOptions): string {
+export function handshakePrefix(options: Pick<BenchOptions, 'headers'> & { target: Pick<BenchTarget, 'path' | 'authority'> }): string {
   const lines = [`GET ${options.target.path} HTTP/1.1`];
   if (!options.headers.some((h) => /^host:/i.test(h))) lines.push(`Host: ${options.target.authority}`);
   lines.push(...options.headers, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13');
@@ -145,10 +151,7 @@ export class WsConnection extends LoadConnection {
       }
       while (at < chunk.length && this.headerHave < this.headerNeed) {
         this.header[this.headerHave++] = chunk[at++] as number;
-        if (this.headerHave === 2) {
-          const len7 = (this.header[1] as number) & 0x7f;
-          this.headerNeed = len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
-        }
+        if (this.headerHave === 2) this.headerNeed = frameHeaderSize(this.header[1] as number);
       }
       if (this.headerHave < this.headerNeed) return;
       const b0 = this.header[0] as number;
