@@ -548,10 +548,12 @@ export class Gateway implements TunnelObserver {
         this.registry.add(tunnel);
         this.clock.add(this.registry);
         if (ex !== null && ex.closeHooks !== null) tunnelHooks.set(tunnel, ex.closeHooks);
-        this.log.info(
-          { event: EVENTS.WS_OPEN, id: tunnel.options.id, route: route.spec.name, client, target: target.spec.origin, protocol: result.protocol, requestId },
-          'ws open',
-        );
+        if (this.log.isLevelEnabled('info')) {
+          this.log.info(
+            { event: EVENTS.WS_OPEN, id: tunnel.options.id, route: route.spec.name, client, target: target.spec.origin, protocol: result.protocol, requestId },
+            'ws open',
+          );
+        }
         if (ex !== null && ex.openHooks !== null) {
           const info = openInfo(tunnel);
           for (const fn of ex.openHooks) callHook(this.log, fn, info);
@@ -577,8 +579,11 @@ export class Gateway implements TunnelObserver {
     if (this.registry.size === 0) this.clock.delete(this.registry);
     const target = tunnelTargets.get(tunnel);
     if (target !== undefined) target.activeTunnels--;
+    this.prom.wsClosed(tunnel, tunnel.closeCode, tunnel.initiator, (tunnel.closedAtMs - tunnel.openedAtMs) / 1000, tunnel.rateLimited);
+    // The info object is built only for someone who reads it (a closing storm at warn level skips it).
+    const hooks = tunnelHooks.get(tunnel);
+    if (hooks === undefined && !this.log.isLevelEnabled('info')) return this.afterTunnelClose();
     const info = closeInfo(tunnel);
-    this.prom.wsClosed(tunnel, info.code, info.initiator, info.durationMs / 1000, tunnel.rateLimited);
     this.log.info(
       {
         event: EVENTS.WS_CLOSE,
@@ -598,8 +603,11 @@ export class Gateway implements TunnelObserver {
       },
       'ws close',
     );
-    const hooks = tunnelHooks.get(tunnel);
     if (hooks !== undefined) for (const fn of hooks) callHook(this.log, fn, info);
+    this.afterTunnelClose();
+  }
+
+  private afterTunnelClose(): void {
     if (this.registry.size === 0) for (const w of this.tunnelWaiters.splice(0)) w();
   }
 
