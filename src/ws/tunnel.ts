@@ -257,7 +257,9 @@ export class WsTunnel {
     this.lastActivityMs = now;
     const scanner = this.upstreamScanner;
     const client = this.client;
-    const forward = !this.closeToClient;
+    // While our own close waits for the end of the frame in flight, that frame must still cross:
+    // the client cannot take a close frame in the middle of another frame's payload.
+    const forward = !this.closeToClient || this.pendingClientClose !== null;
     let ok = true;
     for (let start = 0; ; ) {
       const end = scanner.scan(chunk, start);
@@ -284,6 +286,7 @@ export class WsTunnel {
       if (event === EVENT_CONTROL && scanner.opcode === OPCODE_CLOSE) {
         this.closeFromUpstream = true;
         if (forward) this.closeToClient = true;
+        this.pendingClientClose = null; // the upstream's close, just relayed, stands in for ours
         this.recordClose(scanner.closeCode, scanner.closeReason, 'upstream');
         this.afterCloseFrame();
         return;
