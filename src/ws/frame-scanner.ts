@@ -18,6 +18,9 @@ import { CLOSE_CODES, isValidWireCloseCode } from './close-codes.js';
 export const EVENT_NONE = 0; // the chunk was scanned to its end (bytes after `end` are held, if any)
 export const EVENT_CONTROL = 1; // a complete control frame ends at the returned offset
 export const EVENT_FAULT = 2; // protocol violation or message too big; the scanner is dead afterwards
+// With `messageEvents`: a data message is about to start at the returned offset (its first frame's
+// header not yet consumed). The caller decides (a rate limit), calls ackMessage() and scans on.
+export const EVENT_MESSAGE = 3;
 
 export const FAULT_NONE = 0;
 export const FAULT_PROTOCOL = 1;
@@ -44,6 +47,7 @@ export interface FrameScannerOptions {
   masked: boolean; // true: every frame must be masked (client → upstream); false: none may be (upstream → client)
   maxMessageBytes: number; // 0 = unlimited; payload bytes summed over all fragments of one data message
   rsv1: boolean; // permessage-deflate negotiated: RSV1 allowed on the first frame of a data message only
+  messageEvents?: boolean; // report EVENT_MESSAGE before each data message (only routes that need it pay)
 }
 
 export class FrameScanner {
@@ -63,6 +67,8 @@ export class FrameScanner {
   private readonly masked: boolean;
   private readonly maxMessageBytes: number;
   private readonly rsv1: boolean;
+  private readonly messageEvents: boolean;
+  private messageAcked = false; // the caller accepted the message EVENT_MESSAGE announced
   private readonly scratch: Buffer;
   private readonly control: Buffer;
   private held: number = 0; // bytes of an incomplete header or control frame in scratch
@@ -74,6 +80,7 @@ export class FrameScanner {
     this.masked = options.masked;
     this.maxMessageBytes = options.maxMessageBytes;
     this.rsv1 = options.rsv1;
+    this.messageEvents = options.messageEvents === true;
     const memory = Buffer.alloc(SCRATCH_BYTES + MAX_CONTROL_PAYLOAD);
     this.scratch = memory.subarray(0, SCRATCH_BYTES);
     this.control = memory.subarray(SCRATCH_BYTES);
@@ -208,6 +215,14 @@ export class FrameScanner {
     if (this.maxMessageBytes > 0 && total > this.maxMessageBytes) {
       return this.fail(FAULT_TOO_BIG, 'message too big');
     }
+    if (this.messageEvents && opcode !== OPCODE_CONTINUATION) {
+      // Stop before the message's first header; nothing changed, so the next scan reads it again.
+      if (!this.messageAcked) {
+        this.event = EVENT_MESSAGE;
+        return -2;
+      }
+      this.messageAcked = false;
+    }
     this.messageBytes = total;
     this.fragmented = !fin;
     if (fin) this.messages++;
@@ -242,6 +257,11 @@ export class FrameScanner {
     this.controlPayload = control.subarray(0, length);
     this.event = EVENT_CONTROL;
     return size + length;
+  }
+
+  /** After EVENT_MESSAGE: let the announced message through (scan on from the returned offset). */
+  ackMessage(): void {
+    this.messageAcked = true;
   }
 
   private fail(fault: number, reason: string): number {

@@ -13,6 +13,7 @@ import { CLOSE_CODES } from './close-codes.js';
 import {
   EVENT_CONTROL,
   EVENT_FAULT,
+  EVENT_MESSAGE,
   EVENT_NONE,
   FAULT_TOO_BIG,
   FrameScanner,
@@ -102,7 +103,12 @@ export class WsTunnel {
     this.openedAtMs = this.lastActivityMs = this.lastClientMs = this.lastDataMs = this.refilledMs = clock.refresh();
     this.tokens = options.websocket.rateLimit?.burst ?? 0;
     const deflate = /(^|,)\s*permessage-deflate/i.test(options.extensions);
-    this.clientScanner = new FrameScanner({ masked: true, maxMessageBytes: options.websocket.maxMessageBytes, rsv1: deflate });
+    this.clientScanner = new FrameScanner({
+      masked: true,
+      maxMessageBytes: options.websocket.maxMessageBytes,
+      rsv1: deflate,
+      messageEvents: options.websocket.rateLimit !== null,
+    });
     this.upstreamScanner = new FrameScanner({ masked: false, maxMessageBytes: options.websocket.maxMessageBytes, rsv1: deflate });
     const c = client as Owned;
     const u = upstream as Owned;
@@ -167,6 +173,13 @@ export class WsTunnel {
       }
       if (end > start && forward) ok = upstream.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
       if (event === EVENT_NONE) break;
+      if (event === EVENT_MESSAGE) {
+        // Rate-limited routes only: a message over the limit is never forwarded, not even its header.
+        if (!this.takeToken()) return;
+        scanner.ackMessage();
+        start = end;
+        continue;
+      }
       if (event === EVENT_FAULT) {
         const code = scanner.fault === FAULT_TOO_BIG ? CLOSE_CODES.MESSAGE_TOO_BIG : CLOSE_CODES.PROTOCOL_ERROR;
         this.closeBoth(code, scanner.faultReason, code, scanner.faultReason, new GatewayError(code === CLOSE_CODES.MESSAGE_TOO_BIG ? 'WS_MESSAGE_TOO_BIG' : 'WS_PROTOCOL_ERROR', scanner.faultReason));
@@ -186,28 +199,34 @@ export class WsTunnel {
     if (!ok) this.client.pause();
   }
 
-  // Per chunk that completed client messages: the data clock and the message rate limit
-  // (a token bucket refilled lazily, so no timer runs for it).
+  // Per chunk that completed client messages: the data clock.
   private countMessagesIn(now: number): void {
-    const n = this.clientScanner.messages - this.countedIn;
-    this.countedIn += n;
+    this.countedIn = this.clientScanner.messages;
     this.lastDataMs = now;
-    const limit = this.options.websocket.rateLimit;
-    if (limit === null) return;
+  }
+
+  // Per message on a rate-limited route: the token bucket, refilled lazily (no timer runs for it).
+  // The shared clock lags by up to a tick, which would refill too little: an overdraft is judged on
+  // the exact time. Over the limit: 1008 toward both sides, and the message stays behind.
+  private takeToken(): boolean {
+    const limit = this.options.websocket.rateLimit!;
+    let now = this.clock.nowMs;
     let tokens = Math.min(limit.burst, this.tokens + ((now - this.refilledMs) * limit.messages) / limit.perMs);
-    if (tokens < n) {
-      // The shared clock lags by up to a tick (1s when no short timer is configured), which would
-      // refill too little: an overdraft is judged on the exact time.
+    if (tokens < 1) {
       now = this.clock.refresh();
       tokens = Math.min(limit.burst, this.tokens + ((now - this.refilledMs) * limit.messages) / limit.perMs);
     }
     this.refilledMs = now;
-    this.tokens = tokens - n;
-    if (this.tokens < 0 && !this.rateLimited) {
-      this.rateLimited = true;
-      const reason = 'message rate limit exceeded';
-      this.closeBoth(CLOSE_CODES.POLICY_VIOLATION, reason, CLOSE_CODES.POLICY_VIOLATION, reason, new GatewayError('WS_RATE_LIMITED'));
+    if (tokens >= 1) {
+      this.tokens = tokens - 1;
+      return true;
     }
+    this.tokens = tokens;
+    this.rateLimited = true;
+    this.closeFromClient = true;
+    const reason = 'message rate limit exceeded';
+    this.closeBoth(CLOSE_CODES.POLICY_VIOLATION, reason, CLOSE_CODES.POLICY_VIOLATION, reason, new GatewayError('WS_RATE_LIMITED'));
+    return false;
   }
 
   // Once per clock tick (TunnelRegistry.sweep): heartbeat, idle timeout and lifetime.
