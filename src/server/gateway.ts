@@ -280,8 +280,7 @@ export class Gateway implements TunnelObserver {
     res.on('close', exchangeOnClose); // in-flight count and the access log
     const peer = plainAddress(req.socket.remoteAddress);
     const trusted = isTrustedPeer(peer, rt.config.trustedProxies, rt.config.trustedProxyCount);
-    const sentId = req.headers['x-request-id'];
-    const requestId = trusted && typeof sentId === 'string' && isSafeRequestId(sentId) ? sentId : createRequestId();
+    const requestId = requestIdOf(req, trusted);
     owned.requestId = requestId;
     if (this.draining) res.shouldKeepAlive = false;
 
@@ -390,8 +389,7 @@ export class Gateway implements TunnelObserver {
     const rt = this.runtime;
     const peer = plainAddress(socket.remoteAddress);
     const trusted = isTrustedPeer(peer, rt.config.trustedProxies, rt.config.trustedProxyCount);
-    const sentId = req.headers['x-request-id'];
-    const requestId = trusted && typeof sentId === 'string' && isSafeRequestId(sentId) ? sentId : createRequestId();
+    const requestId = requestIdOf(req, trusted);
     const started = performance.now();
     const reject = (err: GatewayError, routeName: string): void => {
       writeRawError(socket, err, requestId, rawHandshakeError(err));
@@ -978,6 +976,12 @@ function withoutQuery(url: string | undefined): string {
   if (url === undefined) return '';
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
+}
+
+// SPEC section 3: a trusted peer's X-Request-Id is kept (when it is safe to log); otherwise ours.
+function requestIdOf(req: IncomingMessage, trusted: boolean): string {
+  const sent = req.headers['x-request-id'];
+  return trusted && typeof sent === 'string' && isSafeRequestId(sent) ? sent : createRequestId();
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {
