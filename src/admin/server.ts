@@ -17,6 +17,8 @@ export interface ReloadResult {
   readonly ok: boolean;
   readonly problems: readonly { path: string; message: string }[];
   readonly message: string;
+  /** True when there is nothing to reload from (a gateway built in code, without a file). */
+  readonly noSource?: boolean;
 }
 
 // Views and actions may answer later: a cluster primary (server/workers.ts) asks its workers.
@@ -90,6 +92,7 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
     if (method !== 'POST') return fail(res, 405, 'METHOD_NOT_ALLOWED', 'use POST /api/reload');
     const result = await source.reload();
     if (result.ok) return send(res, 200, { status: 'reloaded', message: result.message });
+    if (result.noSource === true) return fail(res, 409, 'NO_CONFIG_SOURCE', result.message);
     return send(res, 400, { error: { code: 'CONFIG_REJECTED', message: result.message, problems: result.problems } });
   }
   if (path === '/api/connections' && method === 'GET') {

@@ -754,7 +754,7 @@ export class Gateway implements TunnelObserver {
 
   // AdminSource: reload from the reload source (the config file).
   async reload(): Promise<ReloadResult> {
-    if (this.reloadSource === null) return { ok: false, problems: [], message: 'this gateway has no config file to reload; call gateway.reload(config)' };
+    if (this.reloadSource === null) return { ok: false, noSource: true, problems: [], message: 'this gateway has no config file to reload; call gateway.applyConfig(config)' };
     let raw: unknown;
     try {
       raw = this.reloadSource();

@@ -16,3 +16,11 @@ test('the admin listener serves the dashboard page at / without the token, and i
   // The data behind it still needs the token.
   expect((await fetch(gw.adminUrl('/api/connections'))).status).toBe(401);
 });
+
+test('POST /api/reload on a gateway built in code (no config file) answers 409 NO_CONFIG_SOURCE', async () => {
+  const up = await startWsEcho();
+  const gw = await startGateway(proxyConfig(up.url));
+  const res = await fetch(gw.adminUrl('/api/reload'), { method: 'POST' });
+  expect(res.status).toBe(409);
+  expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NO_CONFIG_SOURCE');
+});
