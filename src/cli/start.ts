@@ -28,6 +28,11 @@ export async function startCommand(file: string | undefined, workers: string | u
     return 1;
   }
   const path = file ?? (existsSync(DEFAULT_FILE) ? DEFAULT_FILE : undefined);
+  if (path !== undefined && (demo.port !== undefined || demo.admin !== undefined)) {
+    // Ports of a config file live in the file (listen, admin.listen); ignoring the flags would surprise.
+    process.stderr.write(`wsgate start: --port and --admin apply to the built-in demo only; set listen and admin.listen in ${path}\n`);
+    return 1;
+  }
   if (path === undefined) {
     // The demo's upstreams live in this process: N copies of them would be N different chat rooms.
     if (flag !== undefined && workerCount(flag) > 1) {

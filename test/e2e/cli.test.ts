@@ -220,3 +220,11 @@ test('a second SIGTERM during a long drain exits at once', async () => {
   expect(cli.logs.map((l) => l.event)).not.toContain('stopped');
   expect(await stuck).toBe('failed');
 });
+
+test('start with a config file refuses --port and --admin, which only apply to the demo', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'wsgate.yaml'), 'listen: [{ port: 0, host: 127.0.0.1 }]\nadmin: { listen: "127.0.0.1:0" }\n');
+  const result = await runCli(['start', '-c', join(dir, 'wsgate.yaml'), '--port', '9999']);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(/--port and --admin apply to the built-in demo only; set listen and admin.listen in .*wsgate\.yaml/);
+});
