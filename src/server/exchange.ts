@@ -3,13 +3,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Identity, WsCloseInfo, WsOpenInfo } from '../middleware/chain.js';
 
-const EMPTY_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
 
 export class Exchange implements Context {
   identity: Identity | null = null;
   status = 0;
   readonly state: Record<string, unknown> = {};
-  upstreamHeaders: (readonly [string, string])[] = EMPTY_HEADERS as (readonly [string, string])[];
+  upstreamHeaders: (readonly [string, string])[] = [];
   openHooks: ((info: WsOpenInfo) => void)[] | null = null;
   closeHooks: ((info: WsCloseInfo) => void)[] | null = null;
   responded = false;
@@ -41,7 +40,6 @@ export class Exchange implements Context {
   }
 
   setUpstreamHeader(name: string, value: string): void {
-    if (this.upstreamHeaders === EMPTY_HEADERS) this.upstreamHeaders = [];
     const lower = name.toLowerCase();
     this.upstreamHeaders = this.upstreamHeaders.filter(([k]) => k !== lower);
     this.upstreamHeaders.push([lower, value]);

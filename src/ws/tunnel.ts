@@ -132,10 +132,6 @@ export class WsTunnel {
     return this.upstreamScanner.messages;
   }
 
-  get closed(): boolean {
-    return this.tornDown;
-  }
-
   // Feeds bytes that arrived with the handshakes (after the client's request head, after the 101).
   start(clientHead: Buffer, upstreamHead: Buffer): void {
     if (upstreamHead.length > 0) this.fromUpstream(upstreamHead);

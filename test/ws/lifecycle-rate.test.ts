@@ -5,7 +5,8 @@ import { startGateway, proxyConfig, type TestGateway } from '../helpers/gateway.
 import { startWsEcho } from '../helpers/servers.js';
 import { openWs, nextMessage, closed } from '../helpers/clients.js';
 
-async function rateLimited(): Promise<{ ws: WebSocket; upstreamWs: WebSocket; received: string[]; gw: TestGateway }> {
+// An echo upstream that also records what reached it, in order.
+async function recordingEcho(): Promise<{ up: Awaited<ReturnType<typeof startWsEcho>>; received: string[] }> {
   const received: string[] = [];
   const up = await startWsEcho({}, (ws) => {
     ws.on('message', (data: Buffer) => {
@@ -13,6 +14,19 @@ async function rateLimited(): Promise<{ ws: WebSocket; upstreamWs: WebSocket; re
       ws.send(data);
     });
   });
+  return { up, received };
+}
+
+// Only Date is faked: sockets and the gateway's clock timer run for real.
+function fakeDateOnly(): void {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  onTestFinished(() => {
+    vi.useRealTimers();
+  });
+}
+
+async function rateLimited(): Promise<{ ws: WebSocket; upstreamWs: WebSocket; received: string[]; gw: TestGateway }> {
+  const { up, received } = await recordingEcho();
   const gw = await startGateway(proxyConfig(up.url, { websocket: { rateLimit: { messages: 5, per: '1s', burst: 5 } } }));
   const ws = await openWs(gw.wsUrl('/ws'), undefined, { perMessageDeflate: false });
   return { ws, upstreamWs: up.connections[0]!, received, gw };
@@ -61,17 +75,8 @@ test('a client within its burst keeps its connection', async () => {
 test('a client sending at the allowed rate with a small burst is never limited', async () => {
   // Only Date is faked: sockets and the gateway's clock timer run for real, but no real time has to
   // pass for the rate to be met, and none that passes can make this test fail.
-  vi.useFakeTimers({ toFake: ['Date'] });
-  onTestFinished(() => {
-    vi.useRealTimers();
-  });
-  const received: string[] = [];
-  const up = await startWsEcho({}, (ws) => {
-    ws.on('message', (data: Buffer) => {
-      received.push(data.toString());
-      ws.send(data);
-    });
-  });
+  fakeDateOnly();
+  const { up, received } = await recordingEcho();
   // 4 messages a second, one at a time, within 5 a second; no short timer on the route, so the
   // gateway's shared clock ticks only once a second.
   const gw = await startGateway(proxyConfig(up.url, { websocket: { rateLimit: { messages: 5, per: '1s', burst: 1 } } }));
@@ -91,17 +96,8 @@ test('a client sending at the allowed rate with a small burst is never limited',
 });
 
 test('a client sending one message at a time, but faster than the rate, is limited on the first overdraft', async () => {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  onTestFinished(() => {
-    vi.useRealTimers();
-  });
-  const received: string[] = [];
-  const up = await startWsEcho({}, (ws) => {
-    ws.on('message', (data: Buffer) => {
-      received.push(data.toString());
-      ws.send(data);
-    });
-  });
+  fakeDateOnly();
+  const { up, received } = await recordingEcho();
   const gw = await startGateway(proxyConfig(up.url, { websocket: { rateLimit: { messages: 5, per: '1s', burst: 2 } } }));
   const ws = await openWs(gw.wsUrl('/ws'));
   const ended = closed(ws);
