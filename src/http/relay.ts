@@ -1,7 +1,9 @@
-// http/relay: one exchange relayed to an upstream through undici, streaming both ways with
-// backpressure. Owns the exchange's response until it ends; undici owns the upstream socket.
+// http/relay: one exchange relayed to an upstream, streaming both ways with backpressure. Owns the
+// exchange's response until it ends; the target's pool owns the upstream socket (upstream/h1 for
+// plain TCP, undici for https://); both call the same handler methods.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { ExchangeControl, ExchangeHandler } from '../upstream/h1/client.js';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import type { HeaderOps } from '../config/compile.js';
@@ -14,7 +16,10 @@ type OwnedReq = IncomingMessage & { relay: HttpRelay };
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 // Failures that happen before the upstream could have acted on the request: safe to retry elsewhere.
-const RETRYABLE = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'EHOSTUNREACH']);
+const RETRYABLE = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'EHOSTUNREACH', 'H1_CONNECT_TIMEOUT', 'H1_SOCKET_CLOSED']);
+// Which configured timeout a timeout error stands for (the error message names it).
+const CONNECT_TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'H1_CONNECT_TIMEOUT']);
+const BODY_TIMEOUTS = new Set(['UND_ERR_BODY_TIMEOUT', 'H1_BODY_TIMEOUT']);
 
 export interface RelayDone {
   (relay: HttpRelay): void;
@@ -22,12 +27,14 @@ export interface RelayDone {
 
 // Uses undici's native (legacy) handler interface: it receives raw header buffers, where the
 // newer controller API parses every response head into an object first. Pinned to undici 7.
-export class HttpRelay implements Dispatcher.DispatchHandler {
+// Our h1 client calls the same methods, with header strings and onStart instead of onConnect.
+export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
   target: Target | null = null;
   status = 0;
   bytesOut = 0;
   error: GatewayError | null = null;
-  private abortUpstream: ((err?: Error) => void) | null = null;
+  private control: ExchangeControl | null = null;        // h1 targets
+  private abortUpstream: ((err?: Error) => void) | null = null; // undici (https targets)
   private resume: (() => void) | null = null;
   private headersReceived = false;
   private finished = false;
@@ -67,7 +74,11 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
     }
     this.target = target;
     target.inFlight++;
-    target.dispatcher.dispatch(
+    if (target.h1 !== null) {
+      target.h1.dispatch({ path: this.path, method: this.req.method!, headers: this.headers, body: this.hasBody ? this.req : null }, this);
+      return;
+    }
+    target.tls!.dispatch(
       {
         path: this.path,
         method: this.req.method as Dispatcher.HttpMethod,
@@ -83,26 +94,31 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
     this.abortUpstream = abort;
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onStart(control: ExchangeControl): void {
+    this.control = control;
+  }
+
+  // HOT: per response head. Header names and values come as strings (h1) or buffers (undici).
+  onHeaders(statusCode: number, rawHeaders: readonly (Buffer | string)[], resume: (() => void) | null, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx informational: not relayed
     this.headersReceived = true;
-    this.resume = resume;
+    if (resume !== null) this.resume = resume;
     const res = this.res;
     if (res.destroyed) return false;
     const out: string[] = [];
     let dropped: Set<string> | null = null;
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      if (rawHeaders[i]!.length === 10 && rawHeaders[i]!.toString('latin1').toLowerCase() === 'connection') {
-        dropped = connectionTokens(rawHeaders[i + 1]!.toString('latin1'));
+      if (rawHeaders[i]!.length === 10 && text(rawHeaders[i]!).toLowerCase() === 'connection') {
+        dropped = connectionTokens(text(rawHeaders[i + 1]!));
       }
     }
     const ops = this.responseOps;
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!.toString('latin1');
+      const name = text(rawHeaders[i]!);
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower) || lower === 'x-request-id' || (dropped !== null && dropped.has(lower))) continue;
       if (ops !== null && (ops.remove.includes(lower) || ops.set.some((s) => s[0] === lower))) continue;
-      out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+      out.push(name, text(rawHeaders[i + 1]!));
     }
     // The client gets the id our logs and error bodies carry, not one the upstream made up.
     if (ops === null || (!ops.remove.includes('x-request-id') && !ops.set.some((s) => s[0] === 'x-request-id'))) out.push('x-request-id', this.requestId);
@@ -113,7 +129,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
     } catch (err) {
       // The upstream sent a header Node refuses to write (bad characters): not the client's fault.
       this.headersReceived = false;
-      this.abortUpstream?.(new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent an invalid header', { cause: err }));
+      this.abortExchange(new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent an invalid header', { cause: err }));
       return false;
     }
     return true;
@@ -144,8 +160,8 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
       return;
     }
     if (gwErr.code === 'UPSTREAM_TIMEOUT' && this.target !== null) {
-      const code = (err as { code?: string }).code;
-      const limit = code === 'UND_ERR_CONNECT_TIMEOUT' ? this.pool.spec.connectTimeoutMs : code === 'UND_ERR_BODY_TIMEOUT' ? this.pool.spec.idleTimeoutMs : this.pool.spec.responseTimeoutMs;
+      const code = String((err as { code?: unknown }).code);
+      const limit = CONNECT_TIMEOUTS.has(code) ? this.pool.spec.connectTimeoutMs : BODY_TIMEOUTS.has(code) ? this.pool.spec.idleTimeoutMs : this.pool.spec.responseTimeoutMs;
       this.fail(new GatewayError('UPSTREAM_TIMEOUT', `upstream ${this.pool.name} did not answer within ${formatDuration(limit)}`, { cause: err }));
       return;
     }
@@ -165,8 +181,13 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
   }
 
   abort(err: GatewayError): void {
-    if (this.abortUpstream !== null && !this.finished) this.abortUpstream(err);
+    if ((this.control !== null || this.abortUpstream !== null) && !this.finished) this.abortExchange(err);
     else this.fail(err);
+  }
+
+  private abortExchange(err: Error): void {
+    if (this.control !== null) this.control.abort(err);
+    else this.abortUpstream?.(err);
   }
 
   private release(): void {
@@ -178,9 +199,10 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
     this.done?.(this);
   }
 
-  // The client's socket drained: undici may read the upstream again.
+  // The client's socket drained: the upstream may be read again.
   clientDrained(): void {
-    this.resume?.();
+    if (this.control !== null) this.control.resume();
+    else this.resume?.();
   }
 
   // The response closed, finished or not; a client that left early aborts the upstream request.
@@ -196,6 +218,10 @@ export class HttpRelay implements Dispatcher.DispatchHandler {
     this.abort(new GatewayError('BODY_TOO_LARGE'));
     return true;
   }
+}
+
+function text(field: Buffer | string): string {
+  return typeof field === 'string' ? field : field.toString('latin1');
 }
 
 function resOnDrain(this: OwnedRes): void {

@@ -1,22 +1,42 @@
-// upstream/pool: the targets of one upstream, their undici dispatchers and counters;
-// not target choice (balancers/) and not health probing (a later issue plugs in through `healthy`).
+// upstream/pool: the targets of one upstream, their connection pools and counters; not target
+// choice (balancers/) and not health probing (a later issue plugs in through `healthy`).
+// Plain-TCP targets get our HTTP/1.1 client (h1/client.ts, the cheaper one per request); https://
+// targets get undici's Pool, which brings TLS.
 import { Pool } from 'undici';
 import type { TargetSpec, UpstreamSpec } from '../config/compile.js';
 import { createRoundRobin } from './balancers/round-robin.js';
+import { H1Pool } from './h1/client.js';
+
+const KEEP_ALIVE_TIMEOUT_MS = 4_000; // below the 5 s of Node's own servers, as undici's default
+const MAX_HEAD_BYTES = 64 * 1024;
 
 export class Target {
-  readonly dispatcher: Pool;
+  readonly h1: H1Pool | null;
+  readonly tls: Pool | null;
   healthy = true;
   activeTunnels = 0;   // open WebSocket tunnels to this target
   inFlight = 0;        // HTTP exchanges waiting for or streaming a response
   constructor(readonly spec: TargetSpec, upstream: UpstreamSpec) {
-    this.dispatcher = new Pool(spec.origin, {
+    if (!spec.secure) {
+      this.tls = null;
+      this.h1 = new H1Pool(spec.hostname, spec.port, {
+        connections: upstream.maxConnectionsPerTarget,
+        connectTimeoutMs: upstream.connectTimeoutMs,
+        responseTimeoutMs: upstream.responseTimeoutMs,
+        idleTimeoutMs: upstream.idleTimeoutMs,
+        keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+        maxHeadBytes: MAX_HEAD_BYTES,
+      });
+      return;
+    }
+    this.h1 = null;
+    this.tls = new Pool(spec.origin, {
       connections: upstream.maxConnectionsPerTarget,
       pipelining: 1,
       connect: { timeout: upstream.connectTimeoutMs, noDelay: true, keepAlive: true },
       headersTimeout: upstream.responseTimeoutMs,
       bodyTimeout: upstream.idleTimeoutMs,
-      keepAliveTimeout: 4_000,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       keepAliveMaxTimeout: 60_000,
       strictContentLength: true,
     });
@@ -54,6 +74,6 @@ export class UpstreamPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.targets.map((t) => t.dispatcher.close().catch(() => t.dispatcher.destroy())));
+    await Promise.all(this.targets.map((t) => (t.h1 !== null ? t.h1.close() : t.tls!.close().catch(() => t.tls!.destroy()))));
   }
 }

@@ -1,0 +1,394 @@
+// upstream/h1/response-parser: an HTTP/1.x response parser (RFC 9112) for the upstream side of the
+// HTTP relay. It reads the status line and headers, decides the body's framing (§6.3), and hands on
+// the body without its chunked framing. Strict where a lax reading could desynchronize a pooled
+// connection (obs-fold, whitespace before a colon, conflicting Content-Length, bare CR or LF): those
+// are faults, and any framing we cannot trust afterwards (close-delimited, Content-Length beside
+// Transfer-Encoding, bytes past the end) makes the connection single-use.
+//
+// Ours rather than undici's because the response side is where a Node proxy spends its time: see
+// docs/performance.md (undici costs ~12 µs more per request than this client on the same machine).
+// Parsers return numeric faults and never throw.
+
+export const FAULT_NONE = 0;
+export const FAULT_HEAD_TOO_LARGE = 1;
+export const FAULT_BAD_STATUS = 2;
+export const FAULT_BAD_HEADER = 3;
+export const FAULT_BAD_LENGTH = 4;
+export const FAULT_BAD_CHUNK = 5;
+export const FAULT_UNEXPECTED_UPGRADE = 6;
+
+const FAULT_REASONS = [
+  '',
+  'upstream response head is too large',
+  'upstream sent an invalid status line',
+  'upstream sent an invalid header line',
+  'upstream sent an invalid or conflicting Content-Length',
+  'upstream sent invalid chunked framing',
+  'upstream switched protocols on a plain request',
+] as const;
+
+export function faultReason(fault: number): string {
+  return FAULT_REASONS[fault] ?? 'upstream sent an invalid response';
+}
+
+// What the parser is reading.
+const S_HEAD = 0;
+const S_LENGTH = 1;       // Content-Length body
+const S_CHUNK_SIZE = 2;   // hex digits of a chunk-size line
+const S_CHUNK_EXT = 3;    // after the size: extensions up to CR
+const S_CHUNK_SIZE_LF = 4;
+const S_CHUNK_DATA = 5;
+const S_CHUNK_DATA_CR = 6;
+const S_CHUNK_DATA_LF = 7;
+const S_TRAILER = 8;      // trailer lines after the last chunk (dropped, as the relay drops trailers)
+const S_TRAILER_LF = 9;
+const S_UNTIL_CLOSE = 10; // close-delimited body
+const S_DONE = 11;
+
+const CR = 13;
+const LF = 10;
+const MAX_CHUNK_SIZE = 2 ** 48;
+const HEAD_END = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
+
+// RFC 9110 §5.6.2 token characters, and field-value characters (§5.5: no CTL but HTAB).
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
+const DIGITS = /^\d{1,15}$/;
+
+export interface ResponseSink {
+  // The head is complete (1xx heads are skipped by the parser). Returning nothing; the sink reads
+  // status, statusText and rawHeaders off the parser.
+  onHead(parser: ResponseParser): void;
+  // A piece of body, a view into the chunk given to execute(); the sink must not keep the chunk
+  // beyond the call unless it owns it.
+  onBody(chunk: Buffer): void;
+  onComplete(parser: ResponseParser): void;
+}
+
+export class ResponseParser {
+  status = 0;
+  statusText = '';
+  rawHeaders: string[] = [];
+  // False when the connection cannot carry another exchange after this response.
+  keepAlive = true;
+  fault = FAULT_NONE;
+  private state = S_DONE;
+  private noBody = false;         // answer to HEAD
+  private head: Buffer = EMPTY;   // a head split across reads, accumulated
+  private left = 0;               // body bytes left (Content-Length or current chunk)
+  private chunkDigits = 0;
+  private trailerBytes = 0;
+  private lineBytes = 0;
+
+  constructor(private readonly maxHeadBytes: number) {}
+
+  /** Starts a new response; `noBody` for the answer to a HEAD request. */
+  reset(noBody: boolean): void {
+    this.state = S_HEAD;
+    this.noBody = noBody;
+    this.status = 0;
+    this.statusText = '';
+    this.rawHeaders.length = 0; // reused: the sink reads it during onHead and keeps nothing
+    this.keepAlive = true;
+    this.fault = FAULT_NONE;
+    this.head = EMPTY;
+  }
+
+  get done(): boolean {
+    return this.state === S_DONE;
+  }
+
+  get readingUntilClose(): boolean {
+    return this.state === S_UNTIL_CLOSE;
+  }
+
+  get headComplete(): boolean {
+    return this.state !== S_HEAD;
+  }
+
+  /** The connection ended: completes a close-delimited body; true when the response is complete. */
+  finishOnClose(sink: ResponseSink): boolean {
+    if (this.state === S_UNTIL_CLOSE) {
+      this.state = S_DONE;
+      sink.onComplete(this);
+      return true;
+    }
+    return this.state === S_DONE;
+  }
+
+  // HOT: per read of a busy upstream connection. Returns the bytes used; stops at the end of the
+  // response (what follows is not ours) or at a fault (this.fault).
+  execute(chunk: Buffer, sink: ResponseSink): number {
+    let at = 0;
+    const end = chunk.length;
+    while (at < end && this.fault === FAULT_NONE) {
+      switch (this.state) {
+        case S_HEAD: {
+          const used = this.readHead(chunk, at, sink);
+          if (used === -1) return end; // partial head kept
+          at = used;
+          break;
+        }
+        case S_LENGTH: {
+          const n = Math.min(this.left, end - at);
+          this.left -= n;
+          sink.onBody(at === 0 && n === end ? chunk : chunk.subarray(at, at + n));
+          at += n;
+          if (this.left === 0) this.complete(sink);
+          break;
+        }
+        case S_UNTIL_CLOSE:
+          sink.onBody(at === 0 ? chunk : chunk.subarray(at));
+          return end;
+        case S_CHUNK_DATA: {
+          const n = Math.min(this.left, end - at);
+          this.left -= n;
+          sink.onBody(chunk.subarray(at, at + n));
+          at += n;
+          if (this.left === 0) this.state = S_CHUNK_DATA_CR;
+          break;
+        }
+        case S_DONE:
+          return at;
+        default:
+          at = this.readFraming(chunk, at, end, sink);
+      }
+    }
+    return this.fault === FAULT_NONE ? at : end;
+  }
+
+  // The byte-wise part of chunked framing: size lines, CRLFs after data, trailers.
+  private readFraming(chunk: Buffer, at: number, end: number, sink: ResponseSink): number {
+    for (; at < end; at++) {
+      const c = chunk[at]!;
+      switch (this.state) {
+        case S_CHUNK_SIZE: {
+          const digit = hexValue(c);
+          if (digit !== -1) {
+            this.left = this.left * 16 + digit;
+            if (++this.chunkDigits > 12 || this.left > MAX_CHUNK_SIZE) return this.fail(FAULT_BAD_CHUNK);
+            continue;
+          }
+          if (this.chunkDigits === 0) return this.fail(FAULT_BAD_CHUNK);
+          if (c === CR) this.state = S_CHUNK_SIZE_LF;
+          else if (c === 0x3b /* ; */ || c === 0x20 || c === 0x09) this.state = S_CHUNK_EXT;
+          else return this.fail(FAULT_BAD_CHUNK);
+          continue;
+        }
+        case S_CHUNK_EXT:
+          if (c === CR) this.state = S_CHUNK_SIZE_LF;
+          else if (c === LF || (c < 0x20 && c !== 0x09) || c === 0x7f) return this.fail(FAULT_BAD_CHUNK);
+          else if (++this.lineBytes > 4096) return this.fail(FAULT_BAD_CHUNK);
+          continue;
+        case S_CHUNK_SIZE_LF:
+          if (c !== LF) return this.fail(FAULT_BAD_CHUNK);
+          if (this.left === 0) {
+            this.state = S_TRAILER;
+            this.trailerBytes = 0;
+            this.lineBytes = 0;
+            continue;
+          }
+          this.state = S_CHUNK_DATA;
+          return at + 1;
+        case S_CHUNK_DATA_CR:
+          if (c !== CR) return this.fail(FAULT_BAD_CHUNK);
+          this.state = S_CHUNK_DATA_LF;
+          continue;
+        case S_CHUNK_DATA_LF:
+          if (c !== LF) return this.fail(FAULT_BAD_CHUNK);
+          this.startChunk();
+          continue;
+        case S_TRAILER:
+          if (c === CR) this.state = S_TRAILER_LF;
+          else if (c === LF || ++this.trailerBytes > this.maxHeadBytes) return this.fail(FAULT_BAD_CHUNK);
+          else this.lineBytes++;
+          continue;
+        case S_TRAILER_LF:
+          if (c !== LF) return this.fail(FAULT_BAD_CHUNK);
+          if (this.lineBytes === 0) {
+            this.complete(sink);
+            return at + 1;
+          }
+          this.lineBytes = 0;
+          this.state = S_TRAILER;
+          continue;
+        default:
+          return at;
+      }
+    }
+    return at;
+  }
+
+  private startChunk(): void {
+    this.state = S_CHUNK_SIZE;
+    this.left = 0;
+    this.chunkDigits = 0;
+    this.lineBytes = 0;
+  }
+
+  private fail(fault: number): number {
+    this.fault = fault;
+    this.keepAlive = false;
+    return Number.MAX_SAFE_INTEGER;
+  }
+
+  private complete(sink: ResponseSink): void {
+    this.state = S_DONE;
+    sink.onComplete(this);
+  }
+
+  // Returns the offset after the head, or -1 when the head is not complete yet (kept for later).
+  private readHead(chunk: Buffer, at: number, sink: ResponseSink): number {
+    let buf = chunk;
+    let from = at;
+    if (this.head.length > 0) {
+      buf = Buffer.concat([this.head, chunk.subarray(at)]);
+      from = 0;
+    }
+    // A terminator can straddle reads: search from a little before the new bytes.
+    const endAt = buf.indexOf(HEAD_END, Math.max(from, this.head.length - 3));
+    if (endAt === -1) {
+      if (buf.length - from > this.maxHeadBytes) {
+        this.fail(FAULT_HEAD_TOO_LARGE);
+        return chunk.length;
+      }
+      this.head = buf === chunk ? Buffer.from(chunk.subarray(at)) : buf;
+      return -1;
+    }
+    if (endAt - from > this.maxHeadBytes) {
+      this.fail(FAULT_HEAD_TOO_LARGE);
+      return chunk.length;
+    }
+    const consumedOfChunk = buf === chunk ? endAt + 4 : endAt + 4 - this.head.length + at;
+    this.head = EMPTY;
+    this.parseHead(buf.toString('latin1', from, endAt));
+    if (this.fault !== FAULT_NONE) return chunk.length;
+    if (this.status < 200) {
+      // 1xx informational: skipped, the real answer follows (101 was never asked for).
+      if (this.status === 101) {
+        this.fail(FAULT_UNEXPECTED_UPGRADE);
+        return chunk.length;
+      }
+      this.reset(this.noBody);
+      return consumedOfChunk;
+    }
+    sink.onHead(this);
+    if (this.state === S_DONE) sink.onComplete(this);
+    return consumedOfChunk;
+  }
+
+  // Parses the status line and header lines of one head (no final CRLFCRLF) and sets the framing.
+  private parseHead(text: string): void {
+    let eol = text.indexOf('\r\n');
+    if (eol === -1) eol = text.length;
+    // HTTP/1.x SP 3DIGIT [SP reason]
+    if (eol < 12 || !text.startsWith('HTTP/1.') || text.charCodeAt(8) !== 0x20) return void this.fail(FAULT_BAD_STATUS);
+    const minor = text.charCodeAt(7);
+    if (minor !== 0x30 && minor !== 0x31) return void this.fail(FAULT_BAD_STATUS);
+    const status = statusCode(text);
+    if (status === -1 || (eol > 12 && text.charCodeAt(12) !== 0x20)) return void this.fail(FAULT_BAD_STATUS);
+    const reason = eol > 13 ? text.slice(13, eol) : '';
+    if (BAD_VALUE.test(reason)) return void this.fail(FAULT_BAD_STATUS);
+    this.status = status;
+    this.statusText = reason;
+    let keepAlive = minor === 0x31;
+    let length = -1;
+    let chunked = false;
+    let encoded = false;
+    const raw = this.rawHeaders;
+    for (let start = eol + 2; start < text.length; ) {
+      let next = text.indexOf('\r\n', start);
+      if (next === -1) next = text.length;
+      const colon = text.indexOf(':', start);
+      if (colon === -1 || colon >= next || colon === start) return void this.fail(FAULT_BAD_HEADER);
+      const name = text.slice(start, colon);
+      // Rejects obs-fold (a line starting with whitespace) and whitespace before the colon.
+      if (!TOKEN.test(name)) return void this.fail(FAULT_BAD_HEADER);
+      const value = trimOws(text, colon + 1, next);
+      if (BAD_VALUE.test(value)) return void this.fail(FAULT_BAD_HEADER);
+      raw.push(name, value);
+      start = next + 2;
+      switch (name.length) {
+        case 10:
+          if (name.toLowerCase() === 'connection') {
+            const tokens = value.toLowerCase();
+            if (tokens.includes('close')) keepAlive = false;
+            else if (minor === 0x30 && tokens.includes('keep-alive')) keepAlive = true;
+          }
+          break;
+        case 14:
+          if (name.toLowerCase() === 'content-length') {
+            const n = parseLength(value);
+            if (n === -1 || (length !== -1 && n !== length)) return void this.fail(FAULT_BAD_LENGTH);
+            length = n;
+          }
+          break;
+        case 17:
+          if (name.toLowerCase() === 'transfer-encoding') {
+            encoded = true;
+            // Only the final coding decides (RFC 9112 §6.3); a later header line overrides.
+            chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
+          }
+          break;
+      }
+    }
+    this.keepAlive = keepAlive;
+    if (this.noBody || status < 200 || status === 204 || status === 304) {
+      this.state = S_DONE;
+    } else if (encoded) {
+      // Transfer-Encoding wins over Content-Length, and a message that carried both is not trusted
+      // to leave the connection in sync.
+      if (length !== -1) this.keepAlive = false;
+      if (chunked) this.startChunk();
+      else this.untilClose();
+    } else if (length !== -1) {
+      this.left = length;
+      this.state = length === 0 ? S_DONE : S_LENGTH;
+    } else {
+      this.untilClose();
+    }
+  }
+
+  private untilClose(): void {
+    this.state = S_UNTIL_CLOSE;
+    this.keepAlive = false;
+  }
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
+
+function statusCode(text: string): number {
+  let n = 0;
+  for (let i = 9; i < 12; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n >= 100 ? n : -1;
+}
+
+function trimOws(text: string, start: number, end: number): string {
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return text.slice(start, end);
+}
+
+// "42", or a list of one repeated value ("42, 42", RFC 9110 §8.6); -1 when invalid or conflicting.
+function parseLength(value: string): number {
+  if (DIGITS.test(value)) return Number(value);
+  let n = -1;
+  for (const part of value.split(',')) {
+    const p = part.trim();
+    if (!DIGITS.test(p)) return -1;
+    const v = Number(p);
+    if (n !== -1 && v !== n) return -1;
+    n = v;
+  }
+  return n;
+}
