@@ -136,8 +136,11 @@ function issueMessage(iss: z.core.$ZodRawIssue): string | undefined {
     }
     case 'not_multiple_of':
       return `must be a multiple of ${iss.divisor}`;
-    case 'invalid_key':
-      return 'has an invalid key';
+    case 'invalid_key': {
+      // The key's own complaint (a header name's, say) says more than that it is invalid.
+      const inner = iss.issues[0];
+      return inner !== undefined && typeof inner.message === 'string' && inner.message !== '' ? inner.message : 'has an invalid key';
+    }
     case 'invalid_element':
       return 'has an invalid element';
     case 'unrecognized_keys':

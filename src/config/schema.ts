@@ -12,9 +12,13 @@ const size = z.union([z.string(), z.number()]).refine((v) => !Number.isNaN(parse
 });
 const port = z.number().int().min(0).max(65535);
 
+// RFC 9110 §5.1 / §5.5: a header name is a token; a value holds no CR, LF or NUL (it would split
+// the head it is written into).
+const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: 'invalid header name: use letters, digits and -' });
+const headerValue = z.string().regex(/^[^\r\n\0]*$/, { message: 'invalid header value: no line breaks or NUL' });
 const headerOps = z.strictObject({
-  set: z.record(z.string(), z.string()).optional(),
-  remove: z.array(z.string()).optional(),
+  set: z.record(headerName, headerValue).optional(),
+  remove: z.array(headerName).optional(),
 });
 
 export const listenSchema = z.strictObject({
@@ -79,7 +83,7 @@ export const routeSchema = z.strictObject({
       status: z.number().int().min(100).max(599).default(200),
       json: z.unknown().optional(),
       body: z.string().optional(),
-      headers: z.record(z.string(), z.string()).optional(),
+      headers: z.record(headerName, headerValue).optional(),
     })
     .optional(),
   stripPrefix: z.string().startsWith('/').optional(),

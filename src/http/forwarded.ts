@@ -32,6 +32,18 @@ export function createTraceparent(): string {
   return `00-${randomHex(16)}-${randomHex(8)}-01`;
 }
 
+const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
+
+export function isTraceId(value: string): boolean {
+  return value.length === 32 && TRACE_ID.test(value);
+}
+
+// A new trace for a request whose id we made: the trace id is the request id (both are 16 random
+// bytes in hex), so one value finds the request in our logs and in the upstream's traces.
+export function traceparentFor(requestId: string): string {
+  return `00-${requestId}-${randomHex(8)}-01`;
+}
+
 // A request id a trusted peer sent is kept only when it is short printable ASCII (it lands in logs).
 const SAFE_ID = /^[\x21-\x7e]{1,200}$/;
 

@@ -14,6 +14,10 @@ import { sendError } from './error-response.js';
 type OwnedRes = ServerResponse & { relay: HttpRelay };
 type OwnedReq = IncomingMessage & { relay: HttpRelay };
 
+// The lengths of the response header names the relay drops (hop-by-hop, x-request-id).
+const DROP_LENGTHS = new Uint8Array(32);
+for (const name of [...HOP_BY_HOP, 'x-request-id']) DROP_LENGTHS[name.length] = 1;
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 // Failures that happen before the upstream could have acted on the request: safe to retry elsewhere.
 const RETRYABLE = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'EHOSTUNREACH', 'H1_CONNECT_TIMEOUT', 'H1_SOCKET_CLOSED']);
@@ -37,6 +41,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
   private abortUpstream: ((err?: Error) => void) | null = null; // undici (https targets)
   private resume: (() => void) | null = null;
   private headersReceived = false;
+  private drainListened = false;
   private finished = false;
   private attemptsLeft: number;
   private bodyBytes = 0;
@@ -55,7 +60,8 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
   ) {
     this.attemptsLeft = hasBody || !IDEMPOTENT.has(req.method ?? '') ? 0 : pool.spec.retries;
     (res as OwnedRes).relay = this;
-    res.on('drain', resOnDrain).on('close', resOnClose);
+    // The response's 'close' reaches clientClosed() through the gateway's own listener; 'drain'
+    // is listened to only once a write has filled the client's socket.
     if (hasBody && maxBodyBytes > 0 && req.headers['content-length'] === undefined) {
       (req as OwnedReq).relay = this;
       // A 'data' listener alone would start the flow now, before undici reads the body: the chunks
@@ -113,8 +119,14 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
       }
     }
     const ops = this.responseOps;
+    const plain = dropped === null && ops === null;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = text(rawHeaders[i]!);
+      // Most names cannot be one we drop (no such length): copied without a lower-cased copy.
+      if (plain && (name.length >= DROP_LENGTHS.length || DROP_LENGTHS[name.length] === 0)) {
+        out.push(name, text(rawHeaders[i + 1]!));
+        continue;
+      }
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower) || lower === 'x-request-id' || (dropped !== null && dropped.has(lower))) continue;
       if (ops !== null && (ops.remove.includes(lower) || ops.set.some((s) => s[0] === lower))) continue;
@@ -138,7 +150,12 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
   // HOT: per response chunk. Returning false pauses undici until the client drains.
   onData(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
-    return this.res.write(chunk);
+    if (this.res.write(chunk)) return true;
+    if (!this.drainListened) {
+      this.drainListened = true;
+      this.res.on('drain', resOnDrain);
+    }
+    return false;
   }
 
   onComplete(): void {
@@ -226,10 +243,6 @@ function text(field: Buffer | string): string {
 
 function resOnDrain(this: OwnedRes): void {
   this.relay.clientDrained();
-}
-
-function resOnClose(this: OwnedRes): void {
-  this.relay.clientClosed();
 }
 
 function reqOnData(this: OwnedReq, chunk: Buffer): void {

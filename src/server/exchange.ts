@@ -1,6 +1,6 @@
 // server/exchange: one HTTP request or WebSocket handshake as middleware sees it (the Context of
 // SPEC section 5). Created only for routes that have middleware; the fast path never builds one.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Context, Identity, WsCloseInfo, WsOpenInfo } from '../middleware/chain.js';
 
 
@@ -40,6 +40,9 @@ export class Exchange implements Context {
   }
 
   setUpstreamHeader(name: string, value: string): void {
+    // Throws (the middleware fails with 500) rather than let CR/LF split the upstream request head.
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
     const lower = name.toLowerCase();
     this.upstreamHeaders = this.upstreamHeaders.filter(([k]) => k !== lower);
     this.upstreamHeaders.push([lower, value]);

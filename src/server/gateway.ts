@@ -22,7 +22,9 @@ import {
   createTraceparent,
   isSafeRequestId,
   isTrustedPeer,
+  isTraceId,
   isValidTraceparent,
+  traceparentFor,
   plainAddress,
   randomHex,
 } from '../http/forwarded.js';
@@ -961,6 +963,7 @@ function callHook<T>(log: Logger, fn: (info: T) => void, info: T): void {
 
 function exchangeOnClose(this: OwnedRes): void {
   this.gateway.exchangeFinished(this);
+  this.relay?.clientClosed();
 }
 
 function handshakeSocketOnError(this: Socket): void {
@@ -1055,7 +1058,7 @@ function appendForwarded(out: string[], req: IncomingMessage, peer: string, trus
   out.push('x-forwarded-host', trusted && fhost !== undefined ? fhost : h.host ?? '');
   out.push('x-request-id', requestId);
   const tp = headerString(h.traceparent);
-  out.push('traceparent', tp !== undefined && isValidTraceparent(tp) ? tp : createTraceparent());
+  out.push('traceparent', tp !== undefined && isValidTraceparent(tp) ? tp : isTraceId(requestId) ? traceparentFor(requestId) : createTraceparent());
 }
 
 function setFlat(out: string[], name: string, value: string): void {

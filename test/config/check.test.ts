@@ -298,3 +298,13 @@ test('parseConfig returns the config or throws a ConfigError listing every probl
     'routes[1].upstream: unknown upstream "chta" (did you mean "chat"?)',
   ].join('\n'));
 });
+
+test('a configured header whose name is not a token or whose value breaks the line is named with the fix', () => {
+  const problems = problemsOf((c) => {
+    c.routes[1].headers = { request: { set: { 'x bad': '1', 'x-ok': 'a\nb' } }, response: { remove: ['x:y'] } };
+  });
+  const byPath = Object.fromEntries(problems.map((p) => [p.path, p.message]));
+  expect(byPath['routes[1].headers.request.set["x bad"]']).toMatch(/invalid header name/);
+  expect(byPath['routes[1].headers.request.set.x-ok']).toMatch(/invalid header value: no line breaks/);
+  expect(byPath['routes[1].headers.response.remove[0]']).toMatch(/invalid header name/);
+});

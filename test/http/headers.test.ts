@@ -178,6 +178,15 @@ test.each([
   expect(seen.rawHeaders.filter((h) => h.toLowerCase() === 'traceparent')).toHaveLength(1);
 });
 
+test('a fresh traceparent carries the request id as its trace id, so one value finds both', async () => {
+  const up = await startEchoUpstream();
+  const gw = await startGateway(proxyConfig(up.url));
+  const seen = seenOf(await send(gw.url('/')));
+  const requestId = seen.headers['x-request-id'] as string;
+  expect(requestId).toMatch(/^[0-9a-f]{32}$/);
+  expect(seen.headers.traceparent).toMatch(new RegExp(`^00-${requestId}-[0-9a-f]{16}-01$`));
+});
+
 test('applies the route request and response header set/remove', async () => {
   const up = await startEchoUpstream('echo', (_req, res) => {
     res.setHeader('Server', 'upstream/1.0');

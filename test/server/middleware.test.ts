@@ -140,6 +140,20 @@ test('ctx.setUpstreamHeader() reaches the upstream, replacing what the client se
   expect(seen.rawHeaders.filter((h) => h.toLowerCase() === 'x-user-id')).toHaveLength(1);
 });
 
+test('ctx.setUpstreamHeader() refuses a value with a line break: 500, and the upstream never sees a split head', async () => {
+  const up = await startEchoUpstream();
+  const gw = await startGateway(proxyConfig(up.url), (g) =>
+    g.use(async (ctx, next) => {
+      ctx.setUpstreamHeader('X-User-Id', 'user-7\r\nX-Admin: yes');
+      await next();
+    }),
+  );
+  const answer = await send(gw.url('/me'));
+  expect(answer.status).toBe(500);
+  expect(errorCodeOf(answer)).toBe('INTERNAL');
+  expect(up.requests).toHaveLength(0);
+});
+
 test('a middleware that throws gets 500 INTERNAL as JSON and an error log line', async () => {
   const up = await startEchoUpstream();
   const gw = await startGateway(proxyConfig(up.url), (g) =>

@@ -22,6 +22,8 @@ export interface H1PoolOptions {
   readonly maxHeadBytes: number;
 }
 
+// Written into the request head as given: names and values were checked where they came from
+// (Node's parser for the client's, config/schema.ts for configured ones, Exchange for middleware's).
 export interface DispatchOptions {
   readonly path: string;
   readonly method: string;
@@ -53,7 +55,6 @@ export class H1Error extends Error {
 
 // Reads are synchronous callbacks, one at a time: one buffer serves every connection.
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-const BAD_FIELD = /[\r\n\0]/;
 
 // What a connection's deadline guards.
 const DEADLINE_NONE = 0;
@@ -67,7 +68,7 @@ type BodyStream = IncomingMessage & { exchange: H1Exchange };
 
 class H1Exchange implements ExchangeControl {
   conn: H1Connection | null = null;
-  queuedAtMs = 0;
+  queuedTicks = 0;
   headersSeen = false;
   bodySent: boolean;
   ended = false;          // onComplete or onError was called
@@ -92,7 +93,6 @@ class H1Exchange implements ExchangeControl {
       const name = h[i]!;
       const value = h[i + 1]!;
       if (name.length === 4 && name.toLowerCase() === 'host') host = true;
-      if (BAD_FIELD.test(value) || BAD_FIELD.test(name)) continue; // never written raw into the head
       head += `${name}: ${value}\r\n`;
     }
     if (!host) head += `host: ${this.pool.hostHeader}\r\n`;
@@ -194,8 +194,10 @@ export class H1Connection implements ResponseSink {
   exchange: H1Exchange | null = null;
   connected = false;
   closed = false;
+  // The deadline in force and the pool ticks since its phase began or the exchange last moved:
+  // no clock is read on the request path (core/clock.ts does the same for tunnels).
   deadline = DEADLINE_NONE;
-  deadlineAtMs = 0;
+  ticks = 0;
   private responseDone = false;
 
   constructor(readonly pool: H1Pool) {
@@ -210,17 +212,17 @@ export class H1Connection implements ResponseSink {
     socket.conn = this;
     socket.on('connect', connOnConnect).on('error', connOnError).on('close', connOnClose).on('drain', connOnDrain);
     this.socket = socket;
-    this.setDeadline(DEADLINE_CONNECT, pool.options.connectTimeoutMs);
+    this.setDeadline(DEADLINE_CONNECT);
   }
 
-  setDeadline(kind: number, ms: number): void {
-    this.deadline = ms > 0 ? kind : DEADLINE_NONE;
-    this.deadlineAtMs = Date.now() + ms;
+  setDeadline(kind: number): void {
+    this.deadline = kind;
+    this.ticks = 0;
   }
 
-  // Activity on the exchange: the deadline in force starts again.
+  // Activity on the exchange (request body sent, response body read): the deadline starts again.
   touch(): void {
-    if (this.deadline === DEADLINE_HEADERS) this.deadlineAtMs = Date.now() + this.pool.options.responseTimeoutMs;
+    this.ticks = 0;
   }
 
   assign(ex: H1Exchange): void {
@@ -233,7 +235,7 @@ export class H1Connection implements ResponseSink {
   }
 
   private begin(ex: H1Exchange): void {
-    this.setDeadline(DEADLINE_HEADERS, this.pool.options.responseTimeoutMs);
+    this.setDeadline(DEADLINE_HEADERS);
     this.socket.resume();
     ex.send(this.socket);
   }
@@ -264,8 +266,8 @@ export class H1Connection implements ResponseSink {
       // Bytes after the end of the response were never asked for.
       if (used < chunk.length) parser.keepAlive = false;
       this.finish(ex);
-    } else if (this.deadline === DEADLINE_BODY) {
-      this.deadlineAtMs = Date.now() + this.pool.options.idleTimeoutMs;
+    } else {
+      this.ticks = 0;
     }
   }
 
@@ -273,7 +275,7 @@ export class H1Connection implements ResponseSink {
   onHead(parser: ResponseParser): void {
     const ex = this.exchange!;
     ex.headersSeen = true;
-    this.setDeadline(DEADLINE_BODY, this.pool.options.idleTimeoutMs);
+    this.setDeadline(DEADLINE_BODY);
     if (!ex.handler.onHeaders(parser.status, parser.rawHeaders, null, parser.statusText)) this.socket.pause();
   }
 
@@ -311,14 +313,17 @@ export class H1Connection implements ResponseSink {
     this.pool.removed(this);
   }
 
-  // Called on every pool tick.
-  checkDeadline(now: number): void {
-    if (this.deadline === DEADLINE_NONE || now < this.deadlineAtMs) return;
+  // Called on every pool tick. A phase that began within the last tick may be almost a tick old
+  // or brand new, so one tick is not counted: a deadline fires between its limit and a tick later.
+  checkDeadline(tickMs: number): void {
+    if (this.deadline === DEADLINE_NONE) return;
+    const o = this.pool.options;
     const kind = this.deadline;
+    const limit = kind === DEADLINE_CONNECT ? o.connectTimeoutMs : kind === DEADLINE_HEADERS ? o.responseTimeoutMs : kind === DEADLINE_BODY ? o.idleTimeoutMs : o.keepAliveTimeoutMs;
+    if (limit <= 0 || this.ticks++ * tickMs < limit) return;
     const ex = this.exchange;
     this.destroy();
     if (ex === null) return; // idle or unused: closed quietly
-    const o = this.pool.options;
     if (kind === DEADLINE_CONNECT) ex.fail(new H1Error('H1_CONNECT_TIMEOUT', `connect timed out after ${o.connectTimeoutMs} ms`));
     else if (kind === DEADLINE_HEADERS) ex.fail(new H1Error('H1_HEADERS_TIMEOUT', `no response head within ${o.responseTimeoutMs} ms`));
     else if (kind === DEADLINE_BODY) ex.fail(new H1Error('H1_BODY_TIMEOUT', `no response data within ${o.idleTimeoutMs} ms`));
@@ -412,7 +417,6 @@ export class H1Pool {
       this.open().assign(ex);
       return;
     }
-    ex.queuedAtMs = Date.now();
     this.queue.push(ex);
   }
 
@@ -438,7 +442,7 @@ export class H1Pool {
       conn.destroy();
       return;
     }
-    conn.setDeadline(DEADLINE_IDLE, this.options.keepAliveTimeoutMs);
+    conn.setDeadline(DEADLINE_IDLE);
     this.idle.push(conn);
   }
 
@@ -468,12 +472,11 @@ export class H1Pool {
   }
 
   tick(): void {
-    const now = Date.now();
-    for (const conn of this.all) conn.checkDeadline(now);
+    for (const conn of this.all) conn.checkDeadline(this.tickMs);
     const limit = this.options.responseTimeoutMs;
     for (let i = this.queueHead; i < this.queue.length; i++) {
       const ex = this.queue[i]!;
-      if (!ex.ended && limit > 0 && now - ex.queuedAtMs >= limit) {
+      if (!ex.ended && limit > 0 && ex.queuedTicks++ * this.tickMs >= limit) {
         ex.fail(new H1Error('H1_HEADERS_TIMEOUT', `no free connection to the upstream within ${limit} ms`));
       }
     }

@@ -51,9 +51,16 @@ const MAX_CHUNK_SIZE = 2 ** 48;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
 
-// RFC 9110 §5.6.2 token characters, and field-value characters (§5.5: no CTL but HTAB).
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
+// What each latin1 char may be in a head: CHAR_TOKEN in names (RFC 9110 §5.6.2) and values,
+// CHAR_VALUE in values only (SP, HTAB, VCHAR, obs-text; §5.5), 0 nowhere: CTLs, and CR or LF
+// outside the CRLF that ends a line (RFC 9112 §2.2: no bare line ends).
+const CHAR_TOKEN = 1;
+const CHAR_VALUE = 2;
+const CHAR_CLASS = new Uint8Array(256);
+for (let c = 0x20; c < 0x7f; c++) CHAR_CLASS[c] = CHAR_VALUE;
+for (let c = 0x80; c < 0x100; c++) CHAR_CLASS[c] = CHAR_VALUE;
+CHAR_CLASS[0x09] = CHAR_VALUE;
+for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") CHAR_CLASS[ch.charCodeAt(0)] = CHAR_TOKEN;
 const DIGITS = /^\d{1,15}$/;
 
 export interface ResponseSink {
@@ -89,7 +96,7 @@ export class ResponseParser {
     this.noBody = noBody;
     this.status = 0;
     this.statusText = '';
-    this.rawHeaders.length = 0; // reused: the sink reads it during onHead and keeps nothing
+    this.rawHeaders = [];
     this.keepAlive = true;
     this.fault = FAULT_NONE;
     this.head = EMPTY;
@@ -288,8 +295,8 @@ export class ResponseParser {
     if (minor !== 0x30 && minor !== 0x31) return void this.fail(FAULT_BAD_STATUS);
     const status = statusCode(text);
     if (status === -1 || (eol > 12 && text.charCodeAt(12) !== 0x20)) return void this.fail(FAULT_BAD_STATUS);
+    for (let i = 13; i < eol; i++) if (CHAR_CLASS[text.charCodeAt(i)] === 0) return void this.fail(FAULT_BAD_STATUS);
     const reason = eol > 13 ? text.slice(13, eol) : '';
-    if (BAD_VALUE.test(reason)) return void this.fail(FAULT_BAD_STATUS);
     this.status = status;
     this.statusText = reason;
     let keepAlive = minor === 0x31;
@@ -297,35 +304,47 @@ export class ResponseParser {
     let chunked = false;
     let encoded = false;
     const raw = this.rawHeaders;
-    for (let start = eol + 2; start < text.length; ) {
-      let next = text.indexOf('\r\n', start);
-      if (next === -1) next = text.length;
-      const colon = text.indexOf(':', start);
-      if (colon === -1 || colon >= next || colon === start) return void this.fail(FAULT_BAD_HEADER);
-      const name = text.slice(start, colon);
-      // Rejects obs-fold (a line starting with whitespace) and whitespace before the colon.
-      if (!TOKEN.test(name)) return void this.fail(FAULT_BAD_HEADER);
-      const value = trimOws(text, colon + 1, next);
-      if (BAD_VALUE.test(value)) return void this.fail(FAULT_BAD_HEADER);
+    const n = text.length;
+    // One pass per line: the name (token chars up to the colon: rejects obs-fold and whitespace
+    // before the colon), OWS, the value (trailing OWS dropped), CRLF.
+    for (let i = eol + 2; i < n; ) {
+      const start = i;
+      while (i < n && CHAR_CLASS[text.charCodeAt(i)] === CHAR_TOKEN) i++;
+      if (i === start || text.charCodeAt(i) !== 0x3a) return void this.fail(FAULT_BAD_HEADER);
+      const name = text.slice(start, i);
+      i++;
+      for (let c = text.charCodeAt(i); c === 0x20 || c === 0x09; c = text.charCodeAt(++i));
+      const from = i;
+      let to = i;
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c === CR) break;
+        if (CHAR_CLASS[c] === 0) return void this.fail(FAULT_BAD_HEADER);
+        if (c !== 0x20 && c !== 0x09) to = i + 1;
+      }
+      if (i < n) {
+        if (text.charCodeAt(i + 1) !== LF) return void this.fail(FAULT_BAD_HEADER);
+        i += 2;
+      }
+      const value = text.slice(from, to);
       raw.push(name, value);
-      start = next + 2;
       switch (name.length) {
         case 10:
-          if (name.toLowerCase() === 'connection') {
+          if (isNamed(name, 'connection')) {
             const tokens = value.toLowerCase();
             if (tokens.includes('close')) keepAlive = false;
             else if (minor === 0x30 && tokens.includes('keep-alive')) keepAlive = true;
           }
           break;
         case 14:
-          if (name.toLowerCase() === 'content-length') {
+          if (isNamed(name, 'content-length')) {
             const n = parseLength(value);
             if (n === -1 || (length !== -1 && n !== length)) return void this.fail(FAULT_BAD_LENGTH);
             length = n;
           }
           break;
         case 17:
-          if (name.toLowerCase() === 'transfer-encoding') {
+          if (isNamed(name, 'transfer-encoding')) {
             encoded = true;
             // Only the final coding decides (RFC 9112 §6.3); a later header line overrides.
             chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
@@ -373,15 +392,25 @@ function statusCode(text: string): number {
   return n >= 100 ? n : -1;
 }
 
-function trimOws(text: string, start: number, end: number): string {
-  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
-  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
-  return text.slice(start, end);
+
+// Case-insensitive name check without a lower-cased copy; `lower` is lower case, same length.
+function isNamed(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
 }
 
 // "42", or a list of one repeated value ("42, 42", RFC 9110 §8.6); -1 when invalid or conflicting.
 function parseLength(value: string): number {
-  if (DIGITS.test(value)) return Number(value);
+  if (value.length > 0 && value.length <= 15) {
+    let n = 0;
+    let i = 0;
+    for (; i < value.length; i++) {
+      const d = value.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      n = n * 10 + d;
+    }
+    if (i === value.length) return n;
+  }
   let n = -1;
   for (const part of value.split(',')) {
     const p = part.trim();
