@@ -1,21 +1,7 @@
 // http/forwarded: who the client is (trustedProxies) and the X-Forwarded-* / X-Request-Id /
 // traceparent values the gateway sends upstream (SPEC section 3).
-import { randomFillSync } from 'node:crypto';
 import type { BlockList } from 'node:net';
-
-// Random ids are cut from a pool refilled 4 KiB at a time: one syscall per ~250 ids, not per request.
-const POOL = Buffer.allocUnsafe(4096);
-let poolAt = POOL.length;
-
-export function randomHex(bytes: number): string {
-  if (poolAt + bytes > POOL.length) {
-    randomFillSync(POOL);
-    poolAt = 0;
-  }
-  const hex = POOL.toString('hex', poolAt, poolAt + bytes);
-  poolAt += bytes;
-  return hex;
-}
+import { randomHex } from '../core/random.js';
 
 export function createRequestId(): string {
   return randomHex(16);

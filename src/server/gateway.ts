@@ -26,8 +26,8 @@ import {
   isValidTraceparent,
   traceparentFor,
   plainAddress,
-  randomHex,
 } from '../http/forwarded.js';
+import { randomHex } from '../core/random.js';
 import { acceptKey, checkClientHandshake, rawHandshakeError, switchingProtocols, upstreamHandshake } from '../ws/handshake.js';
 import { WsTunnel, type TunnelObserver } from '../ws/tunnel.js';
 import { rawUpstreamHandshake } from '../ws/upstream-socket.js';

@@ -1,7 +1,7 @@
 // ws/frames: the frames the gateway writes itself (close, ping, pong); relayed frames are never re-encoded.
 // masked = true when writing toward the upstream, where the gateway speaks as a client (RFC 6455 §5.3).
 
-import { randomFillSync } from 'node:crypto';
+import { randomFill } from '../core/random.js';
 import { CLOSE_CODES } from './close-codes.js';
 import { MAX_CONTROL_PAYLOAD, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG } from './frame-scanner.js';
 
@@ -44,7 +44,7 @@ function finish(frame: Buffer, opcode: number, head: number, length: number, mas
   frame[0] = 0x80 | opcode;
   frame[1] = (masked ? 0x80 : 0) | length;
   if (masked) {
-    randomFillSync(frame, 2, 4);
+    randomFill(frame, 2, 4);
     for (let i = 0; i < length; i++) frame[head + i]! ^= frame[2 + (i & 3)]!;
   }
   return head + length === frame.length ? frame : frame.subarray(0, head + length);
