@@ -1,7 +1,7 @@
 // ws/handshake: RFC 6455 §4 on both sides of the gateway: validating the client's upgrade request,
 // performing our own handshake with the upstream, and answering the client with the 101 (or with
 // whatever else the upstream said, as plain HTTP). Owns the client socket until the tunnel takes it.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ClientRequest, STATUS_CODES } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
@@ -13,7 +13,7 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + WS_GUID).digest('base64');
+  return hash('sha1', key + WS_GUID, 'base64'); // one call, no Hash object (Node >= 20.12)
 }
 
 function hasToken(value: string | undefined, token: string): boolean {

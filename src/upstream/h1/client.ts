@@ -168,7 +168,7 @@ class H1Exchange implements ExchangeControl {
 
   // ExchangeControl: the client drained, read the upstream again.
   resume(): void {
-    if (this.conn !== null && !this.ended) this.conn.socket.resume();
+    if (this.conn !== null && !this.ended) this.conn.resume();
   }
 
   fail(err: Error): void {
@@ -198,6 +198,8 @@ export class H1Connection implements ResponseSink {
   // no clock is read on the request path (core/clock.ts does the same for tunnels).
   deadline = DEADLINE_NONE;
   ticks = 0;
+  // Reading is paused for a slow client: the body deadline waits too (undici does the same).
+  paused = false;
   private responseDone = false;
 
   constructor(readonly pool: H1Pool) {
@@ -236,7 +238,7 @@ export class H1Connection implements ResponseSink {
 
   private begin(ex: H1Exchange): void {
     this.setDeadline(DEADLINE_HEADERS);
-    this.socket.resume();
+    this.resume();
     ex.send(this.socket);
   }
 
@@ -266,8 +268,8 @@ export class H1Connection implements ResponseSink {
       // Bytes after the end of the response were never asked for.
       if (used < chunk.length) parser.keepAlive = false;
       this.finish(ex);
-    } else {
-      this.ticks = 0;
+    } else if (this.deadline === DEADLINE_BODY) {
+      this.ticks = 0; // body bytes arrived; a head trickling in does not stretch the response deadline
     }
   }
 
@@ -276,13 +278,25 @@ export class H1Connection implements ResponseSink {
     const ex = this.exchange!;
     ex.headersSeen = true;
     this.setDeadline(DEADLINE_BODY);
-    if (!ex.handler.onHeaders(parser.status, parser.rawHeaders, null, parser.statusText)) this.socket.pause();
+    if (!ex.handler.onHeaders(parser.status, parser.rawHeaders, null, parser.statusText)) this.pause();
   }
 
   onBody(chunk: Buffer): void {
     const ex = this.exchange;
     if (ex === null || ex.ended) return;
-    if (!ex.handler.onData(chunk)) this.socket.pause();
+    if (!ex.handler.onData(chunk)) this.pause();
+  }
+
+  private pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.ticks = 0;
+    this.socket.resume();
   }
 
   onComplete(): void {
@@ -316,7 +330,7 @@ export class H1Connection implements ResponseSink {
   // Called on every pool tick. A phase that began within the last tick may be almost a tick old
   // or brand new, so one tick is not counted: a deadline fires between its limit and a tick later.
   checkDeadline(tickMs: number): void {
-    if (this.deadline === DEADLINE_NONE) return;
+    if (this.deadline === DEADLINE_NONE || this.paused) return;
     const o = this.pool.options;
     const kind = this.deadline;
     const limit = kind === DEADLINE_CONNECT ? o.connectTimeoutMs : kind === DEADLINE_HEADERS ? o.responseTimeoutMs : kind === DEADLINE_BODY ? o.idleTimeoutMs : o.keepAliveTimeoutMs;
@@ -388,6 +402,7 @@ export class H1Pool {
   private readonly tickMs: number;
   private closed = false;
   private closing: (() => void) | null = null;
+  private whenClosed: Promise<void> | null = null;
 
   constructor(readonly host: string, readonly port: number, readonly options: H1PoolOptions) {
     this.hostHeader = `${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -472,7 +487,7 @@ export class H1Pool {
   }
 
   tick(): void {
-    for (const conn of this.all) conn.checkDeadline(this.tickMs);
+    // Waiting exchanges first: one whose wait is over must not take a slot freed on this tick.
     const limit = this.options.responseTimeoutMs;
     for (let i = this.queueHead; i < this.queue.length; i++) {
       const ex = this.queue[i]!;
@@ -480,6 +495,7 @@ export class H1Pool {
         ex.fail(new H1Error('H1_HEADERS_TIMEOUT', `no free connection to the upstream within ${limit} ms`));
       }
     }
+    for (const conn of this.all) conn.checkDeadline(this.tickMs);
     if (this.all.size === 0 && this.queueHead >= this.queue.length && this.timer !== null) {
       clearInterval(this.timer);
       this.timer = null;
@@ -488,13 +504,14 @@ export class H1Pool {
 
   /** Lets in-flight exchanges finish, then closes every connection. */
   close(): Promise<void> {
+    if (this.whenClosed !== null) return this.whenClosed;
     this.closed = true;
     for (const conn of [...this.idle]) conn.destroy();
     for (let ex = this.dequeue(); ex !== null; ex = this.dequeue()) ex.fail(new H1Error('H1_POOL_CLOSED', 'upstream pool is closed'));
-    if (this.all.size === 0) return this.stopped();
-    return new Promise((resolve) => {
+    this.whenClosed = this.all.size === 0 ? this.stopped() : new Promise((resolve) => {
       this.closing = resolve;
     });
+    return this.whenClosed;
   }
 
   /** Closes every connection now; exchanges in flight fail. */

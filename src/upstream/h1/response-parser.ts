@@ -256,7 +256,8 @@ export class ResponseParser {
     // A terminator can straddle reads: search from a little before the new bytes.
     const endAt = buf.indexOf(HEAD_END, Math.max(from, this.head.length - 3));
     if (endAt === -1) {
-      if (buf.length - from > this.maxHeadBytes) {
+      // Up to 3 bytes may be the start of the terminator: the limit is on the head before it.
+      if (buf.length - from > this.maxHeadBytes + 3) {
         this.fail(FAULT_HEAD_TOO_LARGE);
         return chunk.length;
       }
@@ -299,7 +300,8 @@ export class ResponseParser {
     const reason = eol > 13 ? text.slice(13, eol) : '';
     this.status = status;
     this.statusText = reason;
-    let keepAlive = minor === 0x31;
+    let close = false;      // a Connection: close on any line
+    let keepAliveToken = false;
     let length = -1;
     let chunked = false;
     let encoded = false;
@@ -332,8 +334,8 @@ export class ResponseParser {
         case 10:
           if (isNamed(name, 'connection')) {
             const tokens = value.toLowerCase();
-            if (tokens.includes('close')) keepAlive = false;
-            else if (minor === 0x30 && tokens.includes('keep-alive')) keepAlive = true;
+            if (tokens.includes('close')) close = true;
+            if (tokens.includes('keep-alive')) keepAliveToken = true;
           }
           break;
         case 14:
@@ -352,7 +354,9 @@ export class ResponseParser {
           break;
       }
     }
-    this.keepAlive = keepAlive;
+    // HTTP/1.1 persists unless closed; HTTP/1.0 only when asked to and never after Transfer-Encoding
+    // (RFC 9112 §9.3, §6.1).
+    this.keepAlive = !close && (minor === 0x31 || (keepAliveToken && !encoded));
     if (this.noBody || status < 200 || status === 204 || status === 304) {
       this.state = S_DONE;
     } else if (encoded) {
