@@ -42,6 +42,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
   private resume: (() => void) | null = null;
   private headersReceived = false;
   private drainListened = false;
+  private lastChunk: Buffer | null = null;
   private finished = false;
   private attemptsLeft: number;
   private bodyBytes = 0;
@@ -147,9 +148,14 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
     return true;
   }
 
-  // HOT: per response chunk. Returning false pauses undici until the client drains.
-  onData(chunk: Buffer): boolean {
+  // HOT: per response chunk. Returning false pauses the upstream until the client drains. The h1
+  // client flags the chunk that ends the body: it goes out with end(), one call instead of two.
+  onData(chunk: Buffer, last?: boolean): boolean {
     this.bytesOut += chunk.length;
+    if (last === true) {
+      this.lastChunk = chunk;
+      return true;
+    }
     if (this.res.write(chunk)) return true;
     if (!this.drainListened) {
       this.drainListened = true;
@@ -160,7 +166,13 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
 
   onComplete(): void {
     this.release();
-    this.res.end();
+    const last = this.lastChunk;
+    if (last === null) {
+      this.res.end();
+      return;
+    }
+    this.lastChunk = null;
+    this.res.end(last);
   }
 
   onError(err: Error): void {

@@ -35,7 +35,7 @@ export interface DispatchOptions {
 export interface ExchangeHandler {
   onStart(control: ExchangeControl): void;
   onHeaders(status: number, rawHeaders: readonly string[], resume: null, statusText: string): boolean;
-  onData(chunk: Buffer): boolean;
+  onData(chunk: Buffer, last: boolean): boolean; // last: onComplete follows before any other call
   onComplete(trailers: null): void;
   onError(err: Error): void;
 }
@@ -281,10 +281,10 @@ export class H1Connection implements ResponseSink {
     if (!ex.handler.onHeaders(parser.status, parser.rawHeaders, null, parser.statusText)) this.pause();
   }
 
-  onBody(chunk: Buffer): void {
+  onBody(chunk: Buffer, last: boolean): void {
     const ex = this.exchange;
     if (ex === null || ex.ended) return;
-    if (!ex.handler.onData(chunk)) this.pause();
+    if (!ex.handler.onData(chunk, last)) this.pause();
   }
 
   private pause(): void {

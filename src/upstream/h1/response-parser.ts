@@ -68,8 +68,8 @@ export interface ResponseSink {
   // status, statusText and rawHeaders off the parser.
   onHead(parser: ResponseParser): void;
   // A piece of body, a view into the chunk given to execute(); the sink must not keep the chunk
-  // beyond the call unless it owns it.
-  onBody(chunk: Buffer): void;
+  // beyond the call unless it owns it. `last`: the body ends with it (onComplete follows at once).
+  onBody(chunk: Buffer, last: boolean): void;
   onComplete(parser: ResponseParser): void;
 }
 
@@ -140,18 +140,18 @@ export class ResponseParser {
         case S_LENGTH: {
           const n = Math.min(this.left, end - at);
           this.left -= n;
-          sink.onBody(at === 0 && n === end ? chunk : chunk.subarray(at, at + n));
+          sink.onBody(at === 0 && n === end ? chunk : chunk.subarray(at, at + n), this.left === 0);
           at += n;
           if (this.left === 0) this.complete(sink);
           break;
         }
         case S_UNTIL_CLOSE:
-          sink.onBody(at === 0 ? chunk : chunk.subarray(at));
+          sink.onBody(at === 0 ? chunk : chunk.subarray(at), false);
           return end;
         case S_CHUNK_DATA: {
           const n = Math.min(this.left, end - at);
           this.left -= n;
-          sink.onBody(chunk.subarray(at, at + n));
+          sink.onBody(chunk.subarray(at, at + n), false);
           at += n;
           if (this.left === 0) this.state = S_CHUNK_DATA_CR;
           break;

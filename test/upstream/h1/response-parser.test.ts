@@ -42,8 +42,11 @@ class RecordingSink implements ResponseSink {
     this.order.push('head');
   }
 
-  onBody(chunk: Buffer): void {
+  lasts: boolean[] = [];
+
+  onBody(chunk: Buffer, last: boolean): void {
     this.chunks.push(Buffer.from(chunk)); // a view into the caller's chunk: copied
+    this.lasts.push(last);
     this.order.push('body');
   }
 
@@ -213,6 +216,25 @@ describe('framing of the body', () => {
     const out = parseWhole('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n');
     expect(out).toMatchObject({ body: 'hi', completions: 1, keepAlive: true });
   });
+});
+
+test('the chunk that ends a Content-Length body is flagged last, at every split; chunked and close-delimited never are', () => {
+  const bytes = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789', 'latin1');
+  for (let at = 1; at < bytes.length; at++) {
+    const parser = new ResponseParser(64 * 1024);
+    parser.reset(false);
+    const sink = new RecordingSink();
+    for (const piece of splitAt(bytes, at)) parser.execute(piece, sink);
+    expect(sink.lasts.at(-1)).toBe(true);
+    expect(sink.lasts.slice(0, -1).every((l) => !l)).toBe(true);
+    expect(sink.order.at(-1)).toBe('complete');
+  }
+  const chunked = new RecordingSink();
+  const p1 = new ResponseParser(64 * 1024);
+  p1.reset(false);
+  p1.execute(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', 'latin1'), chunked);
+  expect(chunked.lasts).toEqual([false]);
+  expect(chunked.completions).toBe(1);
 });
 
 describe('1xx answers', () => {
