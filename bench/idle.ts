@@ -7,13 +7,22 @@
 //   npm run bench:idle                              10,000 connections, 10 s window, pingInterval 1s
 //   npm run bench:idle -- --conns 2000              fewer connections
 //   npm run bench:idle -- --ping 30s --duration 60s the default pingInterval (use a window >= the interval)
+//   npm run bench:idle -- --conns 20000 --workers 3 more than one process's open-file limit holds
 //
 // Every process is a child of this one: bench/upstream.ts, wsgate from the built dist/ (log level warn,
 // one route with websocket { pingInterval, pongTimeout: 5s }), and the idle client, which is this file
 // again: `node --import tsx bench/idle.ts client --port N --conns N ...`. Children start with the
-// open-file limit raised as far as allowed (wsgate holds two sockets per connection). Where taskset
-// exists and two CPUs are allowed, wsgate runs alone on the second CPU, the upstream and the client
-// share the first. The table goes to stdout and to bench/results/<UTC time>-idle.md.
+// open-file limit raised as far as allowed (wsgate holds two sockets per connection, the client and
+// the upstream one each). When --conns is more than one process may hold (its limit less 500 spare)
+// or than one destination port should take (half the ephemeral port range, less 1,000: see
+// PORT_SPARE), the connections are split over several idle clients, each to its own listen port of
+// wsgate, and over several upstreams that are the targets of wsgate's one upstream (round robin). wsgate itself is not split behind your back: with more than
+// about (limit - 500) / 2 connections the bench stops and names the --workers N that fits; with
+// --workers N wsgate runs as a node:cluster primary and N workers, and its CPU time and RSS are summed
+// over all of them. The parent starts and ends every client's window at once (a `snap` line on each
+// client's stdin). Where taskset exists and two CPUs are allowed, wsgate (primary and workers) runs on
+// the second CPU, the upstreams and the clients share the first. The table goes to stdout and to
+// bench/results/<UTC time>-idle.md.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { existsSync, fstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -25,24 +34,31 @@ import { parseArgs } from 'node:util';
 import { frameHeaderSize, handshakePrefix } from '../src/cli/bench/ws-connection.js';
 import {
   CLK_TCK,
+  STARTUP_TIMEOUT_MS,
   TSX,
+  childOpenFileLimit,
   choosePinning,
   ensureBuilt,
   environmentLine,
   exitedEarly,
   lines,
+  processTree,
   procStat,
   publish,
+  reapPids,
   runBench,
   startChild,
   startGateway,
   startUpstream,
   stopAllChildren,
   stopChild,
+  sumStats,
   tail,
+  trackPid,
   withTimeout,
   type Pinning,
   type ProcStat,
+  type Upstream,
 } from './lib.js';
 
 const PONG_TIMEOUT = '5s';
@@ -68,6 +84,8 @@ interface ClientOptions {
   settleMs: number;
   durationMs: number;
   openTimeoutMs: number;
+  /** Handshakes in flight at once. */
+  concurrency: number;
 }
 
 interface Counters {
@@ -259,7 +277,7 @@ class IdleClient {
   }
 
   private launch(): void {
-    while (this.inFlight < OPEN_CONCURRENCY && this.started < this.options.conns && this.openDone !== null) {
+    while (this.inFlight < this.options.concurrency && this.started < this.options.conns && this.openDone !== null) {
       this.inFlight++;
       this.started++;
       this.conns.push(new IdleConnection(this, this.options));
@@ -316,6 +334,7 @@ async function clientMain(args: string[]): Promise<void> {
       'settle-ms': { type: 'string' },
       'duration-ms': { type: 'string' },
       'open-timeout-ms': { type: 'string' },
+      concurrency: { type: 'string' },
     },
     strict: true,
   });
@@ -332,17 +351,31 @@ async function clientMain(args: string[]): Promise<void> {
     settleMs: int('settle-ms', values['settle-ms']),
     durationMs: int('duration-ms', values['duration-ms']),
     openTimeoutMs: int('open-timeout-ms', values['open-timeout-ms']),
+    concurrency: values.concurrency === undefined ? OPEN_CONCURRENCY : Math.max(1, int('concurrency', values.concurrency)),
   };
   // Bounded whatever happens: the parent stops this process long before this deadline.
   setTimeout(() => {
     process.stderr.write('idle client: hard deadline reached\n');
     process.exit(3);
   }, options.openTimeoutMs + options.settleMs + options.durationMs + 60_000).unref();
-  // Started with a pipe on stdin: when it closes, the parent died; stop at once.
-  if (fstatSync(0).isFIFO()) process.stdin.on('end', () => process.exit(4)).resume();
   process.on('SIGTERM', () => process.exit(0));
 
   const client = new IdleClient(options);
+  // Started by the bench with a pipe on stdin (node makes it a socket pair, not a FIFO): each line
+  // `snap` asks for the counters, so that the parent starts and ends the window of every client at
+  // the same moment; when the pipe closes, the parent died: stop at once.
+  const stdin = fstatSync(0);
+  if (stdin.isFIFO() || stdin.isSocket()) {
+    let partial = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (text: string) => {
+      const parts = (partial + text).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) if (line.trim() === 'snap') emit({ phase: 'snap', ...client.counters });
+    });
+    process.stdin.on('end', () => process.exit(4));
+  }
+
   const startMs = performance.now();
   try {
     await client.openAll();
@@ -353,15 +386,25 @@ async function clientMain(args: string[]): Promise<void> {
     return;
   }
   emit({ phase: 'open', openMs: Math.round(performance.now() - startMs), ...client.counters });
-  await new Promise((done) => setTimeout(done, options.settleMs));
-  emit({ phase: 'measuring', ...client.counters });
-  await new Promise((done) => setTimeout(done, options.durationMs));
-  emit({ phase: 'done', ...client.counters });
-  // Holds every connection until the parent has read what it needs and stops this process.
+  // Holds every connection, answering `snap` lines, until the parent has read what it needs and
+  // stops this process.
   setInterval(() => undefined, 60_000);
 }
 
 // ==== the bench (parent process) =================================================================
+
+// Descriptors kept spare in each process when the load is split: client and upstream processes take
+// one per connection, wsgate two (the client's socket and the upstream's).
+const FD_SPARE = 500;
+// Local ports kept spare per destination. connect() takes a local port from the even half of the
+// ephemeral range first; once that half is used up towards one destination (address and port), every
+// further connect() scans all of it in the kernel: at 20,000 connections to one port the idle clients
+// spent a whole CPU in system time and opening took 17 s instead of 5. So no destination (a wsgate
+// listen port, an upstream port) gets more than half the range less this.
+const PORT_SPARE = 1000;
+// What wsgate has open before its first connection (22 measured) plus the admin query at the end:
+// one process holds at most (limit - this) / 2 connections.
+const GATEWAY_BASE_FDS = 24;
 
 // Soft open-file limit and open descriptors of a process.
 function fdUse(pid: number): { limit: number; open: number } {
@@ -381,7 +424,133 @@ async function gatewayTunnels(adminPort: number): Promise<number | null> {
   }
 }
 
-type ClientLine = Counters & { phase: 'open' | 'measuring' | 'done' | 'error'; openMs?: number; message?: string };
+// How the load is spread over processes so that each stays within its open-file limit.
+interface Plan {
+  /** wsgate's `workers`; 1: one process, no cluster. */
+  workers: number;
+  /** Connections each idle client process opens. */
+  clientConns: number[];
+  /** Upstream processes: the targets of wsgate's one upstream. */
+  upstreams: number;
+  /** Connections towards one destination port at most (see PORT_SPARE). */
+  perPort: number;
+  /** Handshakes in flight at once in each client: OPEN_CONCURRENCY in all. */
+  concurrency: number;
+}
+
+function split(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+// The workers that leave every one room, with some to spare: the cluster's round robin hands a
+// connection to whichever worker is free, which is near, not exactly, an even split.
+function workersFor(conns: number, perGateway: number): number {
+  let n = Math.ceil(conns / perGateway);
+  if (conns / n > perGateway * 0.85) n++;
+  return n;
+}
+
+function plan(conns: number, workersAsked: number | undefined, limit: number, ports: number | null, say: (text: string) => void): Plan {
+  const perPort = ports === null ? Number.POSITIVE_INFINITY : Math.max(PORT_SPARE, Math.floor(ports / 2) - PORT_SPARE);
+  const perLoad = Math.min(perPort, Number.isFinite(limit) ? Math.max(100, limit - FD_SPARE) : Number.POSITIVE_INFINITY);
+  const perGateway = Number.isFinite(limit) ? Math.max(50, Math.floor((limit - FD_SPARE) / 2)) : Number.POSITIVE_INFINITY;
+  const mostGateway = Math.floor((limit - GATEWAY_BASE_FDS) / 2);
+  const clients = Math.ceil(conns / perLoad);
+  const upstreams = Math.ceil(conns / perLoad);
+  const workers = workersAsked ?? 1;
+  if (workersAsked === undefined && conns > mostGateway) {
+    const n = workersFor(conns, perGateway);
+    throw new Error(
+      `--conns ${int(conns)} does not fit in one wsgate process: each held connection takes 2 of its file descriptors and the open-file ` +
+        `limit here is ${int(limit)}, room for about ${int(perGateway)} connections. Run with --workers ${n}: wsgate then runs as a ` +
+        `node:cluster primary and ${n} worker processes, each with its own limit, about ${int(Math.ceil(conns / n))} connections each.`,
+    );
+  }
+  if (workersAsked !== undefined && Math.ceil(conns / workers) > perGateway) {
+    say(
+      `warning: --workers ${workers}: about ${int(Math.ceil(conns / workers))} connections per wsgate process, more than the ` +
+        `about ${int(perGateway)} its open-file limit of ${int(limit)} comfortably holds; --workers ${workersFor(conns, perGateway)} leaves room`,
+    );
+  }
+  return { workers, clientConns: split(conns, clients), upstreams, perPort, concurrency: Math.ceil(OPEN_CONCURRENCY / clients) };
+}
+
+// The size of the ephemeral port range: every connection here takes one of them from 127.0.0.1.
+function ephemeralPorts(): number | null {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return lo === undefined || hi === undefined || Number.isNaN(lo) || Number.isNaN(hi) ? null : hi - lo + 1;
+  } catch {
+    return null;
+  }
+}
+
+type ClientLine = Counters & { phase: 'open' | 'snap' | 'error'; openMs?: number; message?: string };
+
+// One idle client process: `opened` settles when all its connections are open (or it gives up);
+// snap() asks for its counters.
+interface ClientProc {
+  name: string;
+  child: ChildProcess;
+  err: () => string;
+  opened: Promise<ClientLine>;
+  snap(): Promise<ClientLine>;
+}
+
+function startClient(name: string, args: string[], cpu: number | null): ClientProc {
+  const child = startChild([process.execPath, '--import', TSX, fileURLToPath(import.meta.url), 'client', ...args], cpu, name);
+  const err = tail(child, ['stderr']);
+  child.stdin!.on('error', () => undefined); // a `snap` written as it exits: its exit is what counts
+  const waiting: ((line: ClientLine) => void)[] = [];
+  let settle: { resolve: (line: ClientLine) => void; reject: (err: Error) => void } | null = null;
+  const opened = new Promise<ClientLine>((resolve, reject) => (settle = { resolve, reject }));
+  opened.catch(() => undefined); // read through Promise.all; a late failure is not unhandled
+  lines(child, (text) => {
+    let msg: ClientLine;
+    try {
+      msg = JSON.parse(text) as ClientLine;
+    } catch {
+      return; // not one of its lines
+    }
+    if (msg.phase === 'error') settle?.reject(new Error(msg.message ?? 'failed'));
+    else if (msg.phase === 'open') settle?.resolve(msg);
+    else if (msg.phase === 'snap') waiting.shift()?.(msg);
+  });
+  const snap = (): Promise<ClientLine> =>
+    new Promise((resolve) => {
+      waiting.push(resolve);
+      child.stdin!.write('snap\n');
+    });
+  return { name, child, err, opened, snap };
+}
+
+function sumCounters(list: readonly Counters[]): Counters {
+  const out: Counters = { open: 0, pings: 0, pongs: 0, dataFrames: 0, dropped: 0, firstDrop: null };
+  for (const c of list) {
+    out.open += c.open;
+    out.pings += c.pings;
+    out.pongs += c.pongs;
+    out.dataFrames += c.dataFrames;
+    out.dropped += c.dropped;
+    out.firstDrop ??= c.firstDrop;
+  }
+  return out;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+// wsgate's processes: the one process, or the cluster primary and its `workers` children, once all
+// of them exist (the admin API says ready only when every worker listens; this makes sure of the pids).
+async function gatewayProcesses(primary: number, workers: number, output: () => string): Promise<number[]> {
+  if (workers <= 1) return [primary];
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    const tree = processTree(primary);
+    if (tree.length - 1 >= workers) return tree;
+    if (Date.now() > deadline) throw new Error(`wsgate has ${tree.length - 1} of ${workers} worker processes after ${STARTUP_TIMEOUT_MS} ms:\n${output()}`);
+    await sleep(50);
+  }
+}
 
 interface PhaseResult {
   label: string;
@@ -390,113 +559,173 @@ interface PhaseResult {
   openMs: number;
   windowMs: number;
   cpu: { gateway: number; upstream: number; client: number }; // seconds inside the window
+  /** Summed over wsgate's processes. */
   rssIdleKb: number;
   rssHoldKb: number;
+  /** Per wsgate process: the one, or the primary then each worker. */
+  gatewayRss: { idle: number[]; hold: number[] };
   pings: number;
   pongs: number;
   dataFrames: number;
   dropped: number;
   firstDrop: string | null;
   tunnels: number | null;
-  fds: { limit: number; idle: number; holding: number };
+  fds: { limit: number; idle: number[]; holding: number[] };
 }
 
 async function runPhase(
   label: string,
   pingMs: number,
   opts: { conns: number; durationMs: number },
+  layout: Plan,
   pin: Pinning,
-  upstream: { child: ChildProcess; port: number },
+  upstreams: readonly Upstream[],
   dir: string,
 ): Promise<PhaseResult> {
   const say = (text: string): boolean => process.stderr.write(`bench:idle: ${label}: ${text}\n`);
   const pingInterval = `${pingMs}ms`;
   const route = { name: 'idle', match: { path: '/*' }, upstream: 'bench', websocket: { pingInterval, pongTimeout: PONG_TIMEOUT } };
-  const gateway = await startGateway(pin.gateway, upstream.port, dir, `wsgate-${pingInterval}.json`, route);
+  const gateway = await startGateway(
+    pin.gateway,
+    upstreams.map((u) => u.port),
+    dir,
+    `wsgate-${pingInterval}.json`,
+    route,
+    // The default cap of 10,000 per target must not be what limits the run.
+    // One listen port per idle client (see PORT_SPARE).
+    { workers: layout.workers, listeners: layout.clientConns.length, upstream: { maxConnectionsPerTarget: Math.max(10_000, opts.conns) } },
+  );
   const gw = gateway.child.pid!;
+  let gwPids = [gw];
+  const clients: ClientProc[] = [];
   try {
+    gwPids = await gatewayProcesses(gw, layout.workers, gateway.output);
+    for (const pid of gwPids.slice(1)) trackPid(pid);
     // Let start-up work (JIT, GC of the config load) finish before the idle RSS is read.
-    await new Promise((done) => setTimeout(done, 1000));
-    const idle = procStat(gw);
-    const fdIdle = fdUse(gw);
-    const room = Math.floor((fdIdle.limit - fdIdle.open) / 2);
-    if (opts.conns > room) {
+    await sleep(1000);
+    const gatewayStats = (): ProcStat[] =>
+      gwPids.map((pid) => {
+        try {
+          return procStat(pid);
+        } catch {
+          throw new Error(`${label}: wsgate process ${pid} is gone (a worker exited?)\n${gateway.output()}`);
+        }
+      });
+    const idle = gatewayStats();
+    const fdIdle = gwPids.map(fdUse);
+    // The processes that hold tunnels: the one wsgate process, or each worker (the primary hands
+    // every connection on).
+    const holders = layout.workers > 1 ? fdIdle.slice(1) : fdIdle;
+    const rooms = holders.map((f) => Math.floor((f.limit - f.open) / 2));
+    const room = Math.min(...rooms);
+    const limit = fdIdle[0]!.limit;
+    const perHolder = Math.ceil(opts.conns / holders.length);
+    let roomHint = '';
+    if (layout.workers <= 1) {
+      if (opts.conns > room) {
+        say(
+          `warning: wsgate may run out of file descriptors: open-file limit ${fdIdle[0]!.limit}, ${fdIdle[0]!.open} in use, ` +
+            `2 per connection: room for about ${room.toLocaleString('en-US')} connections`,
+        );
+        roomHint = ` (wsgate has room for about ${room.toLocaleString('en-US')} connections within its open-file limit ${limit})`;
+      }
+    } else if (perHolder > room) {
       say(
-        `warning: wsgate may run out of file descriptors: open-file limit ${fdIdle.limit}, ${fdIdle.open} in use, ` +
-          `2 per connection: room for about ${room.toLocaleString('en-US')} connections`,
+        `warning: wsgate's workers may run out of file descriptors: ${layout.workers} workers, open-file limit ${Math.min(...holders.map((f) => f.limit))}, ` +
+          `up to ${Math.max(...holders.map((f) => f.open))} in use, 2 per connection: room for about ${int(room)} connections in each, ` +
+          `against about ${int(perHolder)} each if the cluster spreads them evenly`,
       );
+      roomHint = ` (wsgate's ${layout.workers} workers have room for about ${int(room)} connections each within their open-file limit)`;
     }
 
     const openTimeoutMs = Math.max(30_000, opts.conns * 5);
-    const args = [
-      'client',
-      '--port', String(gateway.port),
-      '--path', '/idle',
-      '--conns', String(opts.conns),
-      '--settle-ms', String(SETTLE_MS),
-      '--duration-ms', String(opts.durationMs),
-      '--open-timeout-ms', String(openTimeoutMs),
-    ];
-    const client = startChild([process.execPath, '--import', TSX, fileURLToPath(import.meta.url), ...args], pin.load, 'idle client');
-    const clientErr = tail(client, ['stderr']);
-    const pids = { gateway: gw, upstream: upstream.child.pid!, client: client.pid! };
-    type Snap = { atMs: number; gateway: ProcStat; upstream: ProcStat; client: ProcStat };
-    const snap = (): Snap => ({ atMs: performance.now(), gateway: procStat(pids.gateway), upstream: procStat(pids.upstream), client: procStat(pids.client) });
-    let before: Snap | null = null;
-    let atStart: Counters | null = null;
-    let openMs = 0;
+    layout.clientConns.forEach((n, i) => {
+      const args = [
+        '--port', String(gateway.ports[i]!),
+        '--path', '/idle',
+        '--conns', String(n),
+        '--settle-ms', String(SETTLE_MS),
+        '--duration-ms', String(opts.durationMs),
+        '--open-timeout-ms', String(openTimeoutMs),
+        '--concurrency', String(layout.concurrency),
+      ];
+      const name = layout.clientConns.length === 1 ? 'idle client' : `idle client ${i + 1} of ${layout.clientConns.length}`;
+      clients.push(startClient(name, args, pin.load));
+    });
+    const upstreamPids = upstreams.map((u) => u.child.pid!);
+    type Snap = { atMs: number; gateway: ProcStat[]; upstream: ProcStat; client: ProcStat };
+    const snap = (): Snap => ({
+      atMs: performance.now(),
+      gateway: gatewayStats(),
+      upstream: sumStats(upstreamPids.map(procStat)),
+      client: sumStats(clients.map((c) => procStat(c.child.pid!))),
+    });
     say(`opening ${opts.conns.toLocaleString('en-US')} connections through wsgate ...`);
-    const { after, done } = await withTimeout(
-      Promise.race([
-        new Promise<{ after: Snap; done: ClientLine }>((resolveDone, rejectDone) =>
-          lines(client, (line) => {
-            const msg = JSON.parse(line) as ClientLine;
-            if (msg.phase === 'error') {
-              const hint = opts.conns > room ? ` (wsgate has room for about ${room.toLocaleString('en-US')} connections within its open-file limit ${fdIdle.limit})` : '';
-              rejectDone(new Error(`${label}: ${msg.message}${hint}\n${gateway.output()}`));
-            } else if (msg.phase === 'open') {
-              openMs = msg.openMs ?? 0;
-              say(`${msg.open.toLocaleString('en-US')} open after ${(openMs / 1000).toFixed(1)} s; measuring for ${opts.durationMs / 1000} s after ${SETTLE_MS / 1000} s`);
-            } else if (msg.phase === 'measuring') {
-              before = snap();
-              atStart = msg;
-            } else if (msg.phase === 'done') {
-              resolveDone({ after: snap(), done: msg });
-            }
+    let openMs = 0;
+    const measure = async (): Promise<{ before: Snap; after: Snap; start: Counters; done: Counters }> => {
+      const opened = await Promise.all(
+        clients.map((c) =>
+          c.opened.catch((err: unknown) => {
+            const who = clients.length === 1 ? '' : `${c.name}: `;
+            throw new Error(`${label}: ${who}${(err as Error).message}${roomHint}\n${gateway.output()}`);
           }),
         ),
-        exitedEarly(client, 'idle client', clientErr),
+      );
+      openMs = Math.max(...opened.map((o) => o.openMs ?? 0));
+      say(`${sumCounters(opened).open.toLocaleString('en-US')} open after ${(openMs / 1000).toFixed(1)} s; measuring for ${opts.durationMs / 1000} s after ${SETTLE_MS / 1000} s`);
+      await sleep(SETTLE_MS);
+      const start = sumCounters(await Promise.all(clients.map((c) => c.snap())));
+      const before = snap();
+      await sleep(opts.durationMs);
+      const done = sumCounters(await Promise.all(clients.map((c) => c.snap())));
+      return { before, after: snap(), start, done };
+    };
+    const { before: b, after, start, done } = await withTimeout(
+      Promise.race([
+        measure(),
+        ...clients.map((c) => exitedEarly(c.child, c.name, c.err)),
         exitedEarly(gateway.child, 'wsgate', gateway.output),
       ]),
       openTimeoutMs + SETTLE_MS + opts.durationMs + 30_000,
       `${label}: idle client`,
     );
-    const b = before as Snap | null;
-    const start = atStart as Counters | null;
-    if (b === null || start === null) throw new Error(`${label}: the idle client skipped the start of the window`);
     const tunnels = await gatewayTunnels(gateway.adminPort);
-    const fdHold = fdUse(gw);
-    await stopChild(client);
-    const seconds = (name: 'gateway' | 'upstream' | 'client'): number => (after[name].cpuTicks - b[name].cpuTicks) / CLK_TCK;
+    const fdHold = gwPids.map(fdUse);
+    if (layout.workers > 1) {
+      const now = processTree(gw);
+      if (now.length !== gwPids.length || now.some((pid) => !gwPids.includes(pid))) {
+        throw new Error(`${label}: wsgate's processes changed during the run (${gwPids.join(', ')} → ${now.join(', ')}): a worker was restarted\n${gateway.output()}`);
+      }
+    }
+    await Promise.all(clients.map((c) => stopChild(c.child)));
+    const gatewayTicks = (s: Snap): number => sumStats(s.gateway).cpuTicks;
     return {
       label,
       pingMs,
       conns: opts.conns,
       openMs,
       windowMs: after.atMs - b.atMs,
-      cpu: { gateway: seconds('gateway'), upstream: seconds('upstream'), client: seconds('client') },
-      rssIdleKb: idle.rssKb,
-      rssHoldKb: after.gateway.rssKb,
+      cpu: {
+        gateway: (gatewayTicks(after) - gatewayTicks(b)) / CLK_TCK,
+        upstream: (after.upstream.cpuTicks - b.upstream.cpuTicks) / CLK_TCK,
+        client: (after.client.cpuTicks - b.client.cpuTicks) / CLK_TCK,
+      },
+      rssIdleKb: sumStats(idle).rssKb,
+      rssHoldKb: sumStats(after.gateway).rssKb,
+      gatewayRss: { idle: idle.map((s) => s.rssKb), hold: after.gateway.map((s) => s.rssKb) },
       pings: done.pings - start.pings,
       pongs: done.pongs - start.pongs,
       dataFrames: done.dataFrames,
       dropped: done.dropped,
       firstDrop: done.firstDrop,
       tunnels,
-      fds: { limit: fdIdle.limit, idle: fdIdle.open, holding: fdHold.open },
+      fds: { limit, idle: fdIdle.map((f) => f.open), holding: fdHold.map((f) => f.open) },
     };
   } finally {
+    await Promise.all(clients.map((c) => stopChild(c.child)));
     await stopChild(gateway.child);
+    // Workers leave with their primary (their IPC channel closes); make sure, before the next run.
+    await reapPids(gwPids.slice(1));
   }
 }
 
@@ -514,16 +743,46 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mib = (kb: number): string => (Number.isNaN(kb) ? 'n/a' : `${(kb / 1024).toFixed(1)} MiB`);
 const pct = (cpuSeconds: number, ms: number): string => `${((cpuSeconds / (ms / 1000)) * 100).toFixed(1)}%`;
 const secs = (ms: number): string => `${ms % 1000 === 0 ? ms / 1000 : (ms / 1000).toFixed(1)} s`;
+const plural = (n: number, one: string, many: string): string => `${int(n)} ${n === 1 ? one : many}`;
 
 function heartbeatLabel(pingMs: number): string {
   return pingMs === 0 ? 'off (pingInterval 0s)' : `pingInterval ${secs(pingMs).replace(' ', '')}`;
 }
 
-const USAGE = `usage: npm run bench:idle -- [--conns 10000] [--duration 10s] [--ping 1s]
+// What ran where, when the load was split over more than one process of a kind; empty otherwise.
+function layoutText(layout: Plan, limit: number): string {
+  const clients = layout.clientConns.length;
+  if (layout.workers === 1 && clients === 1 && layout.upstreams === 1) return '';
+  const out: string[] = [];
+  if (layout.workers > 1) {
+    out.push(
+      ` wsgate ran with \`workers: ${layout.workers}\`: the node:cluster primary, which accepts each connection and hands it to a worker in turn, ` +
+        `and ${layout.workers} worker processes that hold the tunnels; its CPU and RSS are summed over all ${layout.workers + 1} processes, ` +
+        `and per connection is (RSS holding − RSS idle) / connections.`,
+    );
+  } else {
+    out.push(' wsgate ran as one process.');
+  }
+  const shares = [...new Set(layout.clientConns)].map(int).join(' or ');
+  out.push(
+    ` The load came from ${plural(clients, 'idle client process', 'idle client processes')} (${shares} connections each, ${layout.concurrency} handshakes at a time each` +
+      `${clients > 1 ? ', each to its own wsgate listen port on 127.0.0.1' : ''}) ` +
+      `and ${plural(layout.upstreams, 'upstream process', 'upstream processes')}${layout.upstreams > 1 ? ' (the targets of wsgate’s one upstream, round robin)' : ''}` +
+      `${Number.isFinite(limit) ? `, every process within its own open-file limit of ${int(limit)}` : ''}` +
+      `${Number.isFinite(layout.perPort) ? `, at most ${int(layout.perPort)} connections towards any one port (half the ephemeral port range, less ${int(PORT_SPARE)})` : ''}.`,
+  );
+  return out.join('');
+}
+
+const USAGE = `usage: npm run bench:idle -- [--conns 10000] [--duration 10s] [--ping 1s] [--workers N]
   --conns N      idle WebSocket connections held through wsgate (default 10000)
   --duration D   measurement window, after all are open and ${SETTLE_MS / 1000} s of settling (default 10s)
   --ping D       wsgate's pingInterval for the heartbeat run (default 1s; 30s is wsgate's default);
                  pongTimeout is ${PONG_TIMEOUT}. A second run with pingInterval 0s (heartbeat off) follows.
+  --workers N    run wsgate with \`workers: N\` (node:cluster; default 1: one process). Memory and CPU
+                 are then summed over the primary and its workers. Needed when --conns is more than
+                 one process's open-file limit holds at 2 descriptors per connection; the bench says
+                 which N fits. Idle clients and upstreams are split over processes by themselves.
 `;
 
 async function main(): Promise<number> {
@@ -532,6 +791,7 @@ async function main(): Promise<number> {
       conns: { type: 'string' },
       duration: { type: 'string' },
       ping: { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -542,26 +802,39 @@ async function main(): Promise<number> {
   }
   const conns = values.conns === undefined ? 10_000 : Number(values.conns);
   if (!Number.isInteger(conns) || conns < 1 || conns > 60_000) throw new Error(`--conns ${values.conns}: a whole number from 1 to 60000`);
+  const workersAsked = values.workers === undefined ? undefined : Number(values.workers);
+  if (workersAsked !== undefined && (!Number.isInteger(workersAsked) || workersAsked < 1 || workersAsked > 64)) {
+    throw new Error(`--workers ${values.workers}: a whole number from 1 to 64`);
+  }
   const durationMs = parseDuration(values.duration ?? '10s', 'duration', 1000);
   const pingMs = parseDuration(values.ping ?? '1s', 'ping', 100);
   if (!existsSync('/proc/self/stat')) throw new Error('bench:idle reads CPU time and memory from /proc, which this system does not have');
+  const limit = childOpenFileLimit();
+  const layout = plan(conns, workersAsked, limit, ephemeralPorts(), (text) => process.stderr.write(`bench:idle: ${text}\n`));
   const built = ensureBuilt();
   const pin = choosePinning('idle client');
   process.stderr.write(`bench:idle: ${pin.note}\n`);
+  if (layout.workers > 1 || layout.clientConns.length > 1 || layout.upstreams > 1) {
+    process.stderr.write(
+      `bench:idle: wsgate ${layout.workers > 1 ? `with workers: ${layout.workers}` : 'in one process'}; ` +
+        `${plural(layout.clientConns.length, 'idle client', 'idle clients')}, ${plural(layout.upstreams, 'upstream', 'upstreams')} (open-file limit ${int(limit)} each)\n`,
+    );
+  }
   if (durationMs < pingMs) {
     process.stderr.write(`bench:idle: warning: the ${secs(durationMs)} window is shorter than pingInterval ${secs(pingMs)}; use --duration ${secs(pingMs * 2).replace(' ', '')} or more to see the heartbeat's steady state\n`);
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-bench-idle-'));
   try {
-    const upstream = await startUpstream(pin.load);
+    const upstreams: Upstream[] = [];
+    for (let i = 0; i < layout.upstreams; i++) upstreams.push(await startUpstream(pin.load));
     const results: PhaseResult[] = [];
     for (const ping of [pingMs, 0]) {
-      results.push(await runPhase(`heartbeat ${ping === 0 ? 'off' : secs(ping).replace(' ', '')}`, ping, { conns, durationMs }, pin, upstream, dir));
+      results.push(await runPhase(`heartbeat ${ping === 0 ? 'off' : secs(ping).replace(' ', '')}`, ping, { conns, durationMs }, layout, pin, upstreams, dir));
       // The previous run's sockets close in the background; let the upstream and the kernel catch up.
-      await new Promise((done) => setTimeout(done, 1000));
+      await sleep(1000);
     }
-    await stopChild(upstream.child);
+    await Promise.all(upstreams.map((u) => stopChild(u.child)));
 
     const now = new Date();
     const out: string[] = [];
@@ -570,7 +843,8 @@ async function main(): Promise<number> {
     out.push(
       `${pin.note}. ${int(conns)} idle WebSocket connections through wsgate to the bench upstream, opened ${OPEN_CONCURRENCY} handshakes at a time; ` +
         `each client sends nothing but a masked pong for every ping. Measured over ${secs(durationMs)} starting ${SETTLE_MS / 1000} s after the last connection opened; ` +
-        `pongTimeout ${PONG_TIMEOUT}; everything on 127.0.0.1; wsgate at log level warn. CPU: utime+stime from /proc/<pid>/stat, 100% = one CPU busy for the whole window.`,
+        `pongTimeout ${PONG_TIMEOUT}; everything on 127.0.0.1; wsgate at log level warn. CPU: utime+stime from /proc/<pid>/stat, 100% = one CPU busy for the whole window.` +
+        layoutText(layout, limit),
       '',
     );
     out.push('| heartbeat | connections held | wsgate CPU | RSS idle | RSS holding | per connection | pings received (expected) | dropped |');
@@ -594,12 +868,18 @@ async function main(): Promise<number> {
         (on.pings > 0 ? `, about ${((extra * (on.windowMs / 1000) * 1e6) / on.pings).toFixed(1)} µs of wsgate CPU per ping and pong.` : '.'),
     );
     out.push(`- Expected pings: connections × window / pingInterval; wsgate pings a connection once it has been silent for pingInterval, checked on its clock tick, so a little fewer arrive.`);
+    const fdLimit = (r: PhaseResult): string => (Number.isFinite(r.fds.limit) ? int(r.fds.limit) : 'unlimited');
     for (const r of results) {
+      const fds =
+        r.fds.idle.length === 1
+          ? `wsgate file descriptors ${int(r.fds.idle[0]!)} idle, ${int(r.fds.holding[0]!)} holding, limit ${fdLimit(r)}.`
+          : `wsgate file descriptors, primary / each worker: ${r.fds.idle.map(int).join(' / ')} idle, ${r.fds.holding.map(int).join(' / ')} holding, ` +
+            `limit ${fdLimit(r)} each; RSS, primary / each worker: ${r.gatewayRss.idle.map((kb) => mib(kb).replace(' MiB', '')).join(' / ')} MiB idle, ` +
+            `${r.gatewayRss.hold.map((kb) => mib(kb).replace(' MiB', '')).join(' / ')} MiB holding.`;
       out.push(
         `- ${heartbeatLabel(r.pingMs)}: opened in ${(r.openMs / 1000).toFixed(1)} s; window ${(r.windowMs / 1000).toFixed(2)} s; ` +
           `tunnels reported by wsgate at the end ${r.tunnels === null ? 'n/a' : int(r.tunnels)}; pongs sent ${int(r.pongs)}; data frames received ${r.dataFrames}; ` +
-          `CPU upstream ${pct(r.cpu.upstream, r.windowMs)}, idle client ${pct(r.cpu.client, r.windowMs)}; ` +
-          `wsgate file descriptors ${int(r.fds.idle)} idle, ${int(r.fds.holding)} holding, limit ${Number.isFinite(r.fds.limit) ? int(r.fds.limit) : 'unlimited'}.`,
+          `CPU upstream ${pct(r.cpu.upstream, r.windowMs)}, idle client ${pct(r.cpu.client, r.windowMs)}; ${fds}`,
       );
     }
     publish(`${out.join('\n')}\n`, now, '-idle', true);

@@ -22,6 +22,13 @@ let nofile: number | null = null;
 // ---- children: every one is tracked and killed on the way out, whatever happens ------------------
 
 export const children = new Set<ChildProcess>();
+// Processes a child started itself (wsgate's cluster workers), by pid: killed with the children on the
+// way out, in case their parent did not take them down.
+const grandchildren = new Set<number>();
+
+export function trackPid(pid: number): void {
+  grandchildren.add(pid);
+}
 
 // Raises the open-file limit (to the hard limit when the one asked for is above it), then execs the
 // command, so the pid is the command's own.
@@ -56,6 +63,52 @@ export function stopAllChildren(): Promise<void[]> {
 
 function killAllNow(): void {
   for (const child of children) child.kill('SIGKILL');
+  for (const pid of grandchildren) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  grandchildren.clear();
+}
+
+// Waits up to ms for each pid to be gone, then kills what is left; forgets them either way.
+export async function reapPids(pids: readonly number[], ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  const alive = (pid: number): boolean => {
+    const state = procState(pid);
+    return state !== null && state !== 'Z' && state !== 'X';
+  };
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((done) => setTimeout(done, 50));
+  for (const pid of pids) {
+    if (alive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    grandchildren.delete(pid);
+  }
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+// The fields of /proc/<pid>/stat after "(comm)" (state is the first: field 3 in proc(5)); null: gone.
+function statFields(pid: number | string): string[] | null {
+  const stat = readFileSafe(`/proc/${pid}/stat`);
+  return stat === '' ? null : stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+function procState(pid: number): string | null {
+  return statFields(pid)?.[0] ?? null;
 }
 
 // Runs a bench's main with its children killed on exit, on Ctrl-C and on a thrown error; main's
@@ -177,6 +230,18 @@ export function ensureBuilt(): string {
   throw new Error(`npm run build failed:\n${output}`);
 }
 
+// The open-file limit a child gets from startChild: what the same ulimit line gives a shell here.
+export function childOpenFileLimit(): number {
+  const command = ['bash', '-c', 'ulimit -n'];
+  const argv = nofile === null ? command : withNofile(command, nofile);
+  const out = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  const text = out.status === 0 ? out.stdout.trim() : '';
+  if (text === 'unlimited') return Number.POSITIVE_INFINITY;
+  const n = Number(text);
+  if (text === '' || !Number.isFinite(n)) throw new Error(`could not read the open-file limit children get: ${(out.stderr ?? '').trim() || 'no output'}`);
+  return n;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((done, reject) => {
     const server = createServer();
@@ -205,6 +270,29 @@ export function procStat(pid: number): ProcStat {
   return { cpuTicks, rssKb: rss === null ? Number.NaN : Number(rss[1]) };
 }
 
+export function sumStats(stats: readonly ProcStat[]): ProcStat {
+  return stats.reduce((a, b) => ({ cpuTicks: a.cpuTicks + b.cpuTicks, rssKb: a.rssKb + b.rssKb }), { cpuTicks: 0, rssKb: 0 });
+}
+
+// pid and every live process below it (each level by pid, from a scan of /proc/*/stat: this kernel may
+// lack /proc/<pid>/task/<tid>/children). Zombies are left out.
+export function processTree(pid: number): number[] {
+  const byParent = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(entry);
+    if (fields === null) continue;
+    const [state, ppid] = fields; // fields 3 and 4
+    if (state === 'Z' || state === 'X') continue;
+    const list = byParent.get(Number(ppid)) ?? [];
+    list.push(Number(entry));
+    byParent.set(Number(ppid), list);
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(byParent.get(tree[i]!) ?? []).sort((a, b) => a - b));
+  return tree;
+}
+
 // ---- processes under test -----------------------------------------------------------------------
 
 export interface Upstream {
@@ -228,20 +316,49 @@ export async function startUpstream(cpu: number | null): Promise<Upstream> {
 
 export interface Gateway {
   child: ChildProcess;
+  /** The first traffic port; ports: all of them. */
   port: number;
+  ports: number[];
   adminPort: number;
   output: () => string;
 }
 
-// wsgate with one upstream, `bench`, and the one route given; its config goes to dir/file.
-export async function startGateway(cpu: number | null, upstreamPort: number, dir: string, file: string, route: object): Promise<Gateway> {
-  const [port, adminPort] = [await freePort(), await freePort()];
+export interface GatewayOptions {
+  /** `workers` in the config (node:cluster); 1 or absent: one process, no cluster. */
+  workers?: number;
+  /** More keys of the upstream `bench` (e.g. maxConnectionsPerTarget). */
+  upstream?: Record<string, unknown>;
+  /** Traffic listeners, each on its own port of 127.0.0.1 (default 1). */
+  listeners?: number;
+}
+
+// wsgate with one upstream, `bench`, whose targets are the upstream ports given (round robin), and the
+// one route given; its config goes to dir/file. Ready when the admin API says so: with workers, when
+// every worker is listening.
+export async function startGateway(
+  cpu: number | null,
+  upstreamPort: number | readonly number[],
+  dir: string,
+  file: string,
+  route: object,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
+  const listenPorts: number[] = [];
+  while (listenPorts.length < Math.max(1, options.listeners ?? 1)) {
+    const p = await freePort();
+    if (!listenPorts.includes(p)) listenPorts.push(p);
+  }
+  const port = listenPorts[0]!;
+  let adminPort = await freePort();
+  while (listenPorts.includes(adminPort)) adminPort = await freePort();
+  const ports = typeof upstreamPort === 'number' ? [upstreamPort] : upstreamPort;
   const config = {
-    listen: [{ port, host: '127.0.0.1' }],
+    listen: listenPorts.map((p) => ({ port: p, host: '127.0.0.1' })),
     admin: { listen: `127.0.0.1:${adminPort}` },
+    ...(options.workers !== undefined && options.workers > 1 ? { workers: options.workers } : {}),
     log: { level: 'warn' },
     limits: { drainTimeout: '2s' },
-    upstreams: { bench: { targets: [{ url: `http://127.0.0.1:${upstreamPort}` }] } },
+    upstreams: { bench: { targets: ports.map((p) => ({ url: `http://127.0.0.1:${p}` })), ...options.upstream } },
     routes: [route],
   };
   const path = join(dir, file);
@@ -264,7 +381,7 @@ export async function startGateway(cpu: number | null, upstreamPort: number, dir
     throw new Error(`wsgate was not ready after ${STARTUP_TIMEOUT_MS} ms:\n${output()}`);
   })();
   await Promise.race([ready, exitedEarly(child, 'wsgate', output)]);
-  return { child, port, adminPort, output };
+  return { child, port, ports: listenPorts, adminPort, output };
 }
 
 // ---- results ------------------------------------------------------------------------------------
