@@ -37,6 +37,11 @@ export const OPCODE_PONG = 0xa;
 export const MAX_CONTROL_PAYLOAD = 125;
 // 2 + 4 (mask) + 125: the largest unit that is ever held, a whole masked control frame.
 const SCRATCH_BYTES = 2 + 4 + MAX_CONTROL_PAYLOAD;
+// Control payloads are unmasked here and read before the next scan() of any scanner (the relay
+// checks a pong, a close's code and reason is decoded at once): one buffer serves them all, so a
+// held tunnel carries no buffer of its own (about 1.5 KiB each with two scanners).
+const CONTROL = Buffer.alloc(MAX_CONTROL_PAYLOAD);
+const EMPTY = Buffer.alloc(0);
 // 2^53 - 1 is the largest length a number holds exactly: high 32 bits at most 0x1fffff.
 const MAX_SAFE_HIGH_WORD = 0x1fffff;
 
@@ -56,7 +61,7 @@ export class FrameScanner {
   faultReason: string = '';
   prefix: Buffer | null = null;
   opcode: number = 0;
-  controlPayload: Buffer;
+  controlPayload: Buffer; // valid until the next scan() of any scanner: a view of a shared buffer
   closeCode: number = 0;
   closeReason: string = '';
   messages: number = 0;
@@ -69,8 +74,7 @@ export class FrameScanner {
   private readonly rsv1: boolean;
   private readonly messageEvents: boolean;
   private messageAcked = false; // the caller accepted the message EVENT_MESSAGE announced
-  private readonly scratch: Buffer;
-  private readonly control: Buffer;
+  private scratch: Buffer | null = null; // made on the first cut header: most scanners never need one
   private held: number = 0; // bytes of an incomplete header or control frame in scratch
   private payloadLeft: number = 0; // data payload bytes still to skip
   private fragmented: boolean = false; // a data message has started and its FIN frame has not
@@ -81,10 +85,7 @@ export class FrameScanner {
     this.maxMessageBytes = options.maxMessageBytes;
     this.rsv1 = options.rsv1;
     this.messageEvents = options.messageEvents === true;
-    const memory = Buffer.alloc(SCRATCH_BYTES + MAX_CONTROL_PAYLOAD);
-    this.scratch = memory.subarray(0, SCRATCH_BYTES);
-    this.control = memory.subarray(SCRATCH_BYTES);
-    this.controlPayload = this.control.subarray(0, 0);
+    this.controlPayload = EMPTY;
   }
 
   // True when everything returned as forwardable so far ends exactly between two frames.
@@ -107,15 +108,16 @@ export class FrameScanner {
     if (this.held > 0) {
       if (at >= end) return at;
       const held = this.held;
-      const avail = held + chunk.copy(this.scratch, held, at, end);
-      const used = this.readFrame(this.scratch, 0, avail);
+      const scratch = this.scratch!; // held > 0: it exists
+      const avail = held + chunk.copy(scratch, held, at, end);
+      const used = this.readFrame(scratch, 0, avail);
       if (used === 0) {
         this.held = avail; // incomplete, so all of the chunk fit in scratch
         return start;
       }
       if (used < 0) return start;
       const prefix = Buffer.allocUnsafe(held); // rare: only when a chunk cut a header or control frame
-      this.scratch.copy(prefix, 0, 0, held);
+      scratch.copy(prefix, 0, 0, held);
       this.prefix = prefix;
       this.held = 0;
       at += used - held;
@@ -143,7 +145,7 @@ export class FrameScanner {
         at += used;
       } else {
         if (used === 0) {
-          chunk.copy(this.scratch, 0, at, end);
+          chunk.copy((this.scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES)), 0, at, end);
           this.held = end - at;
         }
         return at;
@@ -232,7 +234,7 @@ export class FrameScanner {
 
   // Per control frame, all of it in b[at, at + size + length): copies and unmasks the payload, checks a close.
   private readControl(b: Buffer, at: number, size: number, length: number, opcode: number): number {
-    const control = this.control;
+    const control = CONTROL;
     const from = at + size;
     if (this.masked) {
       const key = from - 4;
