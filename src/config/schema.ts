@@ -15,7 +15,7 @@ const port = z.number().int().min(0).max(65535);
 // RFC 9110 §5.1 / §5.5: a header name is a token; a value holds no CR, LF or NUL (it would split
 // the head it is written into).
 const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: 'invalid header name: use letters, digits and -' });
-const headerValue = z.string().regex(/^[^\r\n\0]*$/, { message: 'invalid header value: no line breaks or NUL' });
+const headerValue = z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, { message: 'invalid header value: no line breaks, control characters or characters beyond Latin-1' });
 const headerOps = z.strictObject({
   set: z.record(headerName, headerValue).optional(),
   remove: z.array(headerName).optional(),
@@ -87,7 +87,8 @@ export const routeSchema = z.strictObject({
     })
     .optional(),
   stripPrefix: z.string().startsWith('/').optional(),
-  rewrite: z.string().startsWith('/').optional(),
+  // Written into the upstream request line as is: printable ASCII only (percent-encode the rest).
+  rewrite: z.string().startsWith('/').regex(/^[\x21-\x7e]*$/, { message: 'invalid path: printable ASCII without spaces only; percent-encode the rest' }).optional(),
   headers: z.strictObject({ request: headerOps.optional(), response: headerOps.optional() }).optional(),
   websocket: websocketSchema.optional(),
 });

@@ -308,3 +308,12 @@ test('a configured header whose name is not a token or whose value breaks the li
   expect(byPath['routes[1].headers.request.set.x-ok']).toMatch(/invalid header value: no line breaks/);
   expect(byPath['routes[1].headers.response.remove[0]']).toMatch(/invalid header name/);
 });
+
+test('a rewrite with a space or a non-ASCII character is refused: it would break the upstream request line', () => {
+  for (const rewrite of ['/a b', '/caf\u00e9']) {
+    const problems = problemsOf((c) => {
+      c.routes[1].rewrite = rewrite;
+    });
+    expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual([expect.stringMatching(/^routes\[1\]\.rewrite: invalid path: printable ASCII/)]);
+  }
+});
