@@ -37,5 +37,7 @@ function stop(): void {
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-// Started by bench/run.ts with a pipe on stdin: when it closes, the parent died.
-if (fstatSync(0).isFIFO()) process.stdin.on('end', stop).resume();
+// Started by bench/run.ts with a pipe on stdin (node makes it a socket pair, not a FIFO): when it
+// closes, the parent died. A terminal or /dev/null on stdin: run until a signal.
+const stdin = fstatSync(0);
+if (stdin.isFIFO() || stdin.isSocket()) process.stdin.on('end', stop).resume();
