@@ -24,3 +24,13 @@ export function connectionTokens(value: string | undefined): Set<string> | null 
   }
   return names;
 }
+
+// The lengths of a set of header names, as a table: a name of any other length cannot be one of
+// them, so the hot paths copy it without making a lower-cased copy to look up.
+export function nameLengths(names: Iterable<string>): Uint8Array {
+  let max = 0;
+  for (const name of names) max = Math.max(max, name.length);
+  const table = new Uint8Array(max + 1);
+  for (const name of names) table[name.length] = 1;
+  return table;
+}

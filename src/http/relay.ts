@@ -8,15 +8,14 @@ import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import type { HeaderOps } from '../config/compile.js';
 import type { Target, UpstreamPool } from '../upstream/pool.js';
-import { HOP_BY_HOP, connectionTokens } from './hop-by-hop.js';
+import { HOP_BY_HOP, connectionTokens, nameLengths } from './hop-by-hop.js';
 import { sendError } from './error-response.js';
 
 type OwnedRes = ServerResponse & { relay: HttpRelay };
 type OwnedReq = IncomingMessage & { relay: HttpRelay };
 
 // The lengths of the response header names the relay drops (hop-by-hop, x-request-id).
-const DROP_LENGTHS = new Uint8Array(32);
-for (const name of [...HOP_BY_HOP, 'x-request-id']) DROP_LENGTHS[name.length] = 1;
+const DROP_LENGTHS = nameLengths([...HOP_BY_HOP, 'x-request-id']);
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 // Failures that happen before the upstream could have acted on the request: safe to retry elsewhere.

@@ -13,7 +13,7 @@ import { normalizePath, stripPrefix } from '../routing/normalize.js';
 import { runChain, type Middleware, type WsCloseInfo, type WsOpenInfo } from '../middleware/chain.js';
 import { UpstreamPool } from '../upstream/pool.js';
 import { HttpRelay } from '../http/relay.js';
-import { HOP_BY_HOP, connectionTokens } from '../http/hop-by-hop.js';
+import { HOP_BY_HOP, connectionTokens, nameLengths } from '../http/hop-by-hop.js';
 import { sendError, writeRawError } from '../http/error-response.js';
 import { parseErrorToGatewayError } from '../http/framing.js';
 import {
@@ -43,6 +43,8 @@ import { Exchange } from './exchange.js';
 
 // Names the gateway sets itself; a client's copies are dropped (or kept, from trusted peers).
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'traceparent', 'expect']);
+// The lengths of every request header name the gateway drops or replaces itself.
+const DROP_LENGTHS = nameLengths([...HOP_BY_HOP, ...FORWARDED]);
 const WS_CLOSE_TIMEOUT_MS = 5_000;
 
 // One route of the running config, with what it needs at request time resolved once.
@@ -1035,8 +1037,14 @@ function upstreamRequestHeaders(req: IncomingMessage, config: CompiledConfig, sp
   const named = connectionTokens(headerString(h.connection));
   const ops = spec.requestHeaders;
   const out: string[] = [];
+  const plain = named === null && ops === null;
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase();
+    const name = raw[i]!;
+    if (plain && (name.length >= DROP_LENGTHS.length || DROP_LENGTHS[name.length] === 0)) {
+      out.push(name, raw[i + 1]!);
+      continue;
+    }
+    const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || FORWARDED.has(lower) || (named !== null && named.has(lower))) continue;
     if (ops !== null && (ops.remove.includes(lower) || ops.set.some((s) => s[0] === lower))) continue;
     out.push(raw[i]!, raw[i + 1]!);
