@@ -200,10 +200,14 @@ export class H1Connection implements ResponseSink {
   ticks = 0;
   // Reading is paused for a slow client: the body deadline waits too (undici does the same).
   paused = false;
+  // How long this connection may stay unused: the pool's keepAliveTimeoutMs, or less when the
+  // upstream announced a shorter Keep-Alive timeout.
+  idleLimitMs: number;
   private responseDone = false;
 
   constructor(readonly pool: H1Pool) {
     this.parser = new ResponseParser(pool.options.maxHeadBytes);
+    this.idleLimitMs = pool.options.keepAliveTimeoutMs;
     const socket = connect({
       host: pool.host,
       port: pool.port,
@@ -308,7 +312,13 @@ export class H1Connection implements ResponseSink {
   private finish(ex: H1Exchange): void {
     this.exchange = null;
     this.deadline = DEADLINE_NONE;
-    const reusable = this.parser.keepAlive && ex.bodySent && !this.closed;
+    const hint = this.parser.keepAliveHintMs;
+    if (hint !== -1) {
+      // Close a second and a pool tick before the upstream does, so a request never meets a
+      // connection the upstream is closing; too short a hint: use the connection once.
+      this.idleLimitMs = Math.min(this.pool.options.keepAliveTimeoutMs, hint - 1000 - this.pool.tickMs);
+    }
+    const reusable = this.parser.keepAlive && ex.bodySent && !this.closed && this.idleLimitMs > 0;
     if (!ex.bodySent) ex.detachBody();
     ex.complete();
     if (reusable) this.pool.release(this);
@@ -333,7 +343,7 @@ export class H1Connection implements ResponseSink {
     if (this.deadline === DEADLINE_NONE || this.paused) return;
     const o = this.pool.options;
     const kind = this.deadline;
-    const limit = kind === DEADLINE_CONNECT ? o.connectTimeoutMs : kind === DEADLINE_HEADERS ? o.responseTimeoutMs : kind === DEADLINE_BODY ? o.idleTimeoutMs : o.keepAliveTimeoutMs;
+    const limit = kind === DEADLINE_CONNECT ? o.connectTimeoutMs : kind === DEADLINE_HEADERS ? o.responseTimeoutMs : kind === DEADLINE_BODY ? o.idleTimeoutMs : this.idleLimitMs;
     if (limit <= 0 || this.ticks++ * tickMs < limit) return;
     const ex = this.exchange;
     this.destroy();
@@ -399,7 +409,7 @@ export class H1Pool {
   private queue: H1Exchange[] = [];
   private queueHead = 0;
   private timer: NodeJS.Timeout | null = null;
-  private readonly tickMs: number;
+  readonly tickMs: number;
   private closed = false;
   private closing: (() => void) | null = null;
   private whenClosed: Promise<void> | null = null;

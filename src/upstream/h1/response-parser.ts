@@ -62,6 +62,7 @@ for (let c = 0x80; c < 0x100; c++) CHAR_CLASS[c] = CHAR_VALUE;
 CHAR_CLASS[0x09] = CHAR_VALUE;
 for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") CHAR_CLASS[ch.charCodeAt(0)] = CHAR_TOKEN;
 const DIGITS = /^\d{1,15}$/;
+const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})/i;
 
 export interface ResponseSink {
   // The head is complete (1xx heads are skipped by the parser). Returning nothing; the sink reads
@@ -79,6 +80,9 @@ export class ResponseParser {
   rawHeaders: string[] = [];
   // False when the connection cannot carry another exchange after this response.
   keepAlive = true;
+  // Keep-Alive: timeout=N (RFC 2068 §19.7.1, still sent by gunicorn, Apache, Node): how long the
+  // upstream keeps an idle connection, in ms; -1 when it did not say.
+  keepAliveHintMs = -1;
   fault = FAULT_NONE;
   private state = S_DONE;
   private noBody = false;         // answer to HEAD
@@ -98,6 +102,7 @@ export class ResponseParser {
     this.statusText = '';
     this.rawHeaders = [];
     this.keepAlive = true;
+    this.keepAliveHintMs = -1;
     this.fault = FAULT_NONE;
     this.head = EMPTY;
   }
@@ -336,6 +341,9 @@ export class ResponseParser {
             const tokens = value.toLowerCase();
             if (tokens.includes('close')) close = true;
             if (tokens.includes('keep-alive')) keepAliveToken = true;
+          } else if (isNamed(name, 'keep-alive')) {
+            const hint = KEEP_ALIVE_TIMEOUT.exec(value);
+            if (hint !== null) this.keepAliveHintMs = Math.min(Number(hint[1]), 86_400) * 1000;
           }
           break;
         case 14:

@@ -266,6 +266,27 @@ describe('keep-alive', () => {
     expect(server.requests.map((r) => r.connection)).toEqual([1, 2]);
   });
 
+  test('Keep-Alive: timeout=1 from the upstream: too short to reuse safely, so the connection serves one exchange', async () => {
+    const server = await startRawServer((req) => req.socket.write(okResponse('short', 'Keep-Alive: timeout=1, max=100\r\n')));
+    const pool = newPool(server.port);
+    const a = get(pool, '/a');
+    await a.done;
+    expectSuccess(a, 200, 'short');
+    expect(pool.connections).toBe(0);
+    await server.closed[0];
+    const b = get(pool, '/b');
+    await b.done;
+    expect(server.requests.map((r) => r.connection)).toEqual([1, 2]);
+  });
+
+  test('Keep-Alive: timeout=30 from the upstream: the connection is reused', async () => {
+    const server = await startRawServer((req) => req.socket.write(okResponse('long', 'Keep-Alive: timeout=30\r\n')));
+    const pool = newPool(server.port);
+    await get(pool, '/a').done;
+    await get(pool, '/b').done;
+    expect(server.requests.map((r) => r.connection)).toEqual([1, 1]);
+  });
+
   test('an HTTP/1.0 response without keep-alive is not reused', async () => {
     const server = await startRawServer((req) => req.socket.write('HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok'));
     const pool = newPool(server.port);

@@ -237,6 +237,19 @@ test('the chunk that ends a Content-Length body is flagged last, at every split;
   expect(chunked.completions).toBe(1);
 });
 
+test('Keep-Alive: timeout=N is read as a hint in ms; absent or without timeout it is -1', () => {
+  const hint = (extra: string): number => {
+    const parser = new ResponseParser(64 * 1024);
+    parser.reset(false);
+    parser.execute(Buffer.from(`HTTP/1.1 204 No Content\r\n${extra}\r\n`, 'latin1'), new RecordingSink());
+    return parser.keepAliveHintMs;
+  };
+  expect(hint('Keep-Alive: timeout=5, max=1000\r\n')).toBe(5000);
+  expect(hint('keep-alive: max=10;Timeout = 2\r\n')).toBe(2000);
+  expect(hint('Keep-Alive: max=10\r\n')).toBe(-1);
+  expect(hint('')).toBe(-1);
+});
+
 describe('1xx answers', () => {
   test('skips 100 Continue and 103 Early Hints: the sink only sees the final response', () => {
     const text =
