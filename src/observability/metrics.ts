@@ -1,7 +1,8 @@
 // observability/metrics: every Prometheus metric name and label (SPEC section 7), one prom-client
 // Registry per gateway, and the cluster primary's merge of its workers' metrics.
 // Nothing here runs per message: tunnels' message and byte counts are added as deltas on the clock
-// tick (reportTunnel) and at close; children are taken once per route (or once per label set).
+// tick (reportTunnel) and at close; children are taken once per route (or once per label set), and
+// the ones that change per tunnel are plain numbers (PendingCount) until a scrape.
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -42,6 +43,22 @@ type CounterChild = Counter.Internal;
 type GaugeChild = Gauge.Internal<string>;
 type HistogramChild = Histogram.Internal<string>;
 
+// A counter or gauge child's changes as a plain number, handed to prom-client when someone scrapes
+// (GatewayMetrics.flush from the metrics' collect()): a child's inc() hashes its label set every
+// time, and these change per tunnel open and close and per tunnel on every clock tick.
+export class PendingCount {
+  value = 0;
+  constructor(private readonly child: CounterChild | GaugeChild) {}
+
+  flush(): void {
+    const v = this.value;
+    if (v === 0) return;
+    this.value = 0;
+    if (v > 0) this.child.inc(v);
+    else (this.child as GaugeChild).dec(-v);
+  }
+}
+
 // The children of one route, taken when the route is first seen.
 export class RouteMetrics {
   // method → status → count: plain numbers on the hot path (prom-client hashes the label set on every
@@ -50,26 +67,28 @@ export class RouteMetrics {
   readonly durationBuckets = new Float64Array(HTTP_BUCKETS_S.length); // per bucket, not cumulative
   durationSum = 0;
   durationCount = 0;
-  readonly wsActive: GaugeChild;
-  readonly wsOpened: CounterChild;
+  readonly wsActive: PendingCount;
+  readonly wsOpened: PendingCount;
   readonly wsRejected: CounterChild;
   readonly wsFailed: CounterChild;
-  readonly messagesIn: CounterChild;
-  readonly messagesOut: CounterChild;
-  readonly bytesIn: CounterChild;
-  readonly bytesOut: CounterChild;
+  readonly messagesIn: PendingCount;
+  readonly messagesOut: PendingCount;
+  readonly bytesIn: PendingCount;
+  readonly bytesOut: PendingCount;
+  // close code → initiator → count
+  readonly closes = new Map<number, Map<string, PendingCount>>();
   readonly wsDuration: HistogramChild;
   readonly limitedMessages: CounterChild;
   readonly limitedConnections: CounterChild;
   constructor(readonly name: string, m: GatewayMetrics) {
-    this.wsActive = m.wsActive.labels(name);
-    this.wsOpened = m.wsConnections.labels(name, 'opened');
+    this.wsActive = m.pending(m.wsActive.labels(name));
+    this.wsOpened = m.pending(m.wsConnections.labels(name, 'opened'));
     this.wsRejected = m.wsConnections.labels(name, 'rejected');
     this.wsFailed = m.wsConnections.labels(name, 'failed');
-    this.messagesIn = m.wsMessages.labels(name, DIRECTION_IN);
-    this.messagesOut = m.wsMessages.labels(name, DIRECTION_OUT);
-    this.bytesIn = m.wsBytes.labels(name, DIRECTION_IN);
-    this.bytesOut = m.wsBytes.labels(name, DIRECTION_OUT);
+    this.messagesIn = m.pending(m.wsMessages.labels(name, DIRECTION_IN));
+    this.messagesOut = m.pending(m.wsMessages.labels(name, DIRECTION_OUT));
+    this.bytesIn = m.pending(m.wsBytes.labels(name, DIRECTION_IN));
+    this.bytesOut = m.pending(m.wsBytes.labels(name, DIRECTION_OUT));
     this.wsDuration = m.wsDuration.labels(name);
     this.limitedMessages = m.rateLimited.labels(name, 'ws_message');
     this.limitedConnections = m.rateLimited.labels(name, 'ws_connections');
@@ -151,17 +170,19 @@ export class GatewayMetrics {
   readonly upstreamActive: Gauge<string>;
   readonly rateLimited: Counter<string>;
   private readonly routes = new Map<string, RouteMetrics>();
+  private readonly pendingCounts: PendingCount[] = [];
 
   constructor(options: GatewayMetricsOptions) {
     const registers = [this.registry];
     this.http = new HttpRequestMetrics(this.routes);
     this.registry.registerMetric(this.http.requests as never);
     this.registry.registerMetric(this.http.duration as never);
-    this.wsActive = new Gauge({ name: 'wsgate_ws_connections_active', help: 'Open WebSocket tunnels', labelNames: ['route'], registers });
-    this.wsConnections = new Counter({ name: 'wsgate_ws_connections_total', help: 'WebSocket handshakes: opened, rejected by the gateway (4xx) or failed upstream (5xx)', labelNames: ['route', 'outcome'], registers });
-    this.wsMessages = new Counter({ name: 'wsgate_ws_messages_total', help: 'WebSocket data messages relayed (counted on the clock tick and at close)', labelNames: ['route', 'direction'], registers });
-    this.wsBytes = new Counter({ name: 'wsgate_ws_bytes_total', help: 'WebSocket bytes relayed, frame headers included (counted on the clock tick and at close)', labelNames: ['route', 'direction'], registers });
-    this.wsCloses = new Counter({ name: 'wsgate_ws_closes_total', help: 'WebSocket tunnels closed, by close code and the side that closed first', labelNames: ['route', 'code', 'initiator'], registers });
+    const flush = (): void => this.flush();
+    this.wsActive = new Gauge({ name: 'wsgate_ws_connections_active', help: 'Open WebSocket tunnels', labelNames: ['route'], registers, collect: flush });
+    this.wsConnections = new Counter({ name: 'wsgate_ws_connections_total', help: 'WebSocket handshakes: opened, rejected by the gateway (4xx) or failed upstream (5xx)', labelNames: ['route', 'outcome'], registers, collect: flush });
+    this.wsMessages = new Counter({ name: 'wsgate_ws_messages_total', help: 'WebSocket data messages relayed (counted on the clock tick and at close)', labelNames: ['route', 'direction'], registers, collect: flush });
+    this.wsBytes = new Counter({ name: 'wsgate_ws_bytes_total', help: 'WebSocket bytes relayed, frame headers included (counted on the clock tick and at close)', labelNames: ['route', 'direction'], registers, collect: flush });
+    this.wsCloses = new Counter({ name: 'wsgate_ws_closes_total', help: 'WebSocket tunnels closed, by close code and the side that closed first', labelNames: ['route', 'code', 'initiator'], registers, collect: flush });
     this.wsDuration = new Histogram({ name: 'wsgate_ws_connection_duration_seconds', help: 'How long WebSocket tunnels stayed open', labelNames: ['route'], buckets: WS_BUCKETS_S, registers });
     // The upstream gauges are computed at scrape time from the running pools, reset first: a reload
     // may have dropped targets.
@@ -191,6 +212,17 @@ export class GatewayMetrics {
     });
     this.rateLimited = new Counter({ name: 'wsgate_rate_limited_total', help: 'Rate limits applied: ws_message (tunnel closed 1008), ws_connections (maxPerClient 429)', labelNames: ['route', 'kind'], registers });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  pending(child: CounterChild | GaugeChild): PendingCount {
+    const p = new PendingCount(child);
+    this.pendingCounts.push(p);
+    return p;
+  }
+
+  // Before any scrape (every WebSocket metric's collect() calls it; the first one does the work).
+  flush(): void {
+    for (const p of this.pendingCounts) p.flush();
   }
 
   route(name: string): RouteMetrics {
@@ -232,8 +264,8 @@ export class GatewayMetrics {
 
   wsOpened(route: string): void {
     const r = this.route(route);
-    r.wsOpened.inc();
-    r.wsActive.inc();
+    r.wsOpened.value++;
+    r.wsActive.value++;
   }
 
   // Once per clock tick per tunnel (TunnelRegistry.sweep), and at close: adds what the tunnel
@@ -249,18 +281,28 @@ export class GatewayMetrics {
     t.reportedBytesIn = t.bytesIn;
     t.reportedBytesOut = t.bytesOut;
     const r = this.route(t.options.route);
-    if (mi > 0) r.messagesIn.inc(mi);
-    if (mo > 0) r.messagesOut.inc(mo);
-    if (bi > 0) r.bytesIn.inc(bi);
-    if (bo > 0) r.bytesOut.inc(bo);
+    r.messagesIn.value += mi;
+    r.messagesOut.value += mo;
+    r.bytesIn.value += bi;
+    r.bytesOut.value += bo;
   }
 
   wsClosed(t: TunnelCounts, code: number, initiator: string, seconds: number, rateLimited: boolean): void {
     this.reportTunnel(t);
     const r = this.route(t.options.route);
-    r.wsActive.dec();
+    r.wsActive.value--;
     r.wsDuration.observe(seconds);
-    this.wsCloses.labels(r.name, String(code), initiator).inc();
+    let byInitiator = r.closes.get(code);
+    if (byInitiator === undefined) {
+      byInitiator = new Map();
+      r.closes.set(code, byInitiator);
+    }
+    let count = byInitiator.get(initiator);
+    if (count === undefined) {
+      count = this.pending(this.wsCloses.labels(r.name, String(code), initiator));
+      byInitiator.set(initiator, count);
+    }
+    count.value++;
     if (rateLimited) r.limitedMessages.inc();
   }
 
