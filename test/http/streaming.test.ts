@@ -227,6 +227,93 @@ test('holds a fast upstream back to the pace of a slow client instead of bufferi
   expect(widestGap).toBeLessThan(TOTAL / 2);
 });
 
+test.each([
+  ['Content-Length', true],
+  ['chunked', false],
+])('holds a fast client back to the pace of a slow upstream instead of buffering the upload (%s)', async (_framing, withLength) => {
+  const TOTAL = 50 * MB;
+  const state = new EventEmitter();
+  let clientWritten = 0;
+  let blocked = false; // the client is waiting for 'drain'
+  let drains = 0;
+  let finished = false;
+  let upstreamReq: IncomingMessage | null = null;
+  const up = await startHttpUpstream((req, res: ServerResponse) => {
+    upstreamReq = req;
+    req.pause();
+    state.emit('change');
+    req.on('end', () => res.end('ok'));
+  });
+  const gw = await startGateway(proxyConfig(up.url, {}, BIG));
+  const req = request(gw.url('/upload'), { method: 'POST', agent: false, headers: withLength ? { 'content-length': String(TOTAL) } : {} });
+  req.on('error', () => undefined);
+  const sent = (async () => {
+    const hash = createHash('sha256');
+    while (clientWritten < TOTAL) {
+      hash.update(CHUNK);
+      clientWritten += CHUNK.length;
+      if (!req.write(CHUNK)) {
+        blocked = true;
+        state.emit('change');
+        await once(req, 'drain');
+        blocked = false;
+        drains++;
+      }
+    }
+    req.end();
+    finished = true;
+    state.emit('change');
+    return hash.digest('hex');
+  })();
+
+  // As in the download test: settled when the client finished, or is stuck waiting for 'drain'
+  // while nothing moves for a few event-loop turns (every buffer on the way is full). No timer.
+  const settled = async (): Promise<void> => {
+    for (;;) {
+      if (!blocked && !finished) await new Promise((resolve) => state.once('change', resolve));
+      if (finished) return;
+      const before = clientWritten + drains;
+      let quiet = true;
+      for (let i = 0; i < 20 && quiet; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        quiet = blocked && clientWritten + drains === before;
+      }
+      if (quiet) return;
+    }
+  };
+
+  // The upstream reads one MB whenever everything has settled; the gap between what the client wrote
+  // and what the upstream read is what sits on the way. A gateway reading the upload ahead of its
+  // upstream would let it grow to the whole body.
+  while (upstreamReq === null) await new Promise((resolve) => state.once('change', resolve));
+  const body = upstreamReq as IncomingMessage;
+  const hash = createHash('sha256');
+  let upstreamReceived = 0;
+  let widestGap = 0;
+  let ended = false;
+  body.on('end', () => (ended = true));
+  while (!ended) {
+    await settled();
+    widestGap = Math.max(widestGap, clientWritten - upstreamReceived);
+    const target = upstreamReceived + MB;
+    while (upstreamReceived < target && !ended) {
+      const chunk = body.read() as Buffer | null;
+      if (chunk === null) {
+        await readableOrEnd(body);
+        continue;
+      }
+      hash.update(chunk);
+      upstreamReceived += chunk.length;
+    }
+  }
+  const [res] = (await once(req, 'response')) as [IncomingMessage];
+  expect(res.statusCode).toBe(200);
+  expect(upstreamReceived).toBe(TOTAL);
+  expect(hash.digest('hex')).toBe(await sent);
+  expect(drains).toBeGreaterThan(0);
+  expect(widestGap).toBeLessThan(TOTAL / 2);
+});
+
 test('reuses pooled keep-alive connections to the upstream across sequential requests', async () => {
   let connections = 0;
   const up = await startHttpUpstream((_req, res) => res.end('ok'));
