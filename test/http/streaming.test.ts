@@ -46,6 +46,26 @@ function readableOrEnd(stream: IncomingMessage): Promise<void> {
 }
 
 // An upstream that hashes each request body and answers { bytes, sha256 }.
+// Resolves when the writer has finished, or is stuck waiting for 'drain' while nothing moves for a
+// few event-loop turns. Writer, gateway and reader share this loop and loopback delivers at once, so
+// a quiet loop means every buffer on the way is full. No timer is involved. `state` emits 'change'
+// when the writer blocks or finishes.
+async function settle(state: EventEmitter, read: () => { blocked: boolean; finished: boolean; progress: number }): Promise<void> {
+  for (;;) {
+    const now = read();
+    if (!now.blocked && !now.finished) await new Promise((resolve) => state.once('change', resolve));
+    if (read().finished) return;
+    const before = read().progress;
+    let quiet = true;
+    for (let i = 0; i < 20 && quiet; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const after = read();
+      quiet = after.blocked && after.progress === before;
+    }
+    if (quiet) return;
+  }
+}
+
 async function startHashingUpstream(onData?: (received: number) => void): Promise<ReturnType<typeof startHttpUpstream>> {
   return startHttpUpstream((req, res) => {
     const hash = createHash('sha256');
@@ -182,22 +202,7 @@ test('holds a fast upstream back to the pace of a slow client instead of bufferi
   const [res] = (await once(req, 'response')) as [IncomingMessage];
   res.pause();
 
-  // Resolves when the upstream has finished, or is stuck waiting for 'drain' while nothing moves for
-  // a few event-loop turns. Upstream, gateway and client share this loop and loopback delivers at
-  // once, so a quiet loop means every buffer on the way is full. No timer is involved.
-  const settled = async (): Promise<void> => {
-    for (;;) {
-      if (!blocked && !finished) await new Promise((resolve) => state.once('change', resolve));
-      if (finished) return;
-      const before = upstreamWritten + drains;
-      let quiet = true;
-      for (let i = 0; i < 20 && quiet; i++) {
-        await new Promise((resolve) => setImmediate(resolve));
-        quiet = blocked && upstreamWritten + drains === before;
-      }
-      if (quiet) return;
-    }
-  };
+  const settled = (): Promise<void> => settle(state, () => ({ blocked, finished, progress: upstreamWritten + drains }));
 
   // The client reads one MB whenever everything has settled. The gap between what the upstream wrote
   // and what the client read then is what sits in buffers on the way (socket buffers on each hop); a
@@ -266,21 +271,7 @@ test.each([
     return hash.digest('hex');
   })();
 
-  // As in the download test: settled when the client finished, or is stuck waiting for 'drain'
-  // while nothing moves for a few event-loop turns (every buffer on the way is full). No timer.
-  const settled = async (): Promise<void> => {
-    for (;;) {
-      if (!blocked && !finished) await new Promise((resolve) => state.once('change', resolve));
-      if (finished) return;
-      const before = clientWritten + drains;
-      let quiet = true;
-      for (let i = 0; i < 20 && quiet; i++) {
-        await new Promise((resolve) => setImmediate(resolve));
-        quiet = blocked && clientWritten + drains === before;
-      }
-      if (quiet) return;
-    }
-  };
+  const settled = (): Promise<void> => settle(state, () => ({ blocked, finished, progress: clientWritten + drains }));
 
   // The upstream reads one MB whenever everything has settled; the gap between what the client wrote
   // and what the upstream read is what sits on the way. A gateway reading the upload ahead of its
