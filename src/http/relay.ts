@@ -64,8 +64,9 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
     // is listened to only once a write has filled the client's socket.
     if (hasBody && maxBodyBytes > 0 && req.headers['content-length'] === undefined) {
       (req as OwnedReq).relay = this;
-      // A 'data' listener alone would start the flow now, before undici reads the body: the chunks
-      // would be counted and dropped. Paused, they wait for undici's resume() and both see each one.
+      // A 'data' listener alone would start the flow now, before the upstream client reads the
+      // body: the chunks would be counted and dropped. Paused, they wait for the client's resume()
+      // (h1 or undici) and both listeners see each one.
       req.pause();
       req.on('data', reqOnData);
     }
