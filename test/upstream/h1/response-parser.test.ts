@@ -590,3 +590,52 @@ describe('split points: the same result however the bytes are cut', () => {
     for (let at = 1; at < bytes.length; at++) expect(feed(splitAt(bytes, at), { maxHeadBytes: 200 }), `split at ${at}`).toEqual(whole);
   });
 });
+
+describe('garbage', () => {
+  // Seeded, so a failure can be replayed.
+  function prng(seed: number): () => number {
+    let x = seed >>> 0 || 1;
+    return () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 0x100000000;
+    };
+  }
+
+  const VALID = [
+    'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n',
+    'HTTP/1.0 404 Not Found\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n',
+  ];
+
+  test('random bytes and mutated responses, cut at random points: never a throw, never more used than given, a fault or a sane state', () => {
+    const next = prng(0x5eed);
+    for (let round = 0; round < 3000; round++) {
+      let bytes: Buffer;
+      if (round % 2 === 0) {
+        bytes = Buffer.allocUnsafe(1 + Math.floor(next() * 300));
+        for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(next() * 256);
+        if (round % 4 === 0) bytes = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\n'), bytes]);
+      } else {
+        bytes = Buffer.from(VALID[round % VALID.length]!, 'latin1');
+        for (let flips = 1 + Math.floor(next() * 3); flips > 0; flips--) bytes[Math.floor(next() * bytes.length)] = Math.floor(next() * 256);
+      }
+      const parser = new ResponseParser(1024);
+      parser.reset(next() < 0.1);
+      const sink = new RecordingSink();
+      for (let at = 0; at < bytes.length && parser.fault === FAULT_NONE && !parser.done; ) {
+        const size = 1 + Math.floor(next() * (bytes.length - at));
+        const piece = bytes.subarray(at, at + size);
+        const used = parser.execute(piece, sink);
+        expect(used).toBeGreaterThanOrEqual(0);
+        expect(used).toBeLessThanOrEqual(piece.length);
+        at += size;
+      }
+      if (parser.fault !== FAULT_NONE) expect(parser.keepAlive).toBe(false);
+      expect(sink.heads).toBeLessThanOrEqual(1);
+      expect(sink.completions).toBeLessThanOrEqual(1);
+      if (sink.completions === 1) expect(sink.heads).toBe(1);
+    }
+  });
+});
