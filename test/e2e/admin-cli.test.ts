@@ -1,13 +1,12 @@
 // e2e: `wsgate connections` and `wsgate reload` against a running `wsgate start`, and SIGHUP
 // (SPEC sections 1, 6 and 10), all as real processes.
-import { once } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect, onTestFinished, test } from 'vitest';
 import { closed, nextMessage, openWs } from '../helpers/clients.js';
 import { runCli, startCli, tempDir, type CliProcess } from '../helpers/cli.js';
 import { startWsEcho } from '../helpers/servers.js';
+import { closedPort } from '../helpers/http.js';
 
 // Every listener on port 0; `extraRoutes` is YAML appended to the route list.
 function yamlConfig(echoUrl: string, extraRoutes = '', adminExtra = ''): string {
@@ -55,15 +54,6 @@ async function startGatewayProcess(text: string): Promise<Running> {
 async function get(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url);
   return { status: res.status, body: await res.text() };
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 test('wsgate connections prints the live WebSockets as a table', async () => {

@@ -7,23 +7,7 @@ import { startGateway, proxyConfig } from '../helpers/gateway.js';
 import { startWsEcho, startRawUpstream } from '../helpers/servers.js';
 import { rawWsSocket } from '../helpers/ws.js';
 import { openWs, nextMessage } from '../helpers/clients.js';
-
-// Seeded, so a failure can be replayed.
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
-
-function randomBytes(next: () => number, n: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(next() * 256);
-  return b;
-}
+import { prng, randomBytes } from '../helpers/random.js';
 
 async function sendAndWaitClose(port: number, bytes: Buffer[]): Promise<void> {
   const socket = connect(port, '127.0.0.1');

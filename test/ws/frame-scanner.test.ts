@@ -15,6 +15,7 @@ import {
   OPCODE_TEXT,
   type FrameScannerOptions,
 } from '../../src/ws/frame-scanner.js';
+import { prng } from '../helpers/random.js';
 
 // Streams are built by hand, byte by byte, as RFC 6455 §5.2 draws them, and fed to the scanner cut
 // at every point. Chunks are views of the input, so a forwarded range is proven right by its offset;
@@ -22,17 +23,6 @@ import {
 
 const CLIENT: FrameScannerOptions = { masked: true, maxMessageBytes: 0, rsv1: false };
 const SERVER: FrameScannerOptions = { masked: false, maxMessageBytes: 0, rsv1: false };
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface FrameSpec {
   opcode: number;

@@ -11,6 +11,7 @@ import {
   faultReason,
   type ResponseSink,
 } from '../../../src/upstream/h1/response-parser.js';
+import { prng, randomBytes } from '../../helpers/random.js';
 
 // What a sink saw of one response, plus what the parser said about the connection afterwards.
 interface Outcome {
@@ -592,17 +593,6 @@ describe('split points: the same result however the bytes are cut', () => {
 });
 
 describe('garbage', () => {
-  // Seeded, so a failure can be replayed.
-  function prng(seed: number): () => number {
-    let x = seed >>> 0 || 1;
-    return () => {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      return (x >>> 0) / 0x100000000;
-    };
-  }
-
   const VALID = [
     'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello',
     'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n',
@@ -614,8 +604,7 @@ describe('garbage', () => {
     for (let round = 0; round < 3000; round++) {
       let bytes: Buffer;
       if (round % 2 === 0) {
-        bytes = Buffer.allocUnsafe(1 + Math.floor(next() * 300));
-        for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(next() * 256);
+        bytes = randomBytes(next, 1 + Math.floor(next() * 300));
         if (round % 4 === 0) bytes = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\n'), bytes]);
       } else {
         bytes = Buffer.from(VALID[round % VALID.length]!, 'latin1');
