@@ -45,27 +45,84 @@ function readableOrEnd(stream: IncomingMessage): Promise<void> {
   });
 }
 
-// An upstream that hashes each request body and answers { bytes, sha256 }.
-// Resolves when the writer has finished, or is stuck waiting for 'drain' while nothing moves for a
-// few event-loop turns. Writer, gateway and reader share this loop and loopback delivers at once, so
-// a quiet loop means every buffer on the way is full. No timer is involved. `state` emits 'change'
-// when the writer blocks or finishes.
-async function settle(state: EventEmitter, read: () => { blocked: boolean; finished: boolean; progress: number }): Promise<void> {
-  for (;;) {
-    const now = read();
-    if (!now.blocked && !now.finished) await new Promise((resolve) => state.once('change', resolve));
-    if (read().finished) return;
-    const before = read().progress;
-    let quiet = true;
-    for (let i = 0; i < 20 && quiet; i++) {
-      await new Promise((resolve) => setImmediate(resolve));
-      const after = read();
-      quiet = after.blocked && after.progress === before;
+// Writes `total` bytes of CHUNK to `out`, honouring backpressure, and keeps count: what it wrote,
+// how often it waited for 'drain', whether it is waiting now. `sha256` resolves when it is done.
+class PacedWriter {
+  written = 0;
+  drains = 0;
+  blocked = false;
+  finished = false;
+  private readonly state = new EventEmitter(); // 'change': it blocked or finished
+  readonly sha256: Promise<string>;
+
+  constructor(out: { write(b: Buffer): boolean; end(): void } & EventEmitter, total: number) {
+    this.sha256 = this.run(out, total);
+  }
+
+  private async run(out: { write(b: Buffer): boolean; end(): void } & EventEmitter, total: number): Promise<string> {
+    const hash = createHash('sha256');
+    while (this.written < total) {
+      hash.update(CHUNK);
+      this.written += CHUNK.length;
+      if (!out.write(CHUNK)) {
+        this.blocked = true;
+        this.state.emit('change');
+        await once(out, 'drain');
+        this.blocked = false;
+        this.drains++;
+      }
     }
-    if (quiet) return;
+    out.end();
+    this.finished = true;
+    this.state.emit('change');
+    return hash.digest('hex');
+  }
+
+  // Resolves when the writer has finished, or is stuck waiting for 'drain' while nothing moves for
+  // a few event-loop turns. Writer, gateway and reader share this loop and loopback delivers at once,
+  // so a quiet loop means every buffer on the way is full. No timer is involved.
+  async settled(): Promise<void> {
+    for (;;) {
+      if (!this.blocked && !this.finished) await once(this.state, 'change');
+      if (this.finished) return;
+      const before = this.written + this.drains;
+      let quiet = true;
+      for (let i = 0; i < 20 && quiet; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        quiet = this.blocked && this.written + this.drains === before;
+      }
+      if (quiet) return;
+    }
   }
 }
 
+// Reads `stream` one MB whenever `writer` has settled, until the end. The gap between what the writer
+// wrote and what was read then is what sits in buffers on the way (socket buffers on each hop); a
+// gateway that read ahead of the slow side would let it grow to the whole stream.
+async function readPaced(stream: IncomingMessage, writer: PacedWriter): Promise<{ received: number; sha256: string; widestGap: number }> {
+  const hash = createHash('sha256');
+  let received = 0;
+  let widestGap = 0;
+  let ended = false;
+  stream.on('end', () => (ended = true));
+  while (!ended) {
+    await writer.settled();
+    widestGap = Math.max(widestGap, writer.written - received);
+    const target = received + MB;
+    while (received < target && !ended) {
+      const chunk = stream.read() as Buffer | null;
+      if (chunk === null) {
+        await readableOrEnd(stream);
+        continue;
+      }
+      hash.update(chunk);
+      received += chunk.length;
+    }
+  }
+  return { received, sha256: hash.digest('hex'), widestGap };
+}
+
+// An upstream that hashes each request body and answers { bytes, sha256 }.
 async function startHashingUpstream(onData?: (received: number) => void): Promise<ReturnType<typeof startHttpUpstream>> {
   return startHttpUpstream((req, res) => {
     const hash = createHash('sha256');
@@ -170,31 +227,9 @@ test('hands the first bytes of a download to the client before the upstream has 
 
 test('holds a fast upstream back to the pace of a slow client instead of buffering the response', async () => {
   const TOTAL = 50 * MB;
-  const state = new EventEmitter();
-  let upstreamWritten = 0;
-  let blocked = false; // the upstream is waiting for 'drain'
-  let drains = 0;
-  let finished = false;
-  let sent: Promise<string> = Promise.resolve('');
+  let upstream!: PacedWriter; // set when the request reaches the upstream, before its response
   const up = await startHttpUpstream((_req, res: ServerResponse) => {
-    sent = (async () => {
-      const hash = createHash('sha256');
-      while (upstreamWritten < TOTAL) {
-        hash.update(CHUNK);
-        upstreamWritten += CHUNK.length;
-        if (!res.write(CHUNK)) {
-          blocked = true;
-          state.emit('change');
-          await once(res, 'drain');
-          blocked = false;
-          drains++;
-        }
-      }
-      res.end();
-      finished = true;
-      state.emit('change');
-      return hash.digest('hex');
-    })();
+    upstream = new PacedWriter(res, TOTAL);
   });
   const gw = await startGateway(proxyConfig(up.url, {}, BIG));
   const req = request(gw.url('/firehose'), { agent: false });
@@ -202,34 +237,12 @@ test('holds a fast upstream back to the pace of a slow client instead of bufferi
   const [res] = (await once(req, 'response')) as [IncomingMessage];
   res.pause();
 
-  const settled = (): Promise<void> => settle(state, () => ({ blocked, finished, progress: upstreamWritten + drains }));
-
-  // The client reads one MB whenever everything has settled. The gap between what the upstream wrote
-  // and what the client read then is what sits in buffers on the way (socket buffers on each hop); a
-  // gateway that read ahead of its client would let it grow to the whole stream.
-  const hash = createHash('sha256');
-  let clientReceived = 0;
-  let widestGap = 0;
-  let ended = false;
-  res.on('end', () => (ended = true));
-  while (!ended) {
-    await settled();
-    widestGap = Math.max(widestGap, upstreamWritten - clientReceived);
-    const target = clientReceived + MB;
-    while (clientReceived < target && !ended) {
-      const chunk = res.read() as Buffer | null;
-      if (chunk === null) {
-        await readableOrEnd(res);
-        continue;
-      }
-      hash.update(chunk);
-      clientReceived += chunk.length;
-    }
-  }
-  expect(clientReceived).toBe(TOTAL);
-  expect(hash.digest('hex')).toBe(await sent);
-  expect(drains).toBeGreaterThan(0);
-  expect(widestGap).toBeLessThan(TOTAL / 2);
+  // The client reads one MB whenever everything has settled.
+  const read = await readPaced(res, upstream);
+  expect(read.received).toBe(TOTAL);
+  expect(read.sha256).toBe(await upstream.sha256);
+  expect(upstream.drains).toBeGreaterThan(0);
+  expect(read.widestGap).toBeLessThan(TOTAL / 2);
 });
 
 test.each([
@@ -237,72 +250,27 @@ test.each([
   ['chunked', false],
 ])('holds a fast client back to the pace of a slow upstream instead of buffering the upload (%s)', async (_framing, withLength) => {
   const TOTAL = 50 * MB;
-  const state = new EventEmitter();
-  let clientWritten = 0;
-  let blocked = false; // the client is waiting for 'drain'
-  let drains = 0;
-  let finished = false;
-  let upstreamReq: IncomingMessage | null = null;
+  const arrived = new EventEmitter();
   const up = await startHttpUpstream((req, res: ServerResponse) => {
-    upstreamReq = req;
     req.pause();
-    state.emit('change');
     req.on('end', () => res.end('ok'));
+    arrived.emit('request', req);
   });
   const gw = await startGateway(proxyConfig(up.url, {}, BIG));
   const req = request(gw.url('/upload'), { method: 'POST', agent: false, headers: withLength ? { 'content-length': String(TOTAL) } : {} });
   req.on('error', () => undefined);
-  const sent = (async () => {
-    const hash = createHash('sha256');
-    while (clientWritten < TOTAL) {
-      hash.update(CHUNK);
-      clientWritten += CHUNK.length;
-      if (!req.write(CHUNK)) {
-        blocked = true;
-        state.emit('change');
-        await once(req, 'drain');
-        blocked = false;
-        drains++;
-      }
-    }
-    req.end();
-    finished = true;
-    state.emit('change');
-    return hash.digest('hex');
-  })();
+  const upstreamReq = once(arrived, 'request');
+  const client = new PacedWriter(req, TOTAL);
 
-  const settled = (): Promise<void> => settle(state, () => ({ blocked, finished, progress: clientWritten + drains }));
-
-  // The upstream reads one MB whenever everything has settled; the gap between what the client wrote
-  // and what the upstream read is what sits on the way. A gateway reading the upload ahead of its
-  // upstream would let it grow to the whole body.
-  while (upstreamReq === null) await new Promise((resolve) => state.once('change', resolve));
-  const body = upstreamReq as IncomingMessage;
-  const hash = createHash('sha256');
-  let upstreamReceived = 0;
-  let widestGap = 0;
-  let ended = false;
-  body.on('end', () => (ended = true));
-  while (!ended) {
-    await settled();
-    widestGap = Math.max(widestGap, clientWritten - upstreamReceived);
-    const target = upstreamReceived + MB;
-    while (upstreamReceived < target && !ended) {
-      const chunk = body.read() as Buffer | null;
-      if (chunk === null) {
-        await readableOrEnd(body);
-        continue;
-      }
-      hash.update(chunk);
-      upstreamReceived += chunk.length;
-    }
-  }
+  // The upstream reads one MB whenever everything has settled.
+  const [body] = (await upstreamReq) as [IncomingMessage];
+  const read = await readPaced(body, client);
   const [res] = (await once(req, 'response')) as [IncomingMessage];
   expect(res.statusCode).toBe(200);
-  expect(upstreamReceived).toBe(TOTAL);
-  expect(hash.digest('hex')).toBe(await sent);
-  expect(drains).toBeGreaterThan(0);
-  expect(widestGap).toBeLessThan(TOTAL / 2);
+  expect(read.received).toBe(TOTAL);
+  expect(read.sha256).toBe(await client.sha256);
+  expect(client.drains).toBeGreaterThan(0);
+  expect(read.widestGap).toBeLessThan(TOTAL / 2);
 });
 
 test('reuses pooled keep-alive connections to the upstream across sequential requests', async () => {
