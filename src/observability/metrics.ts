@@ -61,9 +61,9 @@ export class PendingCount {
 
 // The children of one route, taken when the route is first seen.
 export class RouteMetrics {
-  // method → status → count: plain numbers on the hot path (prom-client hashes the label set on every
-  // inc/observe: 2.5-4.5 µs a request here); exported at scrape time by HttpRequestMetrics.get().
-  readonly requests = new Map<string, Map<number, number>>();
+  // method → status → count, and the duration histogram: plain numbers on the hot path (prom-client
+  // hashes the label set on every inc/observe: 2.5-4.5 µs a request here).
+  readonly requests = new Map<string, Map<number, PendingCount>>();
   readonly durationBuckets = new Float64Array(HTTP_BUCKETS_S.length); // per bucket, not cumulative
   durationSum = 0;
   durationCount = 0;
@@ -95,29 +95,13 @@ export class RouteMetrics {
   }
 }
 
-// The two HTTP metrics as prom-client sees a metric (name, help, type, aggregator, get, reset): their
-// values live in RouteMetrics as plain numbers and are laid out here, in prom-client's own shape, only
-// when someone scrapes (text) or a cluster primary asks (JSON, summed by AggregatorRegistry).
-export class HttpRequestMetrics {
-  readonly requests;
+// The HTTP duration histogram as prom-client sees a metric (name, help, type, aggregator, get, reset):
+// its buckets live in RouteMetrics as plain numbers (prom-client has no way to add to a bucket) and
+// are laid out here, in prom-client's own shape, only when someone scrapes (text) or a cluster
+// primary asks (JSON, summed by AggregatorRegistry).
+export class HttpDurationMetric {
   readonly duration;
   constructor(routes: ReadonlyMap<string, RouteMetrics>) {
-    this.requests = {
-      name: 'wsgate_http_requests_total',
-      help: 'HTTP exchanges finished, by route ("" when none matched), method and status',
-      type: 'counter',
-      aggregator: 'sum',
-      get: async () => {
-        const values: { labels: Record<string, string>; value: number }[] = [];
-        for (const r of routes.values()) {
-          for (const [method, byStatus] of r.requests) for (const [status, n] of byStatus) values.push({ labels: { route: r.name, method, status: String(status) }, value: n });
-        }
-        return { name: this.requests.name, help: this.requests.help, type: this.requests.type, values, aggregator: this.requests.aggregator };
-      },
-      reset: () => {
-        for (const r of routes.values()) r.requests.clear();
-      },
-    };
     this.duration = {
       name: 'wsgate_http_request_duration_seconds',
       help: 'HTTP exchange duration, from the request head to the end of the response',
@@ -159,7 +143,8 @@ export interface GatewayMetricsOptions {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly http: HttpRequestMetrics;
+  readonly httpDuration: HttpDurationMetric;
+  readonly httpRequests: Counter<string>;
   readonly wsActive: Gauge<string>;
   readonly wsConnections: Counter<string>;
   readonly wsMessages: Counter<string>;
@@ -174,10 +159,10 @@ export class GatewayMetrics {
 
   constructor(options: GatewayMetricsOptions) {
     const registers = [this.registry];
-    this.http = new HttpRequestMetrics(this.routes);
-    this.registry.registerMetric(this.http.requests as never);
-    this.registry.registerMetric(this.http.duration as never);
     const flush = (): void => this.flush();
+    this.httpRequests = new Counter({ name: 'wsgate_http_requests_total', help: 'HTTP exchanges finished, by route ("" when none matched), method and status', labelNames: ['route', 'method', 'status'], registers, collect: flush });
+    this.httpDuration = new HttpDurationMetric(this.routes);
+    this.registry.registerMetric(this.httpDuration.duration as never);
     this.wsActive = new Gauge({ name: 'wsgate_ws_connections_active', help: 'Open WebSocket tunnels', labelNames: ['route'], registers, collect: flush });
     this.wsConnections = new Counter({ name: 'wsgate_ws_connections_total', help: 'WebSocket handshakes: opened, rejected by the gateway (4xx) or failed upstream (5xx)', labelNames: ['route', 'outcome'], registers, collect: flush });
     this.wsMessages = new Counter({ name: 'wsgate_ws_messages_total', help: 'WebSocket data messages relayed (counted on the clock tick and at close)', labelNames: ['route', 'direction'], registers, collect: flush });
@@ -243,7 +228,12 @@ export class GatewayMetrics {
       byStatus = new Map();
       r.requests.set(method, byStatus);
     }
-    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+    let count = byStatus.get(status);
+    if (count === undefined) {
+      count = this.pending(this.httpRequests.labels(r.name, method, String(status)));
+      byStatus.set(status, count);
+    }
+    count.value++;
     let b = 0;
     while (b < HTTP_BUCKETS_S.length && seconds > HTTP_BUCKETS_S[b]!) b++;
     if (b < HTTP_BUCKETS_S.length) r.durationBuckets[b]!++;
