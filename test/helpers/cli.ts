@@ -38,9 +38,10 @@ export interface CliProcess {
   signal(sig: NodeJS.Signals): void;
 }
 
-export function startCli(args: string[], options: { cwd?: string } = {}): CliProcess {
+export function startCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliProcess {
   const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: options.cwd ?? ROOT,
+    env: options.env === undefined ? process.env : { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];

@@ -1,0 +1,82 @@
+// e2e: HTTP to an https:// target, which wsgate reaches through undici (plain http:// targets use its
+// own HTTP/1.1 client). The gateway runs as a process so the test CA can be given the way an
+// operator would: NODE_EXTRA_CA_CERTS.
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, onTestFinished, test } from 'vitest';
+import { startCli, tempDir } from '../helpers/cli.js';
+
+const CERT = fileURLToPath(new URL('../fixtures/tls-cert.pem', import.meta.url));
+const KEY = fileURLToPath(new URL('../fixtures/tls-key.pem', import.meta.url));
+const BIG = randomBytes(24 * 1024 * 1024);
+
+async function startHttpsUpstream(): Promise<number> {
+  const server: Server = createServer({ cert: readFileSync(CERT), key: readFileSync(KEY) }, (req, res) => {
+    if (req.url === '/big') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG.length) });
+      res.end(BIG);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'tls' });
+    res.end(JSON.stringify({ path: req.url, proto: req.headers['x-forwarded-proto'] }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  onTestFinished(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+async function startGatewayTo(upstreamPort: number): Promise<string> {
+  const file = join(tempDir(), 'wsgate.yaml');
+  writeFileSync(file, `
+listen:
+  - { port: 0, host: 127.0.0.1 }
+admin:
+  listen: 127.0.0.1:0
+upstreams:
+  secure:
+    targets:
+      - url: https://localhost:${upstreamPort}
+routes:
+  - name: secure
+    match: { path: /* }
+    upstream: secure
+`);
+  const cli = startCli(['start', '-c', file], { env: { NODE_EXTRA_CA_CERTS: CERT } });
+  onTestFinished(() => {
+    cli.signal('SIGKILL');
+  });
+  const { listeners } = await cli.ports();
+  return `http://127.0.0.1:${listeners[0]!}`;
+}
+
+test('relays a request to an https:// target and its answer back', async () => {
+  const base = await startGatewayTo(await startHttpsUpstream());
+  const res = await fetch(`${base}/hello?x=1`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('x-upstream')).toBe('tls');
+  expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
+  expect(await res.json()).toEqual({ path: '/hello?x=1', proto: 'http' });
+});
+
+test('streams a 24 MB download from an https:// target byte for byte, through the client\'s backpressure', async () => {
+  const base = await startGatewayTo(await startHttpsUpstream());
+  const res = await fetch(`${base}/big`);
+  expect(res.status).toBe(200);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of res.body!) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  expect(bytes).toBe(BIG.length);
+  expect(hash.digest('hex')).toBe(createHash('sha256').update(BIG).digest('hex'));
+});
