@@ -36,9 +36,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
   status = 0;
   bytesOut = 0;
   error: GatewayError | null = null;
-  private control: ExchangeControl | null = null;        // h1 targets
-  private abortUpstream: ((err?: Error) => void) | null = null; // undici (https targets)
-  private resume: (() => void) | null = null;
+  private control: ExchangeControl | null = null; // from the h1 client, or wrapping undici's callbacks
   private headersReceived = false;
   private drainListened = false;
   private lastChunk: Buffer | null = null;
@@ -97,8 +95,9 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
     );
   }
 
+  // undici (https targets): its abort now, its resume with the head; both behind one control.
   onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort;
+    this.control = new UndiciControl(abort);
   }
 
   onStart(control: ExchangeControl): void {
@@ -109,7 +108,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
   onHeaders(statusCode: number, rawHeaders: readonly (Buffer | string)[], resume: (() => void) | null, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx informational: not relayed
     this.headersReceived = true;
-    if (resume !== null) this.resume = resume;
+    if (resume !== null && this.control instanceof UndiciControl) this.control.resumeUndici = resume;
     const res = this.res;
     if (res.destroyed) return false;
     const out: string[] = [];
@@ -142,7 +141,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
     } catch (err) {
       // The upstream sent a header Node refuses to write (bad characters): not the client's fault.
       this.headersReceived = false;
-      this.abortExchange(new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent an invalid header', { cause: err }));
+      this.control?.abort(new GatewayError('UPSTREAM_BAD_RESPONSE', 'upstream sent an invalid header', { cause: err }));
       return false;
     }
     return true;
@@ -210,13 +209,8 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
   }
 
   abort(err: GatewayError): void {
-    if ((this.control !== null || this.abortUpstream !== null) && !this.finished) this.abortExchange(err);
+    if (this.control !== null && !this.finished) this.control.abort(err);
     else this.fail(err);
-  }
-
-  private abortExchange(err: Error): void {
-    if (this.control !== null) this.control.abort(err);
-    else this.abortUpstream?.(err);
   }
 
   private release(): void {
@@ -230,8 +224,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
 
   // The client's socket drained: the upstream may be read again.
   clientDrained(): void {
-    if (this.control !== null) this.control.resume();
-    else this.resume?.();
+    this.control?.resume();
   }
 
   // The response closed, finished or not; a client that left early aborts the upstream request.
@@ -246,6 +239,20 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
     if (this.bodyBytes <= this.maxBodyBytes) return false;
     this.abort(new GatewayError('BODY_TOO_LARGE'));
     return true;
+  }
+}
+
+// undici's abort and resume callbacks as the h1 client's ExchangeControl.
+class UndiciControl implements ExchangeControl {
+  resumeUndici: (() => void) | null = null;
+  constructor(private readonly abortUndici: (err?: Error) => void) {}
+
+  abort(err: Error): void {
+    this.abortUndici(err);
+  }
+
+  resume(): void {
+    this.resumeUndici?.();
   }
 }
 

@@ -374,9 +374,8 @@ export class Gateway implements TunnelObserver {
       return Promise.resolve();
     }
     const headers = upstreamRequestHeaders(req, rt.config, spec, peer, trusted, requestId, ex);
-    const relay = new HttpRelay(req, res, pool, upstreamPath(spec, path) + query, headers, spec.responseHeaders, requestId, hasBody, maxBody, done === null ? null : done);
-    (res as OwnedRes).relay = relay;
-    relay.start();
+    // The relay hangs itself on res (exchangeOnClose and the access log find it there).
+    new HttpRelay(req, res, pool, upstreamPath(spec, path) + query, headers, spec.responseHeaders, requestId, hasBody, maxBody, done === null ? null : done).start();
     return Promise.resolve();
   }
 
