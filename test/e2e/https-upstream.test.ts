@@ -1,6 +1,6 @@
-// e2e: HTTP to an https:// target, which wsgate reaches through undici (plain http:// targets use its
-// own HTTP/1.1 client). The gateway runs as a process so the test CA can be given the way an
-// operator would: NODE_EXTRA_CA_CERTS.
+// e2e: an https:// target: HTTP through undici (plain http:// targets use wsgate's own HTTP/1.1
+// client) and WebSockets through node:https (plain targets use the raw handshake). The gateway runs
+// as a process so the test CA can be given the way an operator would: NODE_EXTRA_CA_CERTS.
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, onTestFinished, test } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { startCli, tempDir } from '../helpers/cli.js';
+import { nextMessage, openWs } from '../helpers/clients.js';
 
 const CERT = fileURLToPath(new URL('../fixtures/tls-cert.pem', import.meta.url));
 const KEY = fileURLToPath(new URL('../fixtures/tls-key.pem', import.meta.url));
@@ -25,9 +27,16 @@ async function startHttpsUpstream(): Promise<number> {
     res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'tls' });
     res.end(JSON.stringify({ path: req.url, proto: req.headers['x-forwarded-proto'] }));
   });
+  // WebSocket echo on the same server, with the subprotocol the client asked for.
+  const wss = new WebSocketServer({ server, handleProtocols: (protocols) => [...protocols][0] ?? false });
+  wss.on('connection', (ws, req) => {
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data, isBinary) => ws.send(isBinary ? data : `${String(data)} via ${String(req.headers['x-forwarded-proto'])}`, { binary: isBinary }));
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   onTestFinished(() => {
+    for (const ws of wss.clients) ws.terminate();
     server.closeAllConnections();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
@@ -79,4 +88,15 @@ test('streams a 24 MB download from an https:// target byte for byte, through th
   }
   expect(bytes).toBe(BIG.length);
   expect(hash.digest('hex')).toBe(createHash('sha256').update(BIG).digest('hex'));
+});
+
+test('relays a WebSocket to a wss:// target: handshake with the subprotocol, then messages both ways', async () => {
+  const base = await startGatewayTo(await startHttpsUpstream());
+  const ws = await openWs(`${base.replace('http', 'ws')}/ws`, ['chat.v1']);
+  expect(ws.protocol).toBe('chat.v1');
+  ws.send('hello');
+  const reply = await nextMessage(ws);
+  expect(String(reply.data)).toBe('hello via http');
+  ws.send(Buffer.from([1, 2, 3]));
+  expect([...(await nextMessage(ws)).data]).toEqual([1, 2, 3]);
 });
