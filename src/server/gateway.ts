@@ -480,7 +480,7 @@ export class Gateway implements TunnelObserver {
     }
     const key = req.headers['sec-websocket-key']!;
     const accept = acceptKey(key);
-    const headers = upstreamHandshakeHeaders(req, rt.config, route.spec, peer, trusted, requestId, ex);
+    const headers = upstreamRequestHeaders(req, rt.config, route.spec, peer, trusted, requestId, ex);
     let clientLeft = false;
     const handshake = target.spec.secure ? upstreamHandshake : rawUpstreamHandshake;
     const upstreamReq = handshake(
@@ -1078,15 +1078,3 @@ function setFlat(out: string[], name: string, value: string): void {
   out.push(name, value);
 }
 
-function upstreamHandshakeHeaders(req: IncomingMessage, config: CompiledConfig, spec: RouteSpec, peer: string, trusted: boolean, requestId: string, ex: Exchange | null): Record<string, string | string[]> {
-  const flat = upstreamRequestHeaders(req, config, spec, peer, trusted, requestId, ex);
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i < flat.length; i += 2) {
-    const k = flat[i]!.toLowerCase();
-    const prev = out[k];
-    out[k] = prev === undefined ? flat[i + 1]! : Array.isArray(prev) ? [...prev, flat[i + 1]!] : [prev, flat[i + 1]!];
-  }
-  out.connection = 'Upgrade';
-  out.upgrade = 'websocket';
-  return out;
-}

@@ -61,7 +61,7 @@ export interface HandshakeResult {
 export function upstreamHandshake(
   target: UpstreamTarget,
   path: string,
-  headers: Record<string, string | string[]>,
+  headers: readonly string[], // name, value, … without hop-by-hop ones; the upgrade pair is added here
   expectedAccept: string,
   offeredProtocols: string | undefined,
   timeoutMs: number,
@@ -73,7 +73,7 @@ export function upstreamHandshake(
     port: target.port,
     path,
     method: 'GET',
-    headers,
+    headers: [...headers, 'connection', 'Upgrade', 'upgrade', 'websocket'],
     agent: false as const,
     setHost: false,
     timeout: timeoutMs,

@@ -46,15 +46,15 @@ export function isRawUpstream(socket: Socket): boolean {
 // than written raw into the request head.
 const BAD_VALUE = /[\r\n\0]/;
 
-export function requestHead(path: string, headers: Record<string, string | string[]>): string {
+// The handshake request: the gateway's upstream headers (name, value, … without hop-by-hop ones)
+// and the upgrade pair.
+export function requestHead(path: string, headers: readonly string[]): string {
   let head = `GET ${path} HTTP/1.1\r\n`;
-  for (const name of Object.keys(headers)) {
-    const value = headers[name]!;
-    if (Array.isArray(value)) {
-      for (const v of value) if (!BAD_VALUE.test(v)) head += `${name}: ${v}\r\n`;
-    } else if (!BAD_VALUE.test(value)) head += `${name}: ${value}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) {
+    const value = headers[i + 1]!;
+    if (!BAD_VALUE.test(value)) head += `${headers[i]!}: ${value}\r\n`;
   }
-  return head + '\r\n';
+  return head + 'connection: Upgrade\r\nupgrade: websocket\r\n\r\n';
 }
 
 class RawHandshake {
@@ -197,7 +197,7 @@ function socketOnCloseEarly(this: UpstreamSocket): void {
 export function rawUpstreamHandshake(
   target: UpstreamTarget,
   path: string,
-  headers: Record<string, string | string[]>,
+  headers: readonly string[],
   expectedAccept: string,
   offeredProtocols: string | undefined,
   timeoutMs: number,
