@@ -1,12 +1,11 @@
 // The admin API (SPEC section 6): health, readiness, the views of routes, upstreams and live
 // WebSocket connections, operator closes and the redacted config, over a real admin listener.
 import { once } from 'node:events';
-import type { ServerResponse } from 'node:http';
 import { expect, test } from 'vitest';
 import type { WebSocket } from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { startHttpUpstream, startWsEcho, type WsUpstream } from '../helpers/servers.js';
-import { closed, nextMessage, openWs } from '../helpers/clients.js';
+import { startHoldingUpstream, startWsEcho, type WsUpstream } from '../helpers/servers.js';
+import { closed, expectEcho, openWs } from '../helpers/clients.js';
 import type { GatewayConfig } from '../../src/index.js';
 
 interface Answer<T = unknown> {
@@ -60,15 +59,6 @@ function config(echo: WsUpstream, apiUrl = 'http://127.0.0.1:1'): GatewayConfig 
   };
 }
 
-// Sends `text` and expects it back; a close that comes first fails the test at once.
-async function echo(ws: WebSocket, text: string): Promise<void> {
-  ws.send(text);
-  const first = await Promise.race([
-    nextMessage(ws).then((m) => m.data.toString()),
-    closed(ws).then(({ code, reason }) => `closed with ${code} ${reason}`),
-  ]);
-  expect(first).toBe(text);
-}
 
 test('/healthz answers 200 and /readyz answers 200 while the gateway listens', async () => {
   const gw = await startGateway(config(await startWsEcho()));
@@ -90,13 +80,7 @@ test('/api/routes lists the compiled routes in file order', async () => {
 });
 
 test('/api/upstreams counts an open tunnel in activeConnections and a held request in inFlightRequests', async () => {
-  let held: ServerResponse | null = null;
-  let arrived!: () => void;
-  const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
-  const api = await startHttpUpstream((_req, res) => {
-    held = res;
-    arrived();
-  });
+  const api = await startHoldingUpstream();
   const echoUp = await startWsEcho();
   const gw = await startGateway(config(echoUp, api.url));
   type Upstreams = { name: string; targets: { url: string; healthy: boolean; activeConnections: number; inFlightRequests: number }[] }[];
@@ -110,12 +94,12 @@ test('/api/upstreams counts an open tunnel in activeConnections and a held reque
 
   const ws = await openWs(gw.wsUrl('/chat/room'));
   const slow = fetch(gw.url('/api/slow')).then(async (res) => ({ status: res.status, body: await res.text() }));
-  await requestArrived;
+  const held = await api.held;
   const during = await admin<Upstreams>(gw, '/api/upstreams');
   expect(during.body.find((u) => u.name === 'realtime')!.targets[0]).toMatchObject({ activeConnections: 1, inFlightRequests: 0 });
   expect(during.body.find((u) => u.name === 'api')!.targets[0]).toMatchObject({ activeConnections: 0, inFlightRequests: 1 });
 
-  held!.end('done');
+  held.end('done');
   expect(await slow).toEqual({ status: 200, body: 'done' });
   const wsClosed = closed(ws);
   ws.close(1000);
@@ -153,9 +137,9 @@ test('/api/connections lists a live WebSocket, and its counters grow with its me
   expect(Number.isNaN(Date.parse(view.openedAt))).toBe(false);
   expect(Date.parse(view.lastActivity)).toBeGreaterThanOrEqual(Date.parse(view.openedAt));
 
-  await echo(ws, 'one');
-  await echo(ws, 'two');
-  await echo(ws, 'three');
+  await expectEcho(ws, 'one');
+  await expectEcho(ws, 'two');
+  await expectEcho(ws, 'three');
   const later = (await admin<ConnectionList>(gw, '/api/connections')).body.connections[0]!;
   expect(later).toMatchObject({ id: view.id, messagesIn: 3, messagesOut: 3 });
   // Each direction carried at least the three payloads (plus frame headers).
@@ -163,7 +147,7 @@ test('/api/connections lists a live WebSocket, and its counters grow with its me
   expect(later.bytesOut).toBeGreaterThanOrEqual('onetwothree'.length);
   expect(Date.parse(later.lastActivity)).toBeGreaterThanOrEqual(Date.parse(view.lastActivity));
 
-  await echo(ws, 'x'.repeat(1000));
+  await expectEcho(ws, 'x'.repeat(1000));
   const last = (await admin<ConnectionList>(gw, '/api/connections')).body.connections[0]!;
   expect(last.messagesIn).toBe(4);
   expect(last.bytesIn).toBeGreaterThanOrEqual(later.bytesIn + 1000);
@@ -201,7 +185,7 @@ test('/api/connections?route= keeps one route, ?limit= caps the list, and total 
 test('/api/connections/:id answers one connection, and 404 with a JSON error for an unknown id', async () => {
   const gw = await startGateway(config(await startWsEcho()));
   const ws = await openWs(gw.wsUrl('/feed/x'));
-  await echo(ws, 'hello');
+  await expectEcho(ws, 'hello');
   const { id } = (await admin<ConnectionList>(gw, '/api/connections')).body.connections[0]!;
 
   const one = await admin<ConnectionView>(gw, `/api/connections/${id}`);
@@ -226,7 +210,7 @@ test('DELETE /api/connections/:id answers 202 and closes both sides with 1008 "c
   const up = await startWsEcho();
   const gw = await startGateway(config(up));
   const victim = await openWs(gw.wsUrl('/chat/room'));
-  await echo(victim, 'hi');
+  await expectEcho(victim, 'hi');
   const { id } = (await admin<ConnectionList>(gw, '/api/connections')).body.connections[0]!;
   const upstreamVictim = up.connections[0]!;
   const survivor = await openWs(gw.wsUrl('/chat/other'));
@@ -246,7 +230,7 @@ test('DELETE /api/connections/:id answers 202 and closes both sides with 1008 "c
   });
 
   // The other connection is untouched; a second DELETE of the closed one is 404.
-  await echo(survivor, 'still open');
+  await expectEcho(survivor, 'still open');
   expect((await admin(gw, `/api/connections/${id}`, { method: 'DELETE' })).status).toBe(404);
 });
 
@@ -273,7 +257,7 @@ test.each(['1005', '1006', '1015', '999', '5000', 'abc', '1008.5', ''])(
     const res = await admin<ErrorBody>(gw, `/api/connections/${id}?code=${code}`, { method: 'DELETE' });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('BAD_REQUEST');
-    await echo(ws, 'still open');
+    await expectEcho(ws, 'still open');
     expect((await admin(gw, `/api/connections/${id}`)).status).toBe(200);
   },
 );
@@ -285,7 +269,7 @@ test('DELETE with a reason longer than 123 bytes answers 400', async () => {
   const res = await admin<ErrorBody>(gw, `/api/connections/${id}?reason=${'é'.repeat(62)}`, { method: 'DELETE' });
   expect(res.status).toBe(400);
   expect(res.body.error.code).toBe('BAD_REQUEST');
-  await echo(ws, 'still open');
+  await expectEcho(ws, 'still open');
 });
 
 test('/api/config shows the running config with admin.token redacted', async () => {

@@ -1,27 +1,20 @@
 // Graceful stop as the admin listener and the clients see it (SPEC section 10): /readyz turns 503
 // while the gateway drains, and every WebSocket gets 1001.
 import { once } from 'node:events';
-import type { ServerResponse } from 'node:http';
 import { expect, test } from 'vitest';
 import type { WebSocket } from 'ws';
 import { startGateway, proxyConfig } from '../helpers/gateway.js';
-import { startHttpUpstream, startWsEcho } from '../helpers/servers.js';
+import { startHoldingUpstream, startWsEcho } from '../helpers/servers.js';
 import { closed, openWs } from '../helpers/clients.js';
 
 test('/readyz answers 503 once close() has begun, while /healthz stays 200 until the admin listener closes', async () => {
-  let held: ServerResponse | null = null;
-  let arrived!: () => void;
-  const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
-  const api = await startHttpUpstream((_req, res) => {
-    held = res;
-    arrived();
-  });
+  const api = await startHoldingUpstream();
   const gw = await startGateway(proxyConfig(api.url));
   expect((await fetch(gw.adminUrl('/readyz'))).status).toBe(200);
 
   // A request in flight keeps the drain (and so the admin listener) going until it finishes.
   const slow = fetch(gw.url('/slow')).then(async (res) => ({ status: res.status, body: await res.text() }));
-  await requestArrived;
+  const held = await api.held;
   const closing = gw.close();
   expect(await gw.waitForLog((l) => l.event === 'draining')).toMatchObject({ inFlight: 1 });
 
@@ -31,7 +24,7 @@ test('/readyz answers 503 once close() has begun, while /healthz stays 200 until
   expect((await fetch(gw.adminUrl('/healthz'))).status).toBe(200);
   expect(gw.gw.ready).toBe(false);
 
-  held!.end('finished during the drain');
+  held.end('finished during the drain');
   expect(await slow).toEqual({ status: 200, body: 'finished during the drain' });
   await closing;
   expect(gw.logs.at(-1)).toMatchObject({ event: 'stopped' });

@@ -2,7 +2,7 @@
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { onTestFinished } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { readFrames } from './ws.js';
 
@@ -155,4 +155,14 @@ export function closeFrameOf(buf: Buffer): { code: number; reason: string } | nu
   const f = parseFrames(buf).find((x) => x.opcode === 0x8);
   if (f === undefined) return null;
   return { code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005, reason: f.payload.subarray(2).toString() };
+}
+
+// Sends `text` and expects it back; a close that comes first fails the test at once.
+export async function expectEcho(ws: WebSocket, text: string): Promise<void> {
+  ws.send(text);
+  const first = await Promise.race([
+    nextMessage(ws).then((m) => m.data.toString()),
+    closed(ws).then(({ code, reason }) => `closed with ${code} ${reason}`),
+  ]);
+  expect(first).toBe(text);
 }

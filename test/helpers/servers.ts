@@ -47,6 +47,19 @@ export async function startHttpUpstream(handler: (req: IncomingMessage, res: Ser
   return { url: `http://127.0.0.1:${port}`, port, server, requests };
 }
 
+export interface HoldingUpstream extends Upstream {
+  /** The response to the first request, which the upstream leaves unanswered for the test to end. */
+  held: Promise<ServerResponse>;
+}
+
+// An upstream that answers nothing by itself: the test holds the first request open.
+export async function startHoldingUpstream(): Promise<HoldingUpstream> {
+  let hold!: (res: ServerResponse) => void;
+  const held = new Promise<ServerResponse>((resolve) => (hold = resolve));
+  const up = await startHttpUpstream((_req, res) => hold(res));
+  return { ...up, held };
+}
+
 export interface WsUpstream extends Upstream {
   wss: WebSocketServer;
   connections: WebSocket[];

@@ -3,13 +3,12 @@
 // the drain period. An invalid config changes nothing and is reported.
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import type { ServerResponse } from 'node:http';
 import { expect, onTestFinished, test } from 'vitest';
 import WebSocket from 'ws';
 import type { GatewayConfig } from '../../src/index.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { startHttpUpstream, startWsEcho } from '../helpers/servers.js';
-import { closed, nextMessage, openWs } from '../helpers/clients.js';
+import { startHoldingUpstream, startWsEcho } from '../helpers/servers.js';
+import { closed, expectEcho, openWs } from '../helpers/clients.js';
 
 type Route = NonNullable<GatewayConfig['routes']>[number];
 type Listen = NonNullable<GatewayConfig['listen']>;
@@ -34,15 +33,6 @@ async function get(url: string): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
-// Sends `text` and expects it back; a close that comes first fails the test at once.
-async function echo(ws: WebSocket, text: string): Promise<void> {
-  ws.send(text);
-  const first = await Promise.race([
-    nextMessage(ws).then((m) => m.data.toString()),
-    closed(ws).then(({ code, reason }) => `closed with ${code} ${reason}`),
-  ]);
-  expect(first).toBe(text);
-}
 
 async function postReload(gw: TestGateway): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(gw.adminUrl('/api/reload'), { method: 'POST' });
@@ -137,7 +127,7 @@ test('200 WebSockets exchanging messages all stay open and keep echoing across 5
     expect(p.closes).toBe(0);
     expect(p.wrong).toBe(0);
   }
-  await Promise.all(peers.map((p, i) => echo(p.ws, `final ${i}`)));
+  await Promise.all(peers.map((p, i) => expectEcho(p.ws, `final ${i}`)));
   for (const c of up.connections) expect(c.readyState).toBe(WebSocket.OPEN);
   const loaded = gw.logs.filter((l) => l.event === 'config_loaded');
   expect(loaded).toHaveLength(5);
@@ -174,20 +164,14 @@ test('a route added by a reload answers, and a removed route answers 404 to new 
 });
 
 test('an HTTP request in flight on a route a reload removes still completes', async () => {
-  let held: ServerResponse | null = null;
-  let arrived!: () => void;
-  const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
-  const api = await startHttpUpstream((_req, res) => {
-    held = res;
-    arrived();
-  });
+  const api = await startHoldingUpstream();
   const gw = await startGateway(fullConfig({ upstreams: { api: { targets: [{ url: api.url }] } }, routes: [{ name: 'api', match: { path: '/api/*' }, upstream: 'api' }] }));
   const slow = get(gw.url('/api/slow'));
-  await requestArrived;
+  const held = await api.held;
 
   expect((await gw.gw.applyConfig(fullConfig({ routes: [respondRoute('other', '/other')] }))).ok).toBe(true);
   expect((await get(gw.url('/api/slow'))).status).toBe(404);
-  held!.end('answered after the reload');
+  held.end('answered after the reload');
   expect(await slow).toEqual({ status: 200, body: 'answered after the reload' });
 });
 
@@ -219,7 +203,7 @@ test('a WebSocket on a route removed by a reload gets 1012 after limits.drainTim
   expect(await gw.waitForLog((l) => l.event === 'ws_close')).toMatchObject({ route: 'feed', code: 1012, initiator: 'gateway', error: 'WS_ROUTE_REMOVED' });
   expect(await gw.waitForLog((l) => l.event === 'config_loaded')).toMatchObject({ orphanedWebSockets: 1 });
 
-  await echo(kept, 'the kept route still relays');
+  await expectEcho(kept, 'the kept route still relays');
   expect(kept.readyState).toBe(WebSocket.OPEN);
   expect(keptCloses).toBe(0);
   expect(gw.logs.filter((l) => l.event === 'ws_close')).toHaveLength(1);
@@ -243,7 +227,7 @@ test('a WebSocket whose route a later reload restores within the drain period st
 
   expect(await removedClosed).toEqual({ code: 1012, reason: 'route changed by a config reload' });
   // The first reload's timer has fired: a close frame for `restored` would arrive before this echo.
-  await echo(restored, 'route restored in time');
+  await expectEcho(restored, 'route restored in time');
   expect(restoredCloses).toBe(0);
   expect(gw.logs.filter((l) => l.event === 'ws_close').map((l) => l.route)).toEqual(['chat']);
 });
@@ -254,7 +238,7 @@ test('a WebSocket whose target left its upstream gets 1012; new WebSockets go to
   const route: Route = { name: 'ws', match: { path: '/ws/*' }, upstream: 'realtime' };
   const gw = await startGateway(fullConfig({ upstreams: { realtime: { targets: [{ url: oldUp.url }] } }, routes: [route], drainTimeout: '200ms' }));
   const ws = await openWs(gw.wsUrl('/ws/1'));
-  await echo(ws, 'on the old target');
+  await expectEcho(ws, 'on the old target');
   const wsClosed = closed(ws);
 
   const result = await gw.gw.applyConfig(fullConfig({ upstreams: { realtime: { targets: [{ url: newUp.url }] } }, routes: [route], drainTimeout: '200ms' }));
@@ -262,7 +246,7 @@ test('a WebSocket whose target left its upstream gets 1012; new WebSockets go to
   const fresh = await openWs(gw.wsUrl('/ws/2'));
   expect(newUp.connections).toHaveLength(1);
   expect(await wsClosed).toEqual({ code: 1012, reason: 'route changed by a config reload' });
-  await echo(fresh, 'on the new target');
+  await expectEcho(fresh, 'on the new target');
   expect(fresh.readyState).toBe(WebSocket.OPEN);
   expect(oldUp.connections).toHaveLength(1);
 });
@@ -283,7 +267,7 @@ test('an invalid config changes nothing: applyConfig returns its problems, logs 
 
   expect(await get(gw.url('/hello'))).toEqual({ status: 200, body: 'hello' });
   expect((await get(gw.url('/new'))).status).toBe(404);
-  await echo(ws, 'untouched');
+  await expectEcho(ws, 'untouched');
   expect(await gw.gw.applyConfig({ routes: 'not a list' })).toMatchObject({ ok: false, problems: [{ path: 'routes' }] });
 });
 
