@@ -1,0 +1,198 @@
+// e2e: `wsgate connections` and `wsgate reload` against a running `wsgate start`, and SIGHUP
+// (SPEC sections 1, 6 and 10), all as real processes.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, onTestFinished, test } from 'vitest';
+import { closed, nextMessage, openWs } from '../../helpers/clients.js';
+import { runCli, startCli, tempDir, type CliProcess } from '../../helpers/cli.js';
+import { startWsEcho } from '../../helpers/servers.js';
+import { closedPort } from '../../helpers/http.js';
+
+// Every listener on port 0; `extraRoutes` is YAML appended to the route list.
+function yamlConfig(echoUrl: string, extraRoutes = '', adminExtra = ''): string {
+  return `
+listen:
+  - { port: 0, host: 127.0.0.1 }
+admin:
+  listen: 127.0.0.1:0
+${adminExtra}
+upstreams:
+  realtime:
+    targets:
+      - url: ${echoUrl}
+routes:
+  - name: chat
+    match: { path: /chat/* }
+    upstream: realtime
+  - name: hello
+    match: { path: /hello }
+    respond: { body: hello }
+${extraRoutes}`;
+}
+
+const ADDED_ROUTE = `  - name: added
+    match: { path: /added }
+    respond: { body: added by reload }
+`;
+
+interface Running {
+  cli: CliProcess;
+  file: string;
+  base: string;
+  wsBase: string;
+  admin: string;
+}
+
+async function startGatewayProcess(text: string): Promise<Running> {
+  const file = join(tempDir(), 'wsgate.yaml');
+  writeFileSync(file, text);
+  const cli = startCli(['start', '-c', file]);
+  const { listeners, admin } = await cli.ports();
+  return { cli, file, base: `http://127.0.0.1:${listeners[0]}`, wsBase: `ws://127.0.0.1:${listeners[0]}`, admin: `http://127.0.0.1:${admin}` };
+}
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.text() };
+}
+
+test('wsgate connections prints the live WebSockets as a table', async () => {
+  const echo = await startWsEcho();
+  const gw = await startGatewayProcess(yamlConfig(echo.url));
+  const ws = await openWs(`${gw.wsBase}/chat/room`);
+  for (const text of ['one', 'two']) {
+    ws.send(text);
+    await nextMessage(ws);
+  }
+  const opened = await gw.cli.waitForEvent('ws_open');
+
+  const run = await runCli(['connections', '--admin', gw.admin]);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  const lines = run.stdout.trimEnd().split('\n');
+  expect(lines).toHaveLength(3);
+  expect(lines[0]).toMatch(/^ID\s+ROUTE\s+USER\s+CLIENT\s+AGE\s+MSGS IN\s+MSGS OUT$/);
+  expect(lines[1]!.split(/\s{2,}/)).toEqual([opened.id, 'chat', '-', '127.0.0.1', expect.stringMatching(/^\d+s$/), '2', '2']);
+  expect(lines[2]).toBe('1 shown, 1 live');
+
+  const filtered = await runCli(['connections', '--admin', gw.admin, '--route', 'hello']);
+  expect(filtered.code).toBe(0);
+  expect(filtered.stdout.trimEnd().split('\n')).toEqual([expect.stringMatching(/^ID\s+ROUTE/), '0 shown, 1 live']);
+});
+
+test('wsgate reload applies the edited config file: exit 0, and the new route answers', async () => {
+  const echo = await startWsEcho();
+  const gw = await startGatewayProcess(yamlConfig(echo.url));
+  const ws = await openWs(`${gw.wsBase}/chat/room`);
+  let wsCloses = 0;
+  ws.on('close', () => wsCloses++);
+  expect((await get(`${gw.base}/added`)).status).toBe(404);
+
+  writeFileSync(gw.file, yamlConfig(echo.url, ADDED_ROUTE));
+  const run = await runCli(['reload', '--admin', gw.admin]);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(/^reloaded: 3 routes, 1 upstreams; 0 WebSockets will get 1012/);
+  expect(await get(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
+  expect(await gw.cli.waitForEvent('config_loaded')).toMatchObject({ routes: 3, orphanedWebSockets: 0 });
+
+  // The WebSocket opened before the reload carries on.
+  ws.send('after the reload');
+  expect((await nextMessage(ws)).data.toString()).toBe('after the reload');
+  expect(wsCloses).toBe(0);
+});
+
+test('wsgate reload of an invalid config file exits 1 printing each problem path, and the running config stays', async () => {
+  const echo = await startWsEcho();
+  const gw = await startGatewayProcess(yamlConfig(echo.url));
+  writeFileSync(gw.file, yamlConfig(echo.url, ADDED_ROUTE).replace('upstream: realtime', 'upstream: realtim'));
+
+  const run = await runCli(['reload', '--admin', gw.admin]);
+  expect(run.code).toBe(1);
+  expect(run.stdout).toBe('');
+  const lines = run.stderr.trimEnd().split('\n');
+  expect(lines[0]).toMatch(/^wsgate reload: CONFIG_REJECTED: /);
+  expect(lines).toContain('  routes[0].upstream: unknown upstream "realtim" (did you mean "realtime"?)');
+  expect(await gw.cli.waitForEvent('config_rejected')).toMatchObject({ level: 'warn' });
+
+  expect((await get(`${gw.base}/added`)).status).toBe(404);
+  expect(await get(`${gw.base}/hello`)).toEqual({ status: 200, body: 'hello' });
+  const ws = await openWs(`${gw.wsBase}/chat/room`);
+  ws.send('old config');
+  expect((await nextMessage(ws)).data.toString()).toBe('old config');
+
+  // A config file that is gone is reported the same way.
+  rmSync(gw.file);
+  const missing = await runCli(['reload', '--admin', gw.admin]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toBe(`wsgate reload: CONFIG_REJECTED: cannot read config file ${gw.file}: no such file\n`);
+  expect(await get(`${gw.base}/hello`)).toEqual({ status: 200, body: 'hello' });
+});
+
+test('SIGHUP re-reads the config file and applies it; an invalid file is rejected and the gateway keeps running', async () => {
+  const echo = await startWsEcho();
+  const gw = await startGatewayProcess(yamlConfig(echo.url));
+  const ws = await openWs(`${gw.wsBase}/chat/room`);
+
+  writeFileSync(gw.file, 'routes: [\n');
+  gw.cli.signal('SIGHUP');
+  expect(await gw.cli.waitForEvent('config_rejected')).toMatchObject({ level: 'warn' });
+  expect(await get(`${gw.base}/hello`)).toEqual({ status: 200, body: 'hello' });
+
+  writeFileSync(gw.file, yamlConfig(echo.url, ADDED_ROUTE));
+  gw.cli.signal('SIGHUP');
+  expect(await gw.cli.waitForEvent('config_loaded')).toMatchObject({ level: 'info', routes: 3 });
+  expect(await get(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
+
+  ws.send('still relayed');
+  expect((await nextMessage(ws)).data.toString()).toBe('still relayed');
+  // The process is still the gateway: SIGTERM stops it as usual.
+  const wsClosed = closed(ws);
+  gw.cli.signal('SIGTERM');
+  expect(await wsClosed).toEqual({ code: 1001, reason: 'gateway shutting down' });
+  expect(await gw.cli.closed).toEqual({ code: 0, signal: null });
+});
+
+test('a SIGHUP sent as soon as the listening line appears reloads rather than killing the process', async () => {
+  const echo = await startWsEcho();
+  const gw = await startGatewayProcess(yamlConfig(echo.url));
+  writeFileSync(gw.file, yamlConfig(echo.url, ADDED_ROUTE));
+  gw.cli.signal('SIGHUP');
+  expect(await gw.cli.waitForEvent('config_loaded')).toMatchObject({ routes: 3 });
+  expect(await get(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
+});
+
+test('wsgate connections and wsgate reload exit 2 with one line when nothing listens at the admin address', async () => {
+  const port = await closedPort();
+  const admin = `http://127.0.0.1:${port}`;
+  const connections = await runCli(['connections', '--admin', admin]);
+  expect(connections.code).toBe(2);
+  expect(connections.stdout).toBe('');
+  expect(connections.stderr).toMatch(new RegExp(`^wsgate connections: cannot reach the admin API at http://127\\.0\\.0\\.1:${port}: [^\\n]+\\n$`));
+
+  const reload = await runCli(['reload', '--admin', admin]);
+  expect(reload.code).toBe(2);
+  expect(reload.stderr).toMatch(new RegExp(`^wsgate reload: cannot reach the admin API at http://127\\.0\\.0\\.1:${port}: [^\\n]+\\n$`));
+});
+
+test('wsgate connections sends WSGATE_ADMIN_TOKEN as the bearer token; without it a protected gateway answers 401 and it exits 1', async () => {
+  const echo = await startWsEcho();
+  const token = 'e2e-admin-token-7d1c';
+  const gw = await startGatewayProcess(yamlConfig(echo.url, '', `  token: ${token}`));
+  await openWs(`${gw.wsBase}/chat/room`);
+
+  const denied = await runCli(['connections', '--admin', gw.admin]);
+  expect(denied.code).toBe(1);
+  expect(denied.stderr).toMatch(new RegExp(`^wsgate connections: ${gw.admin.replace(/[.]/g, '\\.')} answered 401: UNAUTHORIZED: [^\\n]+\\n$`));
+
+  // The child inherits this process's environment.
+  const before = process.env.WSGATE_ADMIN_TOKEN;
+  process.env.WSGATE_ADMIN_TOKEN = token;
+  onTestFinished(() => {
+    if (before === undefined) delete process.env.WSGATE_ADMIN_TOKEN;
+    else process.env.WSGATE_ADMIN_TOKEN = before;
+  });
+  const allowed = await runCli(['connections', '--admin', gw.admin]);
+  expect(allowed.code).toBe(0);
+  expect(allowed.stdout.trimEnd().split('\n').at(-1)).toBe('1 shown, 1 live');
+});

@@ -1,0 +1,48 @@
+// server/workers: how the primary merges its workers' admin views (the cluster itself: e2e/workers).
+import { expect, test } from 'vitest';
+import { mergeConnections, mergeUpstreams } from '../../../src/server/workers.js';
+
+function target(url: string, activeConnections: number, inFlightRequests: number, healthy = true) {
+  return { url, weight: 1, backup: false, healthy, activeConnections, inFlightRequests };
+}
+
+test('mergeUpstreams sums each target over the workers and calls it healthy only if every worker does', () => {
+  const merged = mergeUpstreams([
+    [{ name: 'chat', balance: 'round_robin', targets: [target('http://a:1', 2, 1), target('http://b:1', 0, 0)] }],
+    [{ name: 'chat', balance: 'round_robin', targets: [target('http://a:1', 3, 0), target('http://b:1', 1, 4, false)] }],
+  ]);
+  expect(merged).toEqual([{ name: 'chat', balance: 'round_robin', targets: [target('http://a:1', 5, 1), target('http://b:1', 1, 4, false)] }]);
+});
+
+test('mergeUpstreams keeps a URL listed twice in one upstream as two targets, and upstreams only one worker has', () => {
+  const merged = mergeUpstreams([
+    [{ name: 'api', targets: [target('http://a:1', 1, 0), target('http://a:1', 2, 0)] }],
+    [
+      { name: 'api', targets: [target('http://a:1', 10, 0), target('http://a:1', 20, 0)] },
+      { name: 'new', targets: [target('http://n:1', 1, 1)] },
+    ],
+  ]);
+  expect(merged).toEqual([
+    { name: 'api', targets: [target('http://a:1', 11, 0), target('http://a:1', 22, 0)] },
+    { name: 'new', targets: [target('http://n:1', 1, 1)] },
+  ]);
+});
+
+test('mergeConnections tags each connection with its worker, sorts oldest first, and applies the limit after merging', () => {
+  const at = (s: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+  const merged = mergeConnections(
+    [
+      { worker: 1, list: { connections: [{ id: 'a', openedAt: at(1) }, { id: 'c', openedAt: at(3) }], total: 5 } },
+      { worker: 2, list: { connections: [{ id: 'b', openedAt: at(2) }, { id: 'd', openedAt: at(4) }], total: 2 } },
+    ],
+    3,
+  );
+  expect(merged).toEqual({
+    connections: [
+      { id: 'a', openedAt: at(1), worker: 1 },
+      { id: 'b', openedAt: at(2), worker: 2 },
+      { id: 'c', openedAt: at(3), worker: 1 },
+    ],
+    total: 7,
+  });
+});
