@@ -72,6 +72,8 @@ export interface GatewayOptions {
   standalone?: boolean;
   /** Also export prom-client's process and Node.js metrics; once per process (the CLI sets it). */
   defaultMetrics?: boolean;
+  /** The clock behind WebSocket deadlines (heartbeat, idle, lifetime); tests pass a manual one. */
+  clock?: Clock;
 }
 
 export interface BoundAddress {
@@ -106,7 +108,7 @@ export class Gateway implements TunnelObserver {
   // Prometheus metrics (GET /metrics); the admin method is metrics(), hence the field's name.
   private readonly prom: GatewayMetrics;
   private readonly registry: TunnelRegistry;
-  private readonly clock = new Clock(1000);
+  private readonly clock: Clock;
   private inFlight = 0;
   private openConnections = 0;
   private draining = false;
@@ -119,6 +121,7 @@ export class Gateway implements TunnelObserver {
     const compiled = compileConfig(parseConfig(config));
     this.log = options.logger ?? createLogger(compiled.log);
     this.standalone = options.standalone ?? true;
+    this.clock = options.clock ?? new Clock(1000);
     this.prom = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? false, upstreams: () => this.runtime.pools.values() });
     this.registry = new TunnelRegistry(this.prom);
     this.runtime = this.buildRuntime(compiled);
