@@ -1,9 +1,10 @@
 // demo/upstreams: the services behind the built-in demo, on one loopback HTTP server: a small JSON
-// API (/hello, /time, /echo, /headers) and two WebSocket endpoints (/ws/echo, /ws/chat).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// API (/hello, /time, /echo, /headers) and two WebSocket endpoints (/ws/echo, /ws/chat), served by
+// the ws package as a user's app would be; the gateway's own relay (ws/) never parses payloads.
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { acceptWebSocket, rejectHandshake, socketOnError, type MiniWebSocket } from './mini-ws.js';
+import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
 
 export interface DemoUpstreams {
   /** Base URL of the JSON API, e.g. http://127.0.0.1:40123 (paths without the gateway's /api prefix). */
@@ -16,9 +17,25 @@ export interface DemoUpstreams {
 
 const MAX_NICK_CHARS = 24;
 const MAX_CHAT_TEXT_CHARS = 2_000;
+// Plenty for a demo, small enough that one client cannot exhaust memory (ws closes with 1009).
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+// How long a closing socket waits for the peer's close frame, so a silent peer cannot hold shutdown.
+const CLOSE_TIMEOUT_MS = 5_000;
+
+// closeTimeout is a ws 8.19 option that @types/ws 8.18 does not list yet.
+const WS_OPTIONS: ServerOptions & { closeTimeout: number } = {
+  noServer: true,
+  maxPayload: MAX_MESSAGE_BYTES,
+  closeTimeout: CLOSE_TIMEOUT_MS,
+  // No extensions and no subprotocols: frames reach the gateway as plainly as a client sent them.
+  perMessageDeflate: false,
+  handleProtocols: () => false,
+};
 
 export async function startDemoUpstreams(): Promise<DemoUpstreams> {
-  const sockets = new Set<MiniWebSocket>();
+  const wss = new WebSocketServer(WS_OPTIONS);
+  // ws answers a bad handshake in text/plain; the demo answers every refusal as JSON, like its API.
+  wss.on('wsClientError', (err, socket) => rejectHandshake(socket, 400, `invalid WebSocket handshake: ${err.message}`));
   const chat = new ChatRoom();
   const server = createServer(handleRequest);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -28,12 +45,16 @@ export async function startDemoUpstreams(): Promise<DemoUpstreams> {
       rejectHandshake(socket, 404, `no WebSocket endpoint at ${url.pathname}; try /ws/echo or /ws/chat`);
       return;
     }
-    const ws = acceptWebSocket(req, socket, head);
-    if (ws === null) return;
-    sockets.add(ws);
-    ws.on('close', () => sockets.delete(ws));
-    if (url.pathname === '/ws/echo') ws.on('message', (data, isBinary) => ws.send(isBinary ? data : data.toString()));
-    else chat.join(ws, url.searchParams.get('nick') ?? '');
+    // ws also accepts draft version 8; RFC 6455 §4.4 asks for 426 and the version we speak.
+    if (req.headers['sec-websocket-version'] !== '13') {
+      rejectHandshake(socket, 426, 'unsupported WebSocket version, use 13', ['Sec-WebSocket-Version: 13']);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', wsOnError);
+      if (url.pathname === '/ws/echo') ws.on('message', echoOnMessage);
+      else chat.join(ws, url.searchParams.get('nick') ?? '');
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -44,7 +65,39 @@ export async function startDemoUpstreams(): Promise<DemoUpstreams> {
     });
   });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { httpUrl: base, wsUrl: base, close: () => closeServer(server, sockets) };
+  return { httpUrl: base, wsUrl: base, close: () => closeServer(server, wss) };
+}
+
+/** Answers a handshake we refuse with a plain HTTP response, then ends the socket. */
+function rejectHandshake(socket: Duplex, status: number, message: string, extraHeaders: string[] = []): void {
+  const body = JSON.stringify({ error: { code: status === 404 ? 'NOT_FOUND' : 'BAD_HANDSHAKE', message } });
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'Connection: close',
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...extraHeaders,
+  ];
+  socket.once('finish', socketOnFinish);
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+}
+
+// The first handler every upgrade socket gets: a broken peer only loses its own socket.
+function socketOnError(this: Duplex): void {
+  this.destroy();
+}
+
+// A refused client may keep its half open; the response is all it gets.
+function socketOnFinish(this: Duplex): void {
+  this.destroy();
+}
+
+// ws has already closed the socket with the matching code (1002, 1007, 1009); a listener must exist
+// only because an 'error' nobody listens to would end the process.
+function wsOnError(): void {}
+
+function echoOnMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  this.send(data, { binary: isBinary });
 }
 
 function handleRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -71,15 +124,15 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.end(body);
 }
 
-async function closeServer(server: Server, sockets: Set<MiniWebSocket>): Promise<void> {
+async function closeServer(server: Server, wss: WebSocketServer): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  for (const ws of sockets) ws.close(1001, 'demo upstream shutting down');
+  for (const ws of wss.clients) ws.close(1001, 'demo upstream shutting down');
   await closed;
 }
 
 interface Member {
-  readonly ws: MiniWebSocket;
+  readonly ws: WebSocket;
   readonly nick: string;
 }
 
@@ -88,13 +141,14 @@ class ChatRoom {
   private readonly members = new Set<Member>();
   private guests = 0;
 
-  join(ws: MiniWebSocket, requestedNick: string): void {
+  join(ws: WebSocket, requestedNick: string): void {
     const nick = cleanNick(requestedNick) || `guest-${++this.guests}`;
     const member: Member = { ws, nick };
     this.members.add(member);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
-      const text = data.toString().slice(0, MAX_CHAT_TEXT_CHARS);
+      // ws's server sockets keep binaryType 'nodebuffer', so a message is always one Buffer.
+      const text = (data as Buffer).toString().slice(0, MAX_CHAT_TEXT_CHARS);
       this.broadcast({ type: 'message', from: nick, text, at: new Date().toISOString() });
     });
     ws.on('close', () => {

@@ -1,13 +1,10 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { Duplex } from 'node:stream';
 import { onTestFinished, test, expect } from 'vitest';
 import WebSocket from 'ws';
 import { configSchema } from '../../../src/config/schema.js';
 import { demoConfig } from '../../../src/demo/config.js';
 import { DEMO_PAGE_HTML } from '../../../src/demo/page.js';
-import { MiniWebSocket } from '../../../src/demo/mini-ws.js';
-import { acceptKey } from '../../../src/ws/handshake.js';
 import { startDemoUpstreams, type DemoUpstreams } from '../../../src/demo/upstreams.js';
 
 async function upstreams(): Promise<DemoUpstreams> {
@@ -194,7 +191,7 @@ test('a WebSocket handshake on an unknown path gets 404', async () => {
   res.destroy();
 });
 
-function rawHandshake(up: DemoUpstreams, path: string, version: string): Socket {
+function rawHandshake(up: DemoUpstreams, path: string, version: string, extraHeaders = ''): Socket {
   const socket = connect(Number(new URL(up.httpUrl).port), '127.0.0.1');
   onTestFinished(() => {
     socket.destroy();
@@ -202,7 +199,7 @@ function rawHandshake(up: DemoUpstreams, path: string, version: string): Socket 
   // The key is RFC 6455 §1.3's sample, so the expected accept value is known.
   socket.write(
     `GET ${path} HTTP/1.1\r\nHost: demo\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: ${version}\r\n\r\n`,
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: ${version}\r\n${extraHeaders}\r\n`,
   );
   return socket;
 }
@@ -233,44 +230,84 @@ test('an unmasked client frame is closed with 1002', async () => {
   expect(frame.readUInt16BE(2)).toBe(1002);
 });
 
-function maskedFrame(first: number, payload: Buffer): Buffer {
-  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-  const length = payload.length < 126 ? [0x80 | payload.length] : [0x80 | 126, payload.length >> 8, payload.length & 0xff];
-  const masked = Buffer.from(payload.map((byte, i) => byte ^ (mask[i & 3] as number)));
-  return Buffer.concat([Buffer.from([first, ...length]), mask, masked]);
+async function readHead(socket: Socket): Promise<string> {
+  let received = '';
+  for await (const chunk of socket as AsyncIterable<Buffer>) {
+    received += chunk.toString('latin1');
+    const end = received.indexOf('\r\n\r\n');
+    if (end !== -1) return received.slice(0, end);
+  }
+  return received;
 }
 
-test('the frame parser gives the same messages at every split point of its input', () => {
-  const long = Buffer.alloc(300, 'x');
-  const input = Buffer.concat([
-    maskedFrame(0x81, Buffer.from('hello')), // text, FIN
-    maskedFrame(0x02, long), // binary, no FIN, 16-bit length
-    maskedFrame(0x89, Buffer.from('ping')), // ping between fragments
-    maskedFrame(0x80, Buffer.from('!')), // continuation, FIN
-  ]);
-  for (let split = 0; split <= input.length; split++) {
-    const written: Buffer[] = [];
-    const socket = new Duplex({
-      read() {},
-      write(chunk: Buffer, _encoding, callback) {
-        written.push(chunk);
-        callback();
-      },
-    });
-    const ws = new MiniWebSocket(socket);
-    const messages: string[] = [];
-    ws.on('message', (data, isBinary) => messages.push(`${isBinary ? 'binary' : 'text'}:${data.length}`));
-    // Copies, since the parser unmasks in place.
-    ws.push(Buffer.from(input.subarray(0, split)));
-    ws.push(Buffer.from(input.subarray(split)));
-    expect(messages).toEqual(['text:5', 'binary:301']);
-    expect(Buffer.concat(written)).toEqual(Buffer.from([0x8a, 4, ...Buffer.from('ping')]));
+test('a handshake with a malformed key gets 400 with a JSON error', async () => {
+  const up = await upstreams();
+  const socket = connect(Number(new URL(up.httpUrl).port), '127.0.0.1');
+  onTestFinished(() => {
     socket.destroy();
-  }
+  });
+  socket.write(
+    'GET /ws/echo HTTP/1.1\r\nHost: demo\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      'Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  const reply = (await readUntilEnd(socket)).toString();
+  expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+  expect(reply).toContain('Content-Type: application/json');
+  expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'BAD_HANDSHAKE' } });
 });
 
-test('acceptKey follows RFC 6455 §1.3', () => {
-  expect(acceptKey('dGhlIHNhbXBsZSBub25jZQ==')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+test('a requested subprotocol or extension is not taken', async () => {
+  const up = await upstreams();
+  const socket = rawHandshake(
+    up,
+    '/ws/echo',
+    '13',
+    'Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Extensions: permessage-deflate\r\n',
+  );
+  const head = await readHead(socket);
+  expect(head).toMatch(/^HTTP\/1\.1 101 /);
+  expect(head).toContain('Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+  expect(head).not.toMatch(/sec-websocket-(protocol|extensions)/i);
+});
+
+function maskedFrame(first: number, payload: Buffer): Buffer {
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const masked = Buffer.from(payload.map((byte, i) => byte ^ (mask[i & 3] as number)));
+  return Buffer.concat([Buffer.from([first, 0x80 | payload.length]), mask, masked]);
+}
+
+async function closeFrameCode(socket: Socket): Promise<number> {
+  const reply = await readUntilEnd(socket);
+  const frame = reply.subarray(reply.indexOf('\r\n\r\n') + 4);
+  expect(frame[0]).toBe(0x88);
+  return frame.readUInt16BE(2);
+}
+
+test('a text message that is not UTF-8 is closed with 1007', async () => {
+  const up = await upstreams();
+  const socket = rawHandshake(up, '/ws/echo', '13');
+  socket.write(maskedFrame(0x81, Buffer.from([0xc3, 0x28])));
+  expect(await closeFrameCode(socket)).toBe(1007);
+});
+
+test('a message over 16 MiB is closed with 1009 as soon as its header arrives', async () => {
+  const up = await upstreams();
+  const socket = rawHandshake(up, '/ws/echo', '13');
+  const header = Buffer.alloc(14);
+  header[0] = 0x82;
+  header[1] = 0x80 | 127;
+  header.writeUInt32BE(16 * 1024 * 1024 + 1, 6); // 64-bit length, high word 0
+  socket.write(header); // the mask follows; no payload is ever sent
+  expect(await closeFrameCode(socket)).toBe(1009);
+});
+
+test('/ws/chat ignores binary messages, cuts long text and strips control characters from nicks', async () => {
+  const up = await upstreams();
+  const member = await openWs(`${wsBase(up)}/ws/chat?nick=${encodeURIComponent('\u0007ev\u001bil ')}`);
+  expect(await member.nextJson()).toEqual({ type: 'join', nick: 'evil', members: 1 });
+  member.ws.send(Buffer.from('binary'));
+  member.ws.send('x'.repeat(2_500));
+  expect(await member.nextJson()).toMatchObject({ type: 'message', from: 'evil', text: 'x'.repeat(2_000) });
 });
 
 test('demoConfig passes the config schema and serves the page at /', () => {
