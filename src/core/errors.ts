@@ -1,5 +1,8 @@
-// core/errors: the only place where error codes, HTTP statuses and WebSocket close codes are paired.
+// core/errors: the only place where error codes, HTTP statuses and WebSocket close codes are paired,
+// and where foreign errors (node:net, undici, llhttp, our h1 client) become ours.
 // A code is public API (SPEC section 3): it fixes the status a client sees and the close code of a tunnel.
+// wsClose is null for codes that never end a tunnel (the admin API, config loading, workers).
+// docs/errors.md documents every code; test/unit/core/errors.test.ts keeps the two in step.
 
 export const ERRORS = {
   BAD_REQUEST:          { status: 400, wsClose: 1002, message: 'malformed request' },
@@ -30,13 +33,22 @@ export const ERRORS = {
   OVER_CAPACITY:        { status: 503, wsClose: 1013, message: 'gateway is over a connection limit' },
   SHUTTING_DOWN:        { status: 503, wsClose: 1001, message: 'gateway is shutting down' },
   INTERNAL:             { status: 500, wsClose: 1011, message: 'internal gateway error' },
-} as const satisfies Record<string, { status: number; wsClose: number; message: string }>;
+  // The admin API (SPEC section 6).
+  UNAUTHORIZED:         { status: 401, wsClose: null, message: 'the admin API needs Authorization: Bearer <admin.token>' },
+  NOT_FOUND:            { status: 404, wsClose: null, message: 'no such admin endpoint or live connection' },
+  NO_CONFIG_SOURCE:     { status: 409, wsClose: null, message: 'this gateway has no config file to reload' },
+  CONFIG_REJECTED:      { status: 400, wsClose: null, message: 'the new config was rejected; the running config is unchanged' },
+  // Config loading and processes: CLI output and log lines; a status only if one reaches the admin API.
+  CONFIG_INVALID:       { status: 400, wsClose: null, message: 'the config has problems' },
+  CONFIG_UNREADABLE:    { status: 500, wsClose: null, message: 'a file the config names cannot be read' },
+  WORKER_EXITED:        { status: 500, wsClose: null, message: 'a worker process exited without being asked' },
+} as const satisfies Record<string, { status: number; wsClose: number | null; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
 export class GatewayError extends Error {
   readonly status: number;
-  readonly wsClose: number;
+  readonly wsClose: number | null;
   constructor(readonly code: ErrorCode, message?: string, options?: ErrorOptions) {
     super(message ?? ERRORS[code].message, options);
     this.name = 'GatewayError';
@@ -45,8 +57,9 @@ export class GatewayError extends Error {
   }
 }
 
-// Foreign error codes (undici, node:net, llhttp) mapped once, at the boundary. By code, never instanceof.
-const FOREIGN: Record<string, ErrorCode> = {
+// Failures talking to an upstream, by code, never instanceof: undici, node:net and our h1 client share
+// no class, but each keeps its codes stable.
+const UPSTREAM_FAILURES: Record<string, ErrorCode> = {
   ECONNREFUSED: 'UPSTREAM_UNAVAILABLE',
   ECONNRESET: 'UPSTREAM_UNAVAILABLE',
   EPIPE: 'UPSTREAM_UNAVAILABLE',
@@ -61,21 +74,54 @@ const FOREIGN: Record<string, ErrorCode> = {
   UND_ERR_SOCKET: 'UPSTREAM_UNAVAILABLE',
   UND_ERR_CLOSED: 'UPSTREAM_UNAVAILABLE',
   UND_ERR_INFO: 'UPSTREAM_BAD_RESPONSE',
+  UND_ERR_HEADERS_OVERFLOW: 'UPSTREAM_BAD_RESPONSE',
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'UPSTREAM_BAD_RESPONSE',
   H1_CONNECT_TIMEOUT: 'UPSTREAM_TIMEOUT',
   H1_HEADERS_TIMEOUT: 'UPSTREAM_TIMEOUT',
   H1_BODY_TIMEOUT: 'UPSTREAM_TIMEOUT',
   H1_SOCKET_CLOSED: 'UPSTREAM_UNAVAILABLE',
   H1_POOL_CLOSED: 'UPSTREAM_UNAVAILABLE',
-  HPE_INVALID_CONSTANT: 'UPSTREAM_BAD_RESPONSE',
-  HPE_INVALID_VERSION: 'UPSTREAM_BAD_RESPONSE',
-  HPE_INVALID_STATUS: 'UPSTREAM_BAD_RESPONSE',
-  HPE_INVALID_HEADER_TOKEN: 'UPSTREAM_BAD_RESPONSE',
 };
 
+function codeOf(err: unknown): string | undefined {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function nameOf(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { name?: unknown }).name : undefined;
+}
+
+/** Any error → a GatewayError, the original kept as cause; fallback when nothing names it. */
 export function toGatewayError(err: unknown, fallback: ErrorCode = 'INTERNAL'): GatewayError {
   if (err instanceof GatewayError) return err;
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  const mapped = typeof code === 'string' ? FOREIGN[code] : undefined;
+  const code = codeOf(err);
+  let mapped = code === undefined ? undefined : UPSTREAM_FAILURES[code];
+  // An upstream's response that llhttp refused. undici 7's HTTPParserError usually has no code (it looks
+  // its llhttp error number up in a table keyed by name), so its name is the only sign.
+  if (mapped === undefined && (code?.startsWith('HPE_') === true || nameOf(err) === 'HTTPParserError')) mapped = 'UPSTREAM_BAD_RESPONSE';
   return new GatewayError(mapped ?? fallback, undefined, { cause: err });
+}
+
+// A client's request that Node's parser (llhttp) refused, on the server side: the same HPE_ codes as
+// an upstream's, but here the client is at fault, so they become 4xx codes, never a 502.
+const CLIENT_REFUSALS: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'AMBIGUOUS_FRAMING',
+  HPE_INVALID_CONTENT_LENGTH: 'AMBIGUOUS_FRAMING',
+  HPE_INVALID_TRANSFER_ENCODING: 'AMBIGUOUS_FRAMING',
+  HPE_INVALID_CHUNK_SIZE: 'AMBIGUOUS_FRAMING',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'AMBIGUOUS_FRAMING',
+  HPE_STRICT: 'AMBIGUOUS_FRAMING',
+  HPE_LF_EXPECTED: 'AMBIGUOUS_FRAMING',
+  HPE_CR_EXPECTED: 'AMBIGUOUS_FRAMING',
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+};
+
+/** A server 'clientError' → the GatewayError to answer with; null when there is nothing to answer (a reset). */
+export function clientErrorToGatewayError(err: unknown): GatewayError | null {
+  const code = codeOf(err);
+  if (code === undefined) return null;
+  const mapped = CLIENT_REFUSALS[code] ?? (code.startsWith('HPE_') ? 'BAD_REQUEST' : undefined);
+  return mapped === undefined ? null : new GatewayError(mapped, undefined, { cause: err });
 }
