@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { METRICS_CONTENT_TYPE } from '../observability/metrics.js';
+import { ERRORS, type ErrorCode } from '../core/errors.js';
 
 const DASHBOARD_BYTES = Buffer.from(DASHBOARD_HTML);
 
@@ -40,8 +41,9 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function fail(res: ServerResponse, status: number, code: string, message: string, extra?: Record<string, unknown>): void {
-  send(res, status, { error: { code, message, ...extra } });
+// The status comes from the code's row in ERRORS, so an admin answer cannot drift from the docs.
+function fail(res: ServerResponse, code: ErrorCode, message: string, extra?: Record<string, unknown>): void {
+  send(res, ERRORS[code].status, { error: { code, message, ...extra } });
 }
 
 function authorized(req: IncomingMessage, token: string): boolean {
@@ -59,7 +61,7 @@ function validOperatorCode(code: number): boolean {
 export function createAdminServer(source: AdminSource, token: string): Server {
   const server = createServer((req, res) => {
     handle(source, token, req, res).catch((err: unknown) => {
-      if (!res.headersSent) fail(res, 500, 'INTERNAL', (err as Error).message);
+      if (!res.headersSent) fail(res, 'INTERNAL', (err as Error).message);
       else res.destroy();
     });
   });
@@ -78,7 +80,7 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
     res.end(DASHBOARD_BYTES);
     return;
   }
-  if (!authorized(req, token)) return fail(res, 401, 'UNAUTHORIZED', 'the admin API needs Authorization: Bearer <admin.token>');
+  if (!authorized(req, token)) return fail(res, 'UNAUTHORIZED', ERRORS.UNAUTHORIZED.message);
   if (path === '/metrics' && method === 'GET') {
     const text = Buffer.from(await source.metrics());
     res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': text.length, 'cache-control': 'no-store' });
@@ -89,11 +91,11 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
   if (path === '/api/upstreams' && method === 'GET') return send(res, 200, await source.upstreams());
   if (path === '/api/config' && method === 'GET') return send(res, 200, await source.redactedConfig());
   if (path === '/api/reload') {
-    if (method !== 'POST') return fail(res, 405, 'METHOD_NOT_ALLOWED', 'use POST /api/reload');
+    if (method !== 'POST') return fail(res, 'METHOD_NOT_ALLOWED', 'use POST /api/reload');
     const result = await source.reload();
     if (result.ok) return send(res, 200, { status: 'reloaded', message: result.message });
-    if (result.noSource === true) return fail(res, 409, 'NO_CONFIG_SOURCE', result.message);
-    return send(res, 400, { error: { code: 'CONFIG_REJECTED', message: result.message, problems: result.problems } });
+    if (result.noSource === true) return fail(res, 'NO_CONFIG_SOURCE', result.message);
+    return fail(res, 'CONFIG_REJECTED', result.message, { problems: result.problems });
   }
   if (path === '/api/connections' && method === 'GET') {
     const limit = Number(url.searchParams.get('limit') ?? 1000);
@@ -112,20 +114,20 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
     const id = m[1]!;
     if (method === 'GET') {
       const view = await source.connection(id);
-      return view === null ? fail(res, 404, 'NOT_FOUND', `no live connection ${id}`) : send(res, 200, view);
+      return view === null ? fail(res, 'NOT_FOUND', `no live connection ${id}`) : send(res, 200, view);
     }
     if (method === 'DELETE') {
       const code = Number(url.searchParams.get('code') ?? 1008);
       if (!Number.isInteger(code) || !validOperatorCode(code)) {
-        return fail(res, 400, 'BAD_REQUEST', `code ${url.searchParams.get('code')} is not a close code an operator may send (1000, 1001, 1008, 1011-1013, 3000-4999)`);
+        return fail(res, 'BAD_REQUEST', `code ${url.searchParams.get('code')} is not a close code an operator may send (1000, 1001, 1008, 1011-1013, 3000-4999)`);
       }
       const reason = url.searchParams.get('reason') ?? 'closed by operator';
-      if (Buffer.byteLength(reason) > 123) return fail(res, 400, 'BAD_REQUEST', 'reason is longer than 123 bytes');
+      if (Buffer.byteLength(reason) > 123) return fail(res, 'BAD_REQUEST', 'reason is longer than 123 bytes');
       return (await source.closeConnection(id, code, reason))
         ? send(res, 202, { status: 'closing', id, code, reason })
-        : fail(res, 404, 'NOT_FOUND', `no live connection ${id}`);
+        : fail(res, 'NOT_FOUND', `no live connection ${id}`);
     }
-    return fail(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
+    return fail(res, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
   }
-  return fail(res, 404, 'NOT_FOUND', `no admin endpoint ${method} ${path}`);
+  return fail(res, 'NOT_FOUND', `no admin endpoint ${method} ${path}`);
 }
