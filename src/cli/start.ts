@@ -91,7 +91,7 @@ async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | 
   } catch (err) {
     process.stderr.write(`wsgate: ${(err as Error).message}\n`);
     await cleanup?.();
-    return (err as { code?: string }).code === 'CONFIG_UNREADABLE' ? 2 : 1;
+    return isConfigUnreadable(err) ? 2 : 1;
   }
   // The handlers go in before listening: the `listening` line is the cue supervisors (and tests)
   // wait for, and a signal that arrives before its handler exists kills the process outright.

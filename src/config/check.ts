@@ -6,10 +6,12 @@ import { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { formatPath, loadConfigFile, type Problem } from './load.js';
 import { parseHostPattern, parsePattern } from '../routing/matcher.js';
+import { GatewayError } from '../core/errors.js';
 
-export class ConfigError extends Error {
+// A GatewayError with a table code (CONFIG_INVALID), so whoever catches it reports it like any other error.
+export class ConfigError extends GatewayError {
   constructor(readonly problems: Problem[]) {
-    super(formatProblems(problems));
+    super('CONFIG_INVALID', formatProblems(problems));
     this.name = 'ConfigError';
   }
 }

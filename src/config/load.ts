@@ -10,13 +10,14 @@
 // variable is ''. `$${` writes a literal `${`.
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { GatewayError, type ErrorCode } from '../core/errors.js';
 
 export interface Problem {
   path: string;
   message: string;
 }
 
-export const CONFIG_UNREADABLE = 'CONFIG_UNREADABLE';
+export const CONFIG_UNREADABLE = 'CONFIG_UNREADABLE' satisfies ErrorCode;
 
 /** True for the error loadConfigFile throws when the file cannot be read (the CLI exits 2). */
 export function isConfigUnreadable(err: unknown): err is Error & { code: typeof CONFIG_UNREADABLE } {
@@ -147,7 +148,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
       code === 'EISDIR' ? 'it is a directory' :
       code === 'EACCES' || code === 'EPERM' ? 'permission denied' :
       (cause as Error).message;
-    throw Object.assign(new Error(`cannot read config file ${file}: ${why}`, { cause }), { code: CONFIG_UNREADABLE });
+    throw new GatewayError(CONFIG_UNREADABLE, `cannot read config file ${file}: ${why}`, { cause });
   }
   return parseConfigText(text, env);
 }
