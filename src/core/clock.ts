@@ -1,6 +1,7 @@
 // core/clock: a coarse clock and one shared sweep timer, so per-connection deadlines (heartbeat,
-// idle, lifetime) cost a field store per chunk instead of a setTimeout per message (undici
-// lib/util/timers.js does the same for its socket timeouts).
+// idle, lifetime, upstream timeouts) cost a field store per chunk instead of a setTimeout per
+// message (undici lib/util/timers.js does the same for its socket timeouts). ManualClock is the
+// same clock with time moved by hand, for tests.
 
 export interface Sweepable {
   // Called on every tick with the coarse time; returns nothing, acts on its own deadlines.
@@ -10,6 +11,8 @@ export interface Sweepable {
 export class Clock {
   /** Milliseconds since the epoch, refreshed on every tick and by `refresh()`. */
   nowMs = Date.now();
+  // Members exist, so sweeps are due every tick (a ManualClock runs them in advance()).
+  protected running = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly members = new Set<Sweepable>();
 
@@ -25,9 +28,8 @@ export class Clock {
     const tick = Math.max(10, Math.min(1000, Math.floor(ms)));
     if (tick === this.tickMs) return;
     this.tickMs = tick;
-    if (this.timer !== null) {
-      clearInterval(this.timer);
-      this.timer = null;
+    if (this.running) {
+      this.stop();
       this.start();
     }
   }
@@ -39,7 +41,7 @@ export class Clock {
 
   add(member: Sweepable): void {
     this.members.add(member);
-    if (this.timer === null) this.start();
+    if (!this.running) this.start();
   }
 
   delete(member: Sweepable): void {
@@ -48,11 +50,16 @@ export class Clock {
   }
 
   stop(): void {
+    this.running = false;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
   }
 
-  private start(): void {
+  // A clock stopped for a while holds a stale time: a member stamping a deadline with nowMs
+  // before the first tick would otherwise see it as long overdue.
+  protected start(): void {
+    this.running = true;
+    this.refresh();
     this.timer = setInterval(clockTick, this.tickMs, this);
     this.timer.unref();
   }
@@ -65,4 +72,37 @@ export class Clock {
 
 function clockTick(clock: Clock): void {
   clock.runSweep();
+}
+
+// Time stands still until advance(): no real timer is armed and Date.now() is never read. The
+// sweeps land where a real timer would put them (every tick after the clock started or its tick
+// changed), each seeing nowMs equal to its own tick time, so deadlines fire on the same tick as
+// in production, not merely at the end of the advance.
+export class ManualClock extends Clock {
+  private nextSweepMs = 0;
+
+  constructor(tickMs = 1000, startMs = 0) {
+    super(tickMs);
+    this.nowMs = startMs;
+  }
+
+  override refresh(): number {
+    return this.nowMs;
+  }
+
+  // Runs every sweep due within `ms`, in order; a sweep that empties the clock stops the rest.
+  advance(ms: number): void {
+    const target = this.nowMs + ms;
+    while (this.running && this.nextSweepMs <= target) {
+      this.nowMs = this.nextSweepMs;
+      this.nextSweepMs += this.tick;
+      this.runSweep();
+    }
+    this.nowMs = target;
+  }
+
+  protected override start(): void {
+    this.running = true;
+    this.nextSweepMs = this.nowMs + this.tick;
+  }
 }
