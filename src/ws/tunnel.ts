@@ -3,10 +3,23 @@
 // cut at frame boundaries); one FrameScanner per direction tracks frame headers so the tunnel can
 // count messages, enforce limits, and inject its own close frames between frames.
 //
-// Close states (each side independently): a close frame received from a side is relayed to the
-// other side, after which no data crosses in that direction. When close frames have crossed both
-// ways, both sockets are ended. Our own close (limits, faults, shutdown) goes to both sides at once
-// and arms a timer that destroys whatever a silent peer leaves open.
+// Close states, one per side (clientState, upstreamState). A close frame read from a side is
+// relayed to the other, after which no data crosses in that direction; once close frames have
+// crossed both ways, both sockets are ended. Our own close (limits, faults, shutdown) goes to both
+// sides at once and arms a timer that destroys whatever a silent peer leaves open.
+//
+//            its close frame read, or a fault stops reading it
+//        ┌─────────────────────▶ CLOSE_RECEIVED ─────────────────────┐
+//   OPEN ┤                                                            ├──▶ CLOSED
+//        └─────────────────────▶ CLOSE_SENT ─────────────────────────┘
+//            a close frame written or queued toward it, or its socket ended by us
+//
+//   OPEN … CLOSED ── its socket's 'end', 'error' or 'close', or destroyBoth() ──▶ GONE
+//   any ── both sockets destroyed: teardown, once (timers cleared, observer told) ──▶ TORN_DOWN,
+//          both sides at once
+//
+// States are bit sets so that the hot path tests one bit: CLOSE_RECEIVED means nothing more is read
+// from that side, CLOSE_SENT that no data frame may be written to it; GONE and TORN_DOWN hold both.
 import type { Socket } from 'node:net';
 import { GatewayError } from '../core/errors.js';
 import { CLOSE_CODES } from './close-codes.js';
@@ -26,6 +39,19 @@ import type { Clock } from '../core/clock.js';
 import { attachReader, isRawUpstream } from './upstream-socket.js';
 
 type Owned = Socket & { tunnel: WsTunnel };
+
+// The two sides, for the paths that mirror each other (a lost connection, socket events).
+const CLIENT = 0;
+const UPSTREAM = 1;
+type Side = typeof CLIENT | typeof UPSTREAM;
+
+// Close state of one side (diagram above).
+const OPEN = 0;
+const CLOSE_RECEIVED = 1;
+const CLOSE_SENT = 2;
+const CLOSED = CLOSE_RECEIVED | CLOSE_SENT;
+const GONE = 4 | CLOSED;
+const TORN_DOWN = 8 | GONE;
 
 export type Initiator = 'client' | 'upstream' | 'gateway';
 
@@ -80,18 +106,12 @@ export class WsTunnel {
 
   private readonly clientScanner: FrameScanner;
   private readonly upstreamScanner: FrameScanner;
-  // A close frame was received from that side (relayed or answered): nothing more is read from it.
-  private closeFromClient = false;
-  private closeFromUpstream = false;
-  // A close frame was written to that side: no data frame may follow it.
-  private closeToClient = false;
-  private closeToUpstream = false;
-  // Our own close for the client waits here while the upstream is mid-frame toward the client.
+  private clientState: number = OPEN;
+  private upstreamState: number = OPEN;
+  // Our own close for the client waits here while the upstream is mid-frame toward the client
+  // (the client side is CLOSE_SENT already).
   private pendingClientClose: Buffer | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
-  private clientGone = false;
-  private upstreamGone = false;
-  private tornDown = false;
 
   constructor(
     readonly client: Socket,
@@ -113,8 +133,8 @@ export class WsTunnel {
     const c = client as Owned;
     const u = upstream as Owned;
     c.tunnel = u.tunnel = this;
-    c.on('error', socketOnError).on('close', clientOnClose).on('end', clientOnEnd).on('drain', clientOnDrain).on('data', clientOnData);
-    u.on('error', socketOnError).on('close', upstreamOnClose).on('end', upstreamOnEnd).on('drain', upstreamOnDrain);
+    c.on('error', socketOnError).on('close', socketOnClose).on('end', socketOnEnd).on('drain', socketOnDrain).on('data', clientOnData);
+    u.on('error', socketOnError).on('close', socketOnClose).on('end', socketOnEnd).on('drain', socketOnDrain);
     // A plain-TCP upstream delivers its reads straight to fromUpstream (upstream-socket.ts).
     if (isRawUpstream(upstream)) attachReader(upstream, this);
     else u.on('data', upstreamOnData);
@@ -140,14 +160,14 @@ export class WsTunnel {
 
   // HOT: per chunk from the client.
   fromClient(chunk: Buffer): void {
-    if (this.closeFromClient) return;
+    if ((this.clientState & CLOSE_RECEIVED) !== 0) return;
     this.bytesIn += chunk.length;
     const now = this.clock.nowMs;
     this.lastActivityMs = this.lastClientMs = now;
     this.pingSentMs = 0; // any frame answers a heartbeat
     const scanner = this.clientScanner;
     const upstream = this.upstream;
-    const forward = !this.closeToUpstream;
+    const forward = (this.upstreamState & CLOSE_SENT) === 0;
     let ok = true;
     for (let start = 0; ; ) {
       const end = scanner.scan(chunk, start);
@@ -179,12 +199,12 @@ export class WsTunnel {
       if (event === EVENT_FAULT) {
         const code = scanner.fault === FAULT_TOO_BIG ? CLOSE_CODES.MESSAGE_TOO_BIG : CLOSE_CODES.PROTOCOL_ERROR;
         this.closeBoth(code, scanner.faultReason, code, scanner.faultReason, new GatewayError(code === CLOSE_CODES.MESSAGE_TOO_BIG ? 'WS_MESSAGE_TOO_BIG' : 'WS_PROTOCOL_ERROR', scanner.faultReason));
-        this.closeFromClient = true;
+        this.clientState |= CLOSE_RECEIVED;
         return;
       }
       if (event === EVENT_CONTROL && scanner.opcode === OPCODE_CLOSE) {
-        this.closeFromClient = true;
-        if (forward) this.closeToUpstream = true;
+        this.clientState |= CLOSE_RECEIVED;
+        if (forward) this.upstreamState |= CLOSE_SENT;
         this.recordClose(scanner.closeCode, scanner.closeReason, 'client');
         this.afterCloseFrame();
         return;
@@ -219,7 +239,7 @@ export class WsTunnel {
     }
     this.tokens = tokens;
     this.rateLimited = true;
-    this.closeFromClient = true;
+    this.clientState |= CLOSE_RECEIVED;
     const reason = 'message rate limit exceeded';
     this.closeBoth(CLOSE_CODES.POLICY_VIOLATION, reason, CLOSE_CODES.POLICY_VIOLATION, reason, new GatewayError('WS_RATE_LIMITED'));
     return false;
@@ -227,7 +247,7 @@ export class WsTunnel {
 
   // Once per clock tick (TunnelRegistry.sweep): heartbeat, idle timeout and lifetime.
   sweep(now: number): void {
-    if (this.closeCode !== 0 || this.tornDown) return;
+    if (this.closeCode !== 0 || this.clientState === TORN_DOWN) return;
     const ws = this.options.websocket;
     if (ws.maxLifetimeMs > 0 && now - this.openedAtMs >= ws.maxLifetimeMs) {
       this.close(CLOSE_CODES.POLICY_VIOLATION, 'connection lifetime reached', new GatewayError('WS_LIFETIME_REACHED'));
@@ -243,7 +263,7 @@ export class WsTunnel {
       return;
     }
     // Our ping goes between frames only; mid-frame, the next tick tries again.
-    if (now - this.lastClientMs >= ws.pingIntervalMs && this.upstreamScanner.atBoundary && !this.closeToClient) {
+    if (now - this.lastClientMs >= ws.pingIntervalMs && this.upstreamScanner.atBoundary && (this.clientState & CLOSE_SENT) === 0) {
       this.pingSentMs = now;
       this.client.write(PING_FRAME);
     }
@@ -253,20 +273,16 @@ export class WsTunnel {
   private heartbeatLost(): void {
     this.recordClose(CLOSE_CODES.GOING_AWAY, 'heartbeat lost', 'gateway');
     if (this.error === null) this.error = new GatewayError('WS_HEARTBEAT_LOST');
-    this.closeToClient = true;
+    this.clientState |= CLOSE_SENT;
     this.pendingClientClose = null;
-    if (!this.closeToUpstream && !this.upstreamGone) {
-      this.closeToUpstream = true;
-      if (this.clientScanner.atBoundary) endSocket(this.upstream, encodeClose(CLOSE_CODES.GOING_AWAY, 'heartbeat lost', true));
-      else endSocket(this.upstream);
-    }
+    if ((this.upstreamState & CLOSE_SENT) === 0) this.endWithClose(UPSTREAM, CLOSE_CODES.GOING_AWAY, 'heartbeat lost');
     this.client.destroy();
     this.armCloseTimer();
   }
 
   // HOT: per chunk from the upstream.
   fromUpstream(chunk: Buffer): void {
-    if (this.closeFromUpstream) return;
+    if ((this.upstreamState & CLOSE_RECEIVED) !== 0) return;
     this.bytesOut += chunk.length;
     const now = this.clock.nowMs;
     this.lastActivityMs = now;
@@ -274,7 +290,7 @@ export class WsTunnel {
     const client = this.client;
     // While our own close waits for the end of the frame in flight, that frame must still cross:
     // the client cannot take a close frame in the middle of another frame's payload.
-    const forward = !this.closeToClient || this.pendingClientClose !== null;
+    const forward = (this.clientState & CLOSE_SENT) === 0 || this.pendingClientClose !== null;
     let ok = true;
     for (let start = 0; ; ) {
       const end = scanner.scan(chunk, start);
@@ -290,17 +306,17 @@ export class WsTunnel {
           // maxMessageBytes binds both directions: 1009 toward both sides, as for a client message.
           const reason = scanner.faultReason;
           this.closeBoth(CLOSE_CODES.MESSAGE_TOO_BIG, reason, CLOSE_CODES.MESSAGE_TOO_BIG, reason, new GatewayError('WS_MESSAGE_TOO_BIG', `upstream: ${reason}`));
-          this.closeFromUpstream = true;
+          this.upstreamState |= CLOSE_RECEIVED;
           return;
         }
         // The upstream broke the protocol: it hears 1002, the client learns its upstream failed.
         this.closeBoth(CLOSE_CODES.BAD_GATEWAY, 'upstream protocol error', CLOSE_CODES.PROTOCOL_ERROR, scanner.faultReason, new GatewayError('WS_PROTOCOL_ERROR', `upstream: ${scanner.faultReason}`));
-        this.closeFromUpstream = true;
+        this.upstreamState |= CLOSE_RECEIVED;
         return;
       }
       if (event === EVENT_CONTROL && scanner.opcode === OPCODE_CLOSE) {
-        this.closeFromUpstream = true;
-        if (forward) this.closeToClient = true;
+        this.upstreamState |= CLOSE_RECEIVED;
+        if (forward) this.clientState |= CLOSE_SENT;
         this.pendingClientClose = null; // the upstream's close, just relayed, stands in for ours
         this.recordClose(scanner.closeCode, scanner.closeReason, 'upstream');
         this.afterCloseFrame();
@@ -322,19 +338,20 @@ export class WsTunnel {
   }
 
   private closeBoth(toClient: number, clientReason: string, toUpstream: number, upstreamReason: string, err: GatewayError | null): void {
-    if (this.tornDown) return;
+    if (this.clientState === TORN_DOWN) return;
     this.recordClose(toClient, clientReason, 'gateway');
     if (err !== null && this.error === null) this.error = err;
-    if (!this.closeToUpstream) {
-      this.closeToUpstream = true;
+    // A GONE side is CLOSE_SENT: nothing is written to a lost connection.
+    if ((this.upstreamState & CLOSE_SENT) === 0) {
+      this.upstreamState |= CLOSE_SENT;
       // Client → upstream stops at frame boundaries by construction unless mid-payload.
-      if (this.clientScanner.atBoundary && !this.upstreamGone) this.upstream.write(encodeClose(toUpstream, upstreamReason, true));
+      if (this.clientScanner.atBoundary) this.upstream.write(encodeClose(toUpstream, upstreamReason, true));
       else endSocket(this.upstream);
     }
-    if (!this.closeToClient) {
-      this.closeToClient = true;
+    if ((this.clientState & CLOSE_SENT) === 0) {
+      this.clientState |= CLOSE_SENT;
       this.pendingClientClose = encodeClose(toClient, clientReason, false);
-      if (this.upstreamScanner.atBoundary || this.closeFromUpstream) this.flushClientClose();
+      if (this.upstreamScanner.atBoundary || (this.upstreamState & CLOSE_RECEIVED) !== 0) this.flushClientClose();
     }
     this.armCloseTimer();
   }
@@ -342,7 +359,7 @@ export class WsTunnel {
   private flushClientClose(): void {
     const frame = this.pendingClientClose;
     this.pendingClientClose = null;
-    if (frame !== null && !this.clientGone) this.client.write(frame);
+    if (frame !== null && this.clientState < GONE) this.client.write(frame);
   }
 
   private recordClose(code: number, reason: string, initiator: Initiator): void {
@@ -355,7 +372,7 @@ export class WsTunnel {
   // A close frame crossed: when both directions are closed, end both sockets (the server side of
   // each connection closes TCP first: we for the client, the upstream for us, RFC 6455 §7.1.1).
   private afterCloseFrame(): void {
-    if ((this.closeFromClient || this.clientGone) && (this.closeFromUpstream || this.upstreamGone)) {
+    if ((this.clientState & this.upstreamState & CLOSE_RECEIVED) !== 0) {
       endSocket(this.client);
       endSocket(this.upstream);
     }
@@ -363,67 +380,72 @@ export class WsTunnel {
   }
 
   private armCloseTimer(): void {
-    if (this.closeTimer !== null || this.tornDown) return;
+    if (this.closeTimer !== null || this.clientState === TORN_DOWN) return;
     this.closeTimer = setTimeout(closeTimerFired, this.options.closeTimeoutMs, this);
     this.closeTimer.unref();
   }
 
-  // The client's TCP connection ended (FIN, reset or error).
-  clientLost(): void {
-    if (this.clientGone) return;
-    this.clientGone = true;
-    this.closeToClient = true;
-    this.pendingClientClose = null;
-    if (!this.closeFromClient) {
-      // No close frame: 1006 in our logs; the upstream hears 1001 "going away".
-      this.recordClose(1006, 'client connection lost', 'client');
-      if (!this.closeToUpstream && !this.upstreamGone) {
-        this.closeToUpstream = true;
-        if (this.clientScanner.atBoundary) endSocket(this.upstream, encodeClose(CLOSE_CODES.GOING_AWAY, 'client went away', true));
-        else endSocket(this.upstream);
-      } else {
-        endSocket(this.upstream);
-      }
+  // A side's TCP connection ended (FIN, reset or error). Without a close frame from it, its peer
+  // hears one from us (SPEC section 4): the upstream 1001 "going away", the client 1014; our logs
+  // say 1006 for a client, 1014 for an upstream.
+  lost(side: Side): void {
+    const isClient = side === CLIENT;
+    const was = isClient ? this.clientState : this.upstreamState;
+    if (was >= GONE) return;
+    const socket = isClient ? this.client : this.upstream;
+    const peer = isClient ? this.upstream : this.client;
+    if (isClient) {
+      this.clientState = GONE;
+      this.pendingClientClose = null;
     } else {
-      endSocket(this.upstream);
+      this.upstreamState = GONE;
     }
-    if (!this.client.destroyed) this.client.destroy();
-    this.armCloseTimer();
-    this.maybeTeardown();
-  }
-
-  // The upstream's TCP connection ended.
-  upstreamLost(): void {
-    if (this.upstreamGone) return;
-    this.upstreamGone = true;
-    this.closeToUpstream = true;
-    if (!this.closeFromUpstream) {
-      // SPEC section 4: upstream lost without a close frame → the client gets 1014.
-      this.recordClose(CLOSE_CODES.BAD_GATEWAY, 'upstream connection lost', 'upstream');
-      if (this.error === null) this.error = new GatewayError('WS_UPSTREAM_LOST');
-      if (!this.closeToClient && !this.clientGone) {
-        this.closeToClient = true;
-        if (this.upstreamScanner.atBoundary) endSocket(this.client, encodeClose(CLOSE_CODES.BAD_GATEWAY, 'upstream connection lost', false));
-        else this.client.destroy();
-      } else if (this.pendingClientClose !== null) {
+    if ((was & CLOSE_RECEIVED) !== 0) {
+      endSocket(peer);
+    } else {
+      if (isClient) {
+        this.recordClose(1006, 'client connection lost', 'client');
+      } else {
+        this.recordClose(CLOSE_CODES.BAD_GATEWAY, 'upstream connection lost', 'upstream');
+        if (this.error === null) this.error = new GatewayError('WS_UPSTREAM_LOST');
+      }
+      const peerState = isClient ? this.upstreamState : this.clientState;
+      if ((peerState & CLOSE_SENT) === 0) {
+        if (isClient) this.endWithClose(UPSTREAM, CLOSE_CODES.GOING_AWAY, 'client went away');
+        else this.endWithClose(CLIENT, CLOSE_CODES.BAD_GATEWAY, 'upstream connection lost');
+      } else if (!isClient && this.pendingClientClose !== null) {
+        // Our own close still waited for the upstream's frame in flight, which will never end.
         const frame = this.pendingClientClose;
         this.pendingClientClose = null;
         if (this.upstreamScanner.atBoundary) endSocket(this.client, frame);
         else this.client.destroy();
       } else {
-        endSocket(this.client);
+        endSocket(peer);
       }
-    } else {
-      endSocket(this.client);
     }
-    if (!this.upstream.destroyed) this.upstream.destroy();
+    if (!socket.destroyed) socket.destroy();
     this.armCloseTimer();
     this.maybeTeardown();
   }
 
+  // A side that has heard no close frame gets ours, then its connection ends. When the frame in
+  // flight toward it is cut, nothing may follow it: the upstream just gets a FIN, the client's
+  // connection is destroyed.
+  private endWithClose(side: Side, code: number, reason: string): void {
+    if (side === UPSTREAM) {
+      this.upstreamState |= CLOSE_SENT;
+      if (this.clientScanner.atBoundary) endSocket(this.upstream, encodeClose(code, reason, true));
+      else endSocket(this.upstream);
+    } else {
+      this.clientState |= CLOSE_SENT;
+      if (this.upstreamScanner.atBoundary) endSocket(this.client, encodeClose(code, reason, false));
+      else this.client.destroy();
+    }
+  }
+
   maybeTeardown(): void {
-    if (this.tornDown || !this.client.destroyed || !this.upstream.destroyed) return;
-    this.tornDown = true;
+    if (this.clientState === TORN_DOWN || !this.client.destroyed || !this.upstream.destroyed) return;
+    this.clientState = this.upstreamState = TORN_DOWN;
     this.closedAtMs = this.clock.refresh();
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.closeTimer = null;
@@ -433,7 +455,8 @@ export class WsTunnel {
   destroyBoth(): void {
     this.client.destroy();
     this.upstream.destroy();
-    this.clientGone = this.upstreamGone = true;
+    this.clientState |= GONE;
+    this.upstreamState |= GONE;
     this.maybeTeardown();
   }
 }
@@ -450,6 +473,7 @@ function closeTimerFired(tunnel: WsTunnel): void {
   tunnel.destroyBoth();
 }
 
+// HOT: per chunk; one handler per direction, so no side is looked up.
 function clientOnData(this: Owned, chunk: Buffer): void {
   this.tunnel.fromClient(chunk);
 }
@@ -458,39 +482,30 @@ function upstreamOnData(this: Owned, chunk: Buffer): void {
   this.tunnel.fromUpstream(chunk);
 }
 
-// Backpressure: a full writer paused its reader; resume it when the writer drains.
-function clientOnDrain(this: Owned): void {
-  this.tunnel.upstream.resume();
+function sideOf(socket: Owned): Side {
+  return socket === socket.tunnel.client ? CLIENT : UPSTREAM;
 }
 
-function upstreamOnDrain(this: Owned): void {
-  this.tunnel.client.resume();
+// Backpressure: a full writer paused the other side's reader; resume it when the writer drains.
+function socketOnDrain(this: Owned): void {
+  const t = this.tunnel;
+  if (this === t.client) t.upstream.resume();
+  else t.client.resume();
 }
 
 // A socket error ends that side like a lost connection (the error itself is the peer's business:
 // ECONNRESET, EPIPE); never rethrows, and the 'close' that follows tears the tunnel down.
 function socketOnError(this: Owned): void {
+  this.tunnel.lost(sideOf(this));
+}
+
+function socketOnEnd(this: Owned): void {
+  this.tunnel.lost(sideOf(this));
+}
+
+// The socket is destroyed: when lost() already ran on 'end', the teardown may be due only now.
+function socketOnClose(this: Owned): void {
   const t = this.tunnel;
-  if (this === t.client) t.clientLost();
-  else t.upstreamLost();
-}
-
-function clientOnEnd(this: Owned): void {
-  this.tunnel.clientLost();
-}
-
-function upstreamOnEnd(this: Owned): void {
-  this.tunnel.upstreamLost();
-}
-
-function clientOnClose(this: Owned): void {
-  const t = this.tunnel;
-  t.clientLost();
-  t.maybeTeardown();
-}
-
-function upstreamOnClose(this: Owned): void {
-  const t = this.tunnel;
-  t.upstreamLost();
+  t.lost(sideOf(this));
   t.maybeTeardown();
 }
