@@ -36,6 +36,7 @@ export interface UpstreamSpec {
 export interface HeaderOps {
   readonly set: readonly (readonly [name: string, value: string])[]; // names lower-cased
   readonly remove: readonly string[];                                  // lower-cased
+  readonly drop: ReadonlySet<string>;  // remove and set names: what the header copy skips
 }
 
 export interface WebSocketSpec {
@@ -129,10 +130,9 @@ function compileUpstream(name: string, u: UpstreamConfig): UpstreamSpec {
 
 function compileHeaderOps(ops: { set?: Record<string, string> | undefined; remove?: string[] | undefined } | undefined): HeaderOps | null {
   if (ops === undefined) return null;
-  return {
-    set: Object.entries(ops.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const),
-    remove: (ops.remove ?? []).map((h) => h.toLowerCase()),
-  };
+  const set = Object.entries(ops.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
+  const remove = (ops.remove ?? []).map((h) => h.toLowerCase());
+  return { set, remove, drop: new Set([...remove, ...set.map(([k]) => k)]) };
 }
 
 function compileRespond(r: NonNullable<RouteConfig['respond']>): RespondSpec {

@@ -1,6 +1,5 @@
-// http/error-response: the one JSON error body of SPEC section 3, for a ServerResponse or a raw socket.
+// http/error-response: the one JSON error body of SPEC section 3, for a ServerResponse or as raw bytes.
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { GatewayError } from '../core/errors.js';
 
@@ -22,17 +21,13 @@ export function sendError(res: ServerResponse, err: GatewayError, requestId: str
   res.end(body);
 }
 
-// For sockets outside Node's response machinery: parse errors and failed WebSocket handshakes.
-// Writes the answer and ends the socket (ws `abortHandshake`).
-export function writeRawError(socket: Socket, err: GatewayError, requestId: string, extraHeaders = ''): void {
-  if (!socket.writable || socket.destroyed) {
-    socket.destroy();
-    return;
-  }
+// For sockets outside Node's response machinery (parse errors, refused WebSocket handshakes): the
+// whole answer as one string. The socket's owner writes it and ends the socket (ws `abortHandshake`).
+export function rawErrorResponse(err: GatewayError, requestId: string, extraHeaders = ''): string {
   const body = errorBody(err, requestId);
-  socket.end(
+  return (
     `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n` +
-      'connection: close\r\ncontent-type: application/json\r\n' +
-      `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n${extraHeaders}\r\n${body}`,
+    'connection: close\r\ncontent-type: application/json\r\n' +
+    `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n${extraHeaders}\r\n${body}`
   );
 }

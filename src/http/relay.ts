@@ -1,21 +1,17 @@
 // http/relay: one exchange relayed to an upstream, streaming both ways with backpressure. Owns the
-// exchange's response until it ends; the target's pool owns the upstream socket (upstream/h1 for
-// plain TCP, undici for https://); both call the same handler methods.
+// exchange's response until it ends; the target's client owns the upstream socket (upstream/h1 for
+// plain TCP, undici for https://). It sees targets only through core/exchange's interfaces.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
-import type { ExchangeControl, ExchangeHandler } from '../upstream/h1/client.js';
+import type { ExchangeControl, ExchangeHandler, ExchangeTarget, TargetChooser } from '../core/exchange.js';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import type { HeaderOps } from '../config/compile.js';
-import type { Target, UpstreamPool } from '../upstream/pool.js';
-import { HOP_BY_HOP, connectionTokens, nameLengths } from './hop-by-hop.js';
+import { connectionTokens } from '../core/hop-by-hop.js';
 import { sendError } from './error-response.js';
+import { RESPONSE_DROP, copyHeaders, text } from './header-filter.js';
 
 type OwnedRes = ServerResponse & { relay: HttpRelay };
 type OwnedReq = IncomingMessage & { relay: HttpRelay };
-
-// The lengths of the response header names the relay drops (hop-by-hop, x-request-id).
-const DROP_LENGTHS = nameLengths([...HOP_BY_HOP, 'x-request-id']);
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 // Failures that happen before the upstream could have acted on the request: safe to retry elsewhere.
@@ -31,8 +27,8 @@ export interface RelayDone {
 // Uses undici's native (legacy) handler interface: it receives raw header buffers, where the
 // newer controller API parses every response head into an object first. Pinned to undici 7.
 // Our h1 client calls the same methods, with header strings and onStart instead of onConnect.
-export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
-  target: Target | null = null;
+export class HttpRelay implements ExchangeHandler {
+  target: ExchangeTarget | null = null;
   status = 0;
   bytesOut = 0;
   error: GatewayError | null = null;
@@ -47,7 +43,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    readonly pool: UpstreamPool,
+    readonly pool: TargetChooser,
     readonly path: string,
     readonly headers: string[],
     readonly responseOps: HeaderOps | null,
@@ -56,7 +52,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
     private readonly maxBodyBytes: number,
     private readonly done: RelayDone | null,
   ) {
-    this.attemptsLeft = hasBody || !IDEMPOTENT.has(req.method ?? '') ? 0 : pool.spec.retries;
+    this.attemptsLeft = hasBody || !IDEMPOTENT.has(req.method ?? '') ? 0 : pool.retries;
     (res as OwnedRes).relay = this;
     // The response's 'close' reaches clientClosed() through the gateway's own listener; 'drain'
     // is listened to only once a write has filled the client's socket.
@@ -71,7 +67,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
   }
 
   // `failure`: why the previous attempt failed; it is the answer when no other target is left to try.
-  start(exclude: Target | null = null, failure: GatewayError | null = null): void {
+  start(exclude: ExchangeTarget | null = null, failure: GatewayError | null = null): void {
     const target = this.pool.pick(exclude);
     if (target === null) {
       this.fail(failure ?? new GatewayError('NO_HEALTHY_TARGET', `upstream ${this.pool.name} has no healthy target`));
@@ -79,20 +75,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
     }
     this.target = target;
     target.inFlight++;
-    if (target.h1 !== null) {
-      target.h1.dispatch({ path: this.path, method: this.req.method!, headers: this.headers, body: this.hasBody ? this.req : null }, this);
-      return;
-    }
-    target.tls!.dispatch(
-      {
-        path: this.path,
-        method: this.req.method as Dispatcher.HttpMethod,
-        headers: this.headers,
-        body: this.hasBody ? this.req : null,
-        blocking: false,
-      },
-      this,
-    );
+    target.dispatch({ path: this.path, method: this.req.method!, headers: this.headers, body: this.hasBody ? this.req : null }, this);
   }
 
   // undici (https targets): its abort now, its resume with the head; both behind one control.
@@ -111,7 +94,6 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
     if (resume !== null && this.control instanceof UndiciControl) this.control.resumeUndici = resume;
     const res = this.res;
     if (res.destroyed) return false;
-    const out: string[] = [];
     let dropped: Set<string> | null = null;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       if (rawHeaders[i]!.length === 10 && text(rawHeaders[i]!).toLowerCase() === 'connection') {
@@ -119,21 +101,10 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
       }
     }
     const ops = this.responseOps;
-    const plain = dropped === null && ops === null;
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = text(rawHeaders[i]!);
-      // Most names cannot be one we drop (no such length): copied without a lower-cased copy.
-      if (plain && (name.length >= DROP_LENGTHS.length || DROP_LENGTHS[name.length] === 0)) {
-        out.push(name, text(rawHeaders[i + 1]!));
-        continue;
-      }
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || lower === 'x-request-id' || (dropped !== null && dropped.has(lower))) continue;
-      if (ops !== null && (ops.remove.includes(lower) || ops.set.some((s) => s[0] === lower))) continue;
-      out.push(name, text(rawHeaders[i + 1]!));
-    }
+    const out: string[] = [];
+    copyHeaders(out, rawHeaders, RESPONSE_DROP, dropped, ops);
     // The client gets the id our logs and error bodies carry, not one the upstream made up.
-    if (ops === null || (!ops.remove.includes('x-request-id') && !ops.set.some((s) => s[0] === 'x-request-id'))) out.push('x-request-id', this.requestId);
+    if (ops === null || !ops.drop.has('x-request-id')) out.push('x-request-id', this.requestId);
     if (ops !== null) for (const [k, v] of ops.set) out.push(k, v);
     this.status = statusCode;
     try {
@@ -189,7 +160,7 @@ export class HttpRelay implements Dispatcher.DispatchHandler, ExchangeHandler {
     }
     if (gwErr.code === 'UPSTREAM_TIMEOUT' && this.target !== null) {
       const code = String((err as { code?: unknown }).code);
-      const limit = CONNECT_TIMEOUTS.has(code) ? this.pool.spec.connectTimeoutMs : BODY_TIMEOUTS.has(code) ? this.pool.spec.idleTimeoutMs : this.pool.spec.responseTimeoutMs;
+      const limit = CONNECT_TIMEOUTS.has(code) ? this.pool.connectTimeoutMs : BODY_TIMEOUTS.has(code) ? this.pool.idleTimeoutMs : this.pool.responseTimeoutMs;
       this.fail(new GatewayError('UPSTREAM_TIMEOUT', `upstream ${this.pool.name} did not answer within ${formatDuration(limit)}`, { cause: err }));
       return;
     }
@@ -254,10 +225,6 @@ class UndiciControl implements ExchangeControl {
   resume(): void {
     this.resumeUndici?.();
   }
-}
-
-function text(field: Buffer | string): string {
-  return typeof field === 'string' ? field : field.toString('latin1');
 }
 
 function resOnDrain(this: OwnedRes): void {

@@ -219,10 +219,10 @@ export class GatewayMetrics {
     return r;
   }
 
-  // HOT: per HTTP exchange. Two map lookups and a bucket search; no label hashing, no allocation
-  // once a route has seen its method and status.
-  httpFinished(route: string, method: string, status: number, seconds: number): void {
-    const r = this.route(route);
+  // HOT: per HTTP exchange. The route's metrics come with the route (server/runtime.ts), then two
+  // map lookups and a bucket search; no label hashing, no allocation once a route has seen its
+  // method and status.
+  httpFinished(r: RouteMetrics, method: string, status: number, seconds: number): void {
     let byStatus = r.requests.get(method);
     if (byStatus === undefined) {
       byStatus = new Map();
@@ -242,18 +242,16 @@ export class GatewayMetrics {
   }
 
   // A WebSocket handshake answered with an error (or abandoned by the client: 499, rejected).
-  wsRefused(route: string, status: number): void {
-    const r = this.route(route);
+  wsRefused(r: RouteMetrics, status: number): void {
     if (status >= 500) r.wsFailed.inc();
     else r.wsRejected.inc();
   }
 
-  wsConnectionsLimited(route: string): void {
-    this.route(route).limitedConnections.inc();
+  wsConnectionsLimited(r: RouteMetrics): void {
+    r.limitedConnections.inc();
   }
 
-  wsOpened(route: string): void {
-    const r = this.route(route);
+  wsOpened(r: RouteMetrics): void {
     r.wsOpened.value++;
     r.wsActive.value++;
   }

@@ -1,4 +1,5 @@
-// routing/normalize: the request path as routes see it (RFC 3986 §6.2.2), and a route's stripPrefix.
+// routing/normalize: the request path as routes see it (RFC 3986 §6.2.2), and as the upstream sees
+// it after the route's stripPrefix and rewrite.
 // Rejection (null → 400) happens here, once, so nothing downstream can be fooled by `/%2e%2e/`.
 
 const SLASH = 0x2f;
@@ -115,4 +116,11 @@ export function stripPrefix(path: string, prefix: string): string {
   for (let i = 0; i < length; i++) if (path.charCodeAt(i) !== prefix.charCodeAt(i)) return path;
   if (path.length === length) return '/';
   return path.charCodeAt(length) === SLASH ? path.slice(length) : path;
+}
+
+// The path the upstream sees: normalized, then stripPrefix, then rewrite's prefix in its place.
+export function upstreamPath(path: string, prefix: string | null, rewrite: string | null): string {
+  const out = prefix === null ? path : stripPrefix(path, prefix);
+  if (rewrite === null || rewrite === '/') return out;
+  return out === '/' ? rewrite : rewrite.replace(/\/$/, '') + out;
 }

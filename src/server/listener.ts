@@ -42,6 +42,29 @@ export function applyLimits(server: Server, limits: CompiledConfig['limits']): v
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
 }
 
+export interface ListenerDiff {
+  readonly kept: ReadonlySet<number>;          // indices into `current` that stay bound
+  readonly toOpen: readonly ListenerSpec[];    // specs of `next` no current listener serves
+}
+
+// Which listeners a reload keeps, opens and closes (Envoy's LDS): matched by host, port and TLS or
+// not, one to one, so two `port: 0` listeners on one host are two listeners.
+export function diffListeners(current: readonly ListenerSpec[], next: readonly ListenerSpec[]): ListenerDiff {
+  const unmatched = current.map((spec, i) => ({ key: listenerKey(spec), i }));
+  const kept = new Set<number>();
+  const toOpen: ListenerSpec[] = [];
+  for (const spec of next) {
+    const at = unmatched.findIndex((u) => u.key === listenerKey(spec));
+    if (at === -1) toOpen.push(spec);
+    else kept.add(unmatched.splice(at, 1)[0]!.i);
+  }
+  return { kept, toOpen };
+}
+
+function listenerKey(l: ListenerSpec): string {
+  return `${l.host}|${l.port}|${l.tls === null ? '' : 'tls'}`;
+}
+
 export function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);

@@ -12,6 +12,7 @@ import { compileConfig, type CompiledConfig } from '../config/compile.js';
 import type { Problem } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { createAdminServer, type AdminSource, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
+import type { ConnectionList, TargetView, UpstreamView } from '../admin/views.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
 import { aggregateMetrics } from '../observability/metrics.js';
@@ -62,29 +63,6 @@ export function workerCount(setting: number | 'auto'): number {
 }
 
 // ---- merging the workers' admin views ----------------------------------------------------------
-
-// What the primary reads of Gateway.upstreams() and Gateway.connections() as they arrive over IPC;
-// the other fields pass through.
-export interface TargetView {
-  url: string;
-  healthy: boolean;
-  activeConnections: number;
-  inFlightRequests: number;
-  [field: string]: unknown;
-}
-export interface UpstreamView {
-  name: string;
-  targets: TargetView[];
-  [field: string]: unknown;
-}
-export interface ConnectionView {
-  openedAt: string;
-  [field: string]: unknown;
-}
-export interface ConnectionList {
-  connections: ConnectionView[];
-  total: number;
-}
 
 interface Answer {
   readonly worker: number;

@@ -2,8 +2,10 @@
 // choice (balancers/) and not health probing (a later issue plugs in through `healthy`).
 // Plain-TCP targets get our HTTP/1.1 client (h1/client.ts, the cheaper one per request); https://
 // targets get undici's Pool, which brings TLS.
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { TargetSpec, UpstreamSpec } from '../config/compile.js';
+import type { Clock } from '../core/clock.js';
+import type { DispatchOptions, ExchangeHandler, ExchangeTarget, TargetChooser } from '../core/exchange.js';
 import { createRoundRobin } from './balancers/round-robin.js';
 import { H1Pool } from './h1/client.js';
 
@@ -12,13 +14,13 @@ import { H1Pool } from './h1/client.js';
 const KEEP_ALIVE_TIMEOUT_MS = 3_000;
 const MAX_HEAD_BYTES = 64 * 1024;
 
-export class Target {
+export class Target implements ExchangeTarget {
   readonly h1: H1Pool | null;
   readonly tls: Pool | null;
   healthy = true;
   activeTunnels = 0;   // open WebSocket tunnels to this target
   inFlight = 0;        // HTTP exchanges waiting for or streaming a response
-  constructor(readonly spec: TargetSpec, upstream: UpstreamSpec) {
+  constructor(readonly spec: TargetSpec, upstream: UpstreamSpec, clock: Clock | null) {
     if (!spec.secure) {
       this.tls = null;
       this.h1 = new H1Pool(spec.hostname, spec.port, {
@@ -28,6 +30,7 @@ export class Target {
         idleTimeoutMs: upstream.idleTimeoutMs,
         keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
         maxHeadBytes: MAX_HEAD_BYTES,
+        clock: clock ?? undefined,
       });
       return;
     }
@@ -43,21 +46,42 @@ export class Target {
       strictContentLength: true,
     });
   }
+
+  get origin(): string {
+    return this.spec.origin;
+  }
+
+  // HOT: per request. Both clients call the same handler methods (core/exchange.ts).
+  dispatch(options: DispatchOptions, handler: ExchangeHandler): void {
+    if (this.h1 !== null) {
+      this.h1.dispatch(options, handler);
+      return;
+    }
+    const undiciOptions: Dispatcher.DispatchOptions = {
+      path: options.path,
+      method: options.method as Dispatcher.HttpMethod,
+      headers: options.headers as string[],
+      body: options.body,
+      blocking: false,
+    };
+    this.tls!.dispatch(undiciOptions, handler as Dispatcher.DispatchHandler);
+  }
 }
 
 // A balancer chooses among the usable targets; it never sees unhealthy ones. `exclude` lets a
 // retry avoid the target that just failed.
 export interface Balancer {
-  pick(targets: readonly Target[], exclude: Target | null): Target | null;
+  pick(targets: readonly Target[], exclude: ExchangeTarget | null): Target | null;
 }
 
-export class UpstreamPool {
+export class UpstreamPool implements TargetChooser {
   readonly targets: readonly Target[];
   private readonly primary: readonly Target[];
   private readonly backup: readonly Target[];
   private readonly balancer: Balancer;
-  constructor(readonly spec: UpstreamSpec) {
-    this.targets = spec.targets.map((t) => new Target(t, spec));
+  // `clock`: the gateway's, so the h1 clients' deadlines follow an injected clock in tests.
+  constructor(readonly spec: UpstreamSpec, clock: Clock | null = null) {
+    this.targets = spec.targets.map((t) => new Target(t, spec, clock));
     this.primary = this.targets.filter((t) => !t.spec.backup);
     this.backup = this.targets.filter((t) => t.spec.backup);
     this.balancer = createRoundRobin(this.primary);
@@ -67,8 +91,24 @@ export class UpstreamPool {
     return this.spec.name;
   }
 
+  get retries(): number {
+    return this.spec.retries;
+  }
+
+  get connectTimeoutMs(): number {
+    return this.spec.connectTimeoutMs;
+  }
+
+  get responseTimeoutMs(): number {
+    return this.spec.responseTimeoutMs;
+  }
+
+  get idleTimeoutMs(): number {
+    return this.spec.idleTimeoutMs;
+  }
+
   // HOT: per request. Backup targets only serve when no primary target is healthy (nginx `backup`).
-  pick(exclude: Target | null = null): Target | null {
+  pick(exclude: ExchangeTarget | null = null): Target | null {
     const t = this.balancer.pick(this.primary, exclude);
     if (t !== null) return t;
     for (const b of this.backup) if (b.healthy && b !== exclude) return b;

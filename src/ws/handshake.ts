@@ -1,12 +1,14 @@
 // ws/handshake: RFC 6455 §4 on both sides of the gateway: validating the client's upgrade request,
-// performing our own handshake with the upstream, and answering the client with the 101 (or with
-// whatever else the upstream said, as plain HTTP). Owns the client socket until the tunnel takes it.
+// performing our own handshake with a TLS upstream (node:https; plain TCP is upstream-socket.ts),
+// and the 101 we answer with. The client's socket belongs to server/pending-upgrade.ts: an upstream
+// answer other than a 101 is written to it only through the HandshakeClient it passes in.
 import { hash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ClientRequest, STATUS_CODES } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
+import { HOP_BY_HOP } from '../core/hop-by-hop.js';
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 // RFC 6455 §4.1: the key is 16 random bytes, base64: 22 characters and "==".
@@ -51,9 +53,24 @@ export interface HandshakeResult {
   head: Buffer;
   protocol: string;
   extensions: string;
-  // set when the upstream answered something else (already relayed to the client) or failed
+  // set when the upstream answered something else or failed
   error: GatewayError | null;
   status: number;
+  // true: the upstream's non-101 answer is being relayed to the client through HandshakeClient
+  relayed: boolean;
+}
+
+// The owner of the client's socket as the handshake code sees it: an upstream's non-101 answer
+// goes to the client through these calls, and nothing here ends or destroys that socket.
+export interface HandshakeClient {
+  readonly writable: boolean;
+  write(chunk: string | Buffer): void;
+  end(): void;   // the relayed answer is complete
+  abort(): void; // the relayed answer broke off: drop the connection
+}
+
+export function failedHandshake(err: GatewayError): HandshakeResult {
+  return { socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: err.status, relayed: false };
 }
 
 // Opens the upstream connection and sends our handshake. Node's HTTP client parses the answer
@@ -65,7 +82,7 @@ export function upstreamHandshake(
   expectedAccept: string,
   offeredProtocols: string | undefined,
   timeoutMs: number,
-  client: Socket,
+  client: HandshakeClient,
   done: (result: HandshakeResult) => void,
 ): ClientRequest {
   const options = {
@@ -85,30 +102,28 @@ export function upstreamHandshake(
     settled = true;
     done(result);
   };
-  const failed = (err: GatewayError): HandshakeResult => ({ socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: err.status });
-
   req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
     const err = checkUpstreamAnswer(res, expectedAccept, offeredProtocols);
     if (err !== null) {
       socket.destroy();
-      finish(failed(err));
+      finish(failedHandshake(err));
       return;
     }
     const protocol = res.headers['sec-websocket-protocol'] ?? '';
     const extensions = res.headers['sec-websocket-extensions'] ?? '';
-    finish({ socket, head, protocol, extensions, error: null, status: 101 });
+    finish({ socket, head, protocol, extensions, error: null, status: 101, relayed: false });
   });
   req.on('response', (res: IncomingMessage) => {
     // Not a 101: relay the answer to the client as plain HTTP and never open a tunnel.
     const err = new GatewayError('UPSTREAM_BAD_RESPONSE', `upstream answered the WebSocket handshake with ${res.statusCode}`);
-    relayPlainResponse(res, client);
-    finish({ socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: res.statusCode ?? 502 });
+    const relayed = relayPlainResponse(res, client);
+    finish({ socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: res.statusCode ?? 502, relayed });
   });
   req.on('timeout', () => {
     req.destroy(new GatewayError('UPSTREAM_TIMEOUT', `upstream did not answer the WebSocket handshake within ${formatDuration(timeoutMs)}`));
   });
   req.on('error', (err: Error) => {
-    finish(failed(toGatewayError(err, 'UPSTREAM_UNAVAILABLE')));
+    finish(failedHandshake(toGatewayError(err, 'UPSTREAM_UNAVAILABLE')));
   });
   req.end();
   return req;
@@ -137,23 +152,25 @@ export function checkSwitchingProtocols(header: (name: string) => string | undef
   return null;
 }
 
-const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
-
-function relayPlainResponse(res: IncomingMessage, client: Socket): void {
+// llhttp has decoded the body's framing, so Transfer-Encoding goes with the other hop-by-hop fields.
+function relayPlainResponse(res: IncomingMessage, client: HandshakeClient): boolean {
   let head = `HTTP/1.1 ${res.statusCode} ${res.statusMessage || STATUS_CODES[res.statusCode ?? 502] || ''}\r\n`;
   const raw = res.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
-    if (!HOP.has(raw[i]!.toLowerCase())) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    if (!HOP_BY_HOP.has(raw[i]!.toLowerCase())) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
   }
   head += 'connection: close\r\n\r\n';
   if (!client.writable) {
     res.resume();
-    return;
+    return false;
   }
   client.write(head);
-  // The body is delimited by the connection's end (no Transfer-Encoding in our answer).
-  res.pipe(client);
-  res.on('error', () => client.destroy());
+  // The body is delimited by the connection's end (no Transfer-Encoding in our answer). A refusal
+  // is a short answer: it is not paced by the client's reads.
+  res.on('data', (chunk: Buffer) => client.write(chunk));
+  res.on('end', () => client.end());
+  res.on('error', () => client.abort());
+  return true;
 }
 
 // The 101 we send the client: the upstream's choice of subprotocol and extensions, unchanged.

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
-import { checkSwitchingProtocols, type HandshakeResult, type UpstreamTarget } from './handshake.js';
+import { checkSwitchingProtocols, failedHandshake, type HandshakeClient, type HandshakeResult, type UpstreamTarget } from './handshake.js';
 
 // Reads are synchronous callbacks, one at a time, so one buffer serves every upstream socket. A
 // read is copied out of it (one small copy) before anything may keep a reference to it.
@@ -69,7 +69,7 @@ class RawHandshake {
     private readonly expectedAccept: string,
     private readonly offered: string | undefined,
     private readonly timeoutMs: number,
-    private readonly client: Socket,
+    private readonly client: HandshakeClient,
     private readonly done: (result: HandshakeResult) => void,
   ) {
     this.timer = setTimeout(handshakeTimedOut, timeoutMs, this);
@@ -77,7 +77,7 @@ class RawHandshake {
   }
 
   fail(err: GatewayError): void {
-    this.finish({ socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: err.status });
+    this.finish(failedHandshake(err));
     this.socket.destroy();
   }
 
@@ -129,6 +129,7 @@ class RawHandshake {
       extensions: headers.get('sec-websocket-extensions') ?? '',
       error: null,
       status: 101,
+      relayed: false,
     });
   }
 
@@ -137,10 +138,11 @@ class RawHandshake {
   // upstream that refuses it with a chunked keep-alive answer is cut at the response timeout).
   private relayAnswer(code: number, reason: string, raw: [string, string][], headers: Map<string, string>, rest: Buffer): void {
     const err = new GatewayError('UPSTREAM_BAD_RESPONSE', `upstream answered the WebSocket handshake with ${code}`);
-    this.finish({ socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: code });
-    clearTimeout(this.timer);
     const client = this.client;
-    if (!client.writable) return void this.socket.destroy();
+    const relayed = client.writable;
+    this.finish({ socket: null, head: EMPTY, protocol: '', extensions: '', error: err, status: code, relayed });
+    clearTimeout(this.timer);
+    if (!relayed) return void this.socket.destroy();
     const chunked = /chunked/i.test(headers.get('transfer-encoding') ?? '');
     const length = chunked ? -1 : Number(headers.get('content-length') ?? -1);
     let head = `HTTP/1.1 ${code} ${reason || STATUS_CODES[code] || ''}\r\n`;
@@ -201,7 +203,7 @@ export function rawUpstreamHandshake(
   expectedAccept: string,
   offeredProtocols: string | undefined,
   timeoutMs: number,
-  client: Socket,
+  client: HandshakeClient,
   done: (result: HandshakeResult) => void,
 ): { destroy(): void } {
   const socket = connect({

@@ -1,9 +1,15 @@
 // server/workers: how the primary merges its workers' admin views (the cluster itself: e2e/workers).
 import { expect, test } from 'vitest';
+import type { ConnectionView, TargetView } from '../../../src/admin/views.js';
 import { mergeConnections, mergeUpstreams } from '../../../src/server/workers.js';
 
-function target(url: string, activeConnections: number, inFlightRequests: number, healthy = true) {
+function target(url: string, activeConnections: number, inFlightRequests: number, healthy = true): TargetView {
   return { url, weight: 1, backup: false, healthy, activeConnections, inFlightRequests };
+}
+
+// A live connection as a worker reports it (admin/views ConnectionView).
+function conn(id: string, openedAt: string): ConnectionView {
+  return { id, route: 'chat', client: '10.0.0.1', user: null, target: 'http://a:1', protocol: '', openedAt, lastActivity: openedAt, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
 }
 
 test('mergeUpstreams sums each target over the workers and calls it healthy only if every worker does', () => {
@@ -16,15 +22,15 @@ test('mergeUpstreams sums each target over the workers and calls it healthy only
 
 test('mergeUpstreams keeps a URL listed twice in one upstream as two targets, and upstreams only one worker has', () => {
   const merged = mergeUpstreams([
-    [{ name: 'api', targets: [target('http://a:1', 1, 0), target('http://a:1', 2, 0)] }],
+    [{ name: 'api', balance: 'round_robin', targets: [target('http://a:1', 1, 0), target('http://a:1', 2, 0)] }],
     [
-      { name: 'api', targets: [target('http://a:1', 10, 0), target('http://a:1', 20, 0)] },
-      { name: 'new', targets: [target('http://n:1', 1, 1)] },
+      { name: 'api', balance: 'round_robin', targets: [target('http://a:1', 10, 0), target('http://a:1', 20, 0)] },
+      { name: 'new', balance: 'round_robin', targets: [target('http://n:1', 1, 1)] },
     ],
   ]);
   expect(merged).toEqual([
-    { name: 'api', targets: [target('http://a:1', 11, 0), target('http://a:1', 22, 0)] },
-    { name: 'new', targets: [target('http://n:1', 1, 1)] },
+    { name: 'api', balance: 'round_robin', targets: [target('http://a:1', 11, 0), target('http://a:1', 22, 0)] },
+    { name: 'new', balance: 'round_robin', targets: [target('http://n:1', 1, 1)] },
   ]);
 });
 
@@ -32,16 +38,16 @@ test('mergeConnections tags each connection with its worker, sorts oldest first,
   const at = (s: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
   const merged = mergeConnections(
     [
-      { worker: 1, list: { connections: [{ id: 'a', openedAt: at(1) }, { id: 'c', openedAt: at(3) }], total: 5 } },
-      { worker: 2, list: { connections: [{ id: 'b', openedAt: at(2) }, { id: 'd', openedAt: at(4) }], total: 2 } },
+      { worker: 1, list: { connections: [conn('a', at(1)), conn('c', at(3))], total: 5 } },
+      { worker: 2, list: { connections: [conn('b', at(2)), conn('d', at(4))], total: 2 } },
     ],
     3,
   );
   expect(merged).toEqual({
     connections: [
-      { id: 'a', openedAt: at(1), worker: 1 },
-      { id: 'b', openedAt: at(2), worker: 2 },
-      { id: 'c', openedAt: at(3), worker: 1 },
+      { ...conn('a', at(1)), worker: 1 },
+      { ...conn('b', at(2)), worker: 2 },
+      { ...conn('c', at(3)), worker: 1 },
     ],
     total: 7,
   });

@@ -1,0 +1,115 @@
+// admin/views: what the admin API shows of a running gateway (SPEC section 6): routes, upstreams
+// with their targets, live connections, the config with secrets redacted. Typed here once: the
+// workers' IPC aggregation (server/workers.ts) and the tests read these shapes, not copies.
+import type { CompiledConfig, WebSocketSpec } from '../config/compile.js';
+import type { UpstreamPool } from '../upstream/pool.js';
+import type { WsTunnel } from '../ws/tunnel.js';
+
+export interface RouteView {
+  name: string;
+  match: { host: string | null; path: string; methods: readonly string[] | null };
+  upstream: string | null;
+  respond: { status: number } | null;
+  stripPrefix: string | null;
+  rewrite: string | null;
+  websocket: WebSocketSpec;
+  middleware: number; // how many middleware functions run on it (global and its own)
+}
+
+export interface TargetView {
+  url: string;
+  weight: number;
+  backup: boolean;
+  healthy: boolean;
+  activeConnections: number; // open WebSocket tunnels
+  inFlightRequests: number;
+}
+
+export interface UpstreamView {
+  name: string;
+  balance: string;
+  targets: TargetView[];
+}
+
+export interface ConnectionView {
+  id: string;
+  route: string;
+  client: string;
+  user: string | null;
+  target: string;
+  protocol: string;
+  openedAt: string;      // ISO 8601
+  lastActivity: string;  // ISO 8601
+  messagesIn: number;    // client → upstream
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  worker?: number;       // with workers: which one holds it
+}
+
+export interface ConnectionList {
+  connections: ConnectionView[];
+  total: number;         // live connections before filter and limit
+}
+
+export function routeViews(config: CompiledConfig, middlewareCount: (route: string) => number): RouteView[] {
+  return config.routes.map((r) => ({
+    name: r.name,
+    match: { host: r.host ?? null, path: r.path, methods: r.methods ?? null },
+    upstream: r.upstream,
+    respond: r.respond === null ? null : { status: r.respond.status },
+    stripPrefix: r.stripPrefix,
+    rewrite: r.rewrite,
+    websocket: r.websocket,
+    middleware: middlewareCount(r.name),
+  }));
+}
+
+export function upstreamViews(pools: Iterable<UpstreamPool>): UpstreamView[] {
+  return [...pools].map((p) => ({
+    name: p.name,
+    balance: p.spec.balance,
+    targets: p.targets.map((t) => ({
+      url: t.spec.origin,
+      weight: t.spec.weight,
+      backup: t.spec.backup,
+      healthy: t.healthy,
+      activeConnections: t.activeTunnels,
+      inFlightRequests: t.inFlight,
+    })),
+  }));
+}
+
+export function connectionView(t: WsTunnel): ConnectionView {
+  return {
+    id: t.options.id,
+    route: t.options.route,
+    client: t.options.clientAddress,
+    user: t.options.user,
+    target: t.options.target,
+    protocol: t.options.protocol,
+    openedAt: new Date(t.openedAtMs).toISOString(),
+    lastActivity: new Date(t.lastActivityMs).toISOString(),
+    messagesIn: t.messagesIn,
+    messagesOut: t.messagesOut,
+    bytesIn: t.bytesIn,
+    bytesOut: t.bytesOut,
+  };
+}
+
+export function connectionList(tunnels: readonly WsTunnel[], total: number): ConnectionList {
+  return { connections: tunnels.map(connectionView), total };
+}
+
+// Values of these keys are secrets wherever they appear in the config (SPEC section 6: redacted).
+const SECRET_KEYS = new Set(['token', 'secret', 'password', 'sha256', 'privatekey', 'apikey']);
+
+export function redactConfig(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactConfig);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEYS.has(k.toLowerCase()) && typeof v === 'string' && v !== '' ? '[redacted]' : redactConfig(v);
+  }
+  return out;
+}

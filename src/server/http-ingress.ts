@@ -1,0 +1,190 @@
+// server/http-ingress: the HTTP request path, from Node's 'request' event to the gateway's own
+// answer or the relay to an upstream; the exchange's end (in-flight count, metrics, access log).
+// Module-level functions over ServerState, in the style of fastify's handleRequest.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../core/errors.js';
+import { sendError } from '../http/error-response.js';
+import { clientAddress, createRequestId, isSafeRequestId, isTrustedPeer, plainAddress } from '../http/forwarded.js';
+import { HttpRelay } from '../http/relay.js';
+import { headerString, upstreamRequestHeaders } from '../http/request-headers.js';
+import { runChain } from '../middleware/chain.js';
+import { EVENTS } from '../observability/events.js';
+import type { RouteMetrics } from '../observability/metrics.js';
+import { METHOD_MISMATCH } from '../routing/matcher.js';
+import { normalizePath, upstreamPath } from '../routing/normalize.js';
+import { isOverLimit, markAnswered } from './connections.js';
+import { Exchange } from './exchange.js';
+import { routeMetrics, type RouteRuntime, type Runtime } from './runtime.js';
+import type { ServerState } from './state.js';
+
+// The response carries its exchange's bookkeeping to exchangeOnClose (one typed field set, no closure).
+type OwnedRes = ServerResponse & { state: ServerState; exchangeStart: number; route: RouteRuntime | null; requestId: string; relay?: HttpRelay };
+
+// HOT: per request.
+export function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): void {
+  if (isOverLimit(req.socket)) {
+    req.socket.destroy(); // already answered 503 by acceptConnection
+    return;
+  }
+  const rt = state.runtime;
+  const owned = res as OwnedRes;
+  owned.exchangeStart = performance.now();
+  owned.state = state;
+  owned.route = null;
+  state.inFlight++;
+  res.on('close', exchangeOnClose); // in-flight count, metrics and the access log
+  const peer = plainAddress(req.socket.remoteAddress);
+  const trusted = isTrustedPeer(peer, rt.config.trustedProxies, rt.config.trustedProxyCount);
+  const requestId = requestIdOf(req, trusted);
+  owned.requestId = requestId;
+  if (state.draining) res.shouldKeepAlive = false;
+
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  const path = normalizePath(q === -1 ? target : target.slice(0, q));
+  if (path === null) return sendError(res, new GatewayError('PATH_OUTSIDE_ROOT', 'path is malformed or climbs above the root'), requestId);
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined && (te.toLowerCase() !== 'chunked' || req.httpVersionMinor === 0)) {
+    // llhttp decoded only the chunking: another coding (`gzip, chunked`) would reach the upstream
+    // undeclared, and RFC 9112 §6.1 makes Transfer-Encoding on HTTP/1.0 faulty framing.
+    markAnswered(req.socket);
+    res.setHeader('connection', 'close');
+    return sendError(res, new GatewayError('AMBIGUOUS_FRAMING', 'Transfer-Encoding must be "chunked" alone, on HTTP/1.1'), requestId);
+  }
+  const upgrade = req.headers.upgrade;
+  if (upgrade !== undefined && upgrade.toLowerCase() === 'websocket') {
+    // Node sends valid upgrades to 'upgrade'; this one lacks `Connection: upgrade`.
+    return sendError(res, new GatewayError('WS_BAD_HANDSHAKE', 'Connection must contain "upgrade"'), requestId);
+  }
+  const host = req.headers.host ?? '';
+  const method = req.method ?? 'GET';
+  const m = rt.matcher.match(host, path, method);
+  if (m === null) return sendError(res, new GatewayError('ROUTE_NOT_FOUND', `no route for ${method} ${path}`), requestId);
+  if (m === METHOD_MISMATCH) {
+    const allow = rt.matcher.allowedMethods(host, path).join(', ');
+    return sendError(res, new GatewayError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId, [['allow', allow]]);
+  }
+  const route = m.value;
+  owned.route = route;
+  const forwardPath = route.spec.respond !== null ? '' : upstreamPath(path, route.spec.stripPrefix, route.spec.rewrite) + (q === -1 ? '' : target.slice(q));
+  if (route.chain === null) return terminal(rt, route, req, res, forwardPath, peer, trusted, requestId, null, null);
+  // Only middleware reads the client's address: the fast path never computes it.
+  const client = clientAddress(peer, trusted, headerString(req.headers['x-forwarded-for']), rt.config.trustedProxies, rt.config.trustedProxyCount);
+  const ex = new Exchange(req, res, false, route.info, m.params, requestId, client, answerHttp);
+  runChain(route.chain, ex, () =>
+    new Promise<void>((resolve) => {
+      terminal(rt, route, req, res, forwardPath, peer, trusted, requestId, ex, () => {
+        ex.status = res.statusCode;
+        resolve();
+      });
+    }),
+  ).then(
+    () => {
+      if (!ex.responded && !res.headersSent && !res.writableEnded && owned.relay === undefined) {
+        sendError(res, new GatewayError('INTERNAL', 'middleware neither answered nor called next()'), requestId);
+      }
+    },
+    (err: unknown) => {
+      state.log.error({ event: EVENTS.ERROR, code: 'INTERNAL', route: route.spec.name, requestId, err }, 'middleware failed');
+      sendError(res, new GatewayError('INTERNAL', undefined, { cause: err }), requestId);
+    },
+  );
+}
+
+// The end of the route: its static answer, or the relay to its upstream. `done` tells middleware
+// that the exchange is over (null on the fast path).
+function terminal(
+  rt: Runtime,
+  route: RouteRuntime,
+  req: IncomingMessage,
+  res: ServerResponse,
+  forwardPath: string,
+  peer: string,
+  trusted: boolean,
+  requestId: string,
+  ex: Exchange | null,
+  done: (() => void) | null,
+): void {
+  const spec = route.spec;
+  if (spec.respond !== null) {
+    const r = spec.respond;
+    res.writeHead(r.status, flatten(r.headers, requestId));
+    res.end(req.method === 'HEAD' ? undefined : r.body);
+    done?.();
+    return;
+  }
+  const lengthHeader = req.headers['content-length'];
+  const hasBody = (lengthHeader !== undefined && lengthHeader !== '0') || req.headers['transfer-encoding'] !== undefined;
+  const maxBody = rt.config.limits.maxBodyBytes;
+  if (lengthHeader !== undefined && Number(lengthHeader) > maxBody) {
+    res.setHeader('connection', 'close');
+    sendError(res, new GatewayError('BODY_TOO_LARGE', `request body of ${lengthHeader} bytes exceeds limits.maxBodyBytes (${maxBody})`), requestId);
+    done?.();
+    return;
+  }
+  const headers = upstreamRequestHeaders(req, spec.requestHeaders, peer, trusted, requestId, ex === null ? null : ex.upstreamHeaders);
+  // The relay hangs itself on res (exchangeOnClose and the access log find it there).
+  new HttpRelay(req, res, route.pool!, forwardPath, headers, spec.responseHeaders, requestId, hasBody, maxBody, done).start();
+}
+
+// SPEC section 3: a trusted peer's X-Request-Id is kept (when it is safe to log); otherwise ours.
+export function requestIdOf(req: IncomingMessage, trusted: boolean): string {
+  const sent = req.headers['x-request-id'];
+  return trusted && typeof sent === 'string' && isSafeRequestId(sent) ? sent : createRequestId();
+}
+
+// The query stays out of logs: it may carry a credential (`?access_token=`, `?api_key=`; SPEC section 8).
+export function withoutQuery(url: string | undefined): string {
+  if (url === undefined) return '';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function flatten(headers: readonly (readonly [string, string])[], requestId: string): string[] {
+  const out: string[] = [];
+  for (const [k, v] of headers) out.push(k, v);
+  out.push('x-request-id', requestId);
+  return out;
+}
+
+// Exchange.respond() on an HTTP request.
+function answerHttp(ex: Exchange, status: number, body: Buffer, headers: [string, string][]): void {
+  const res = ex.res!;
+  if (res.headersSent) return;
+  res.writeHead(status, flatten(headers, ex.requestId).concat('content-length', String(body.length)));
+  res.end(ex.req.method === 'HEAD' ? undefined : body);
+}
+
+function exchangeOnClose(this: OwnedRes): void {
+  exchangeFinished(this);
+  this.relay?.clientClosed();
+}
+
+// The response closed, finished or not (499: the client left first).
+function exchangeFinished(res: OwnedRes): void {
+  const state = res.state;
+  state.exchangeDone();
+  const status = res.writableFinished ? res.statusCode : 499;
+  const seconds = (performance.now() - res.exchangeStart) / 1000;
+  const route = res.route;
+  const metrics: RouteMetrics = route === null ? state.prom.route('') : routeMetrics(state.prom, route);
+  state.prom.httpFinished(metrics, res.req.method ?? 'GET', status, seconds);
+  if (!state.log.isLevelEnabled('info')) return;
+  const req = res.req;
+  const relay = res.relay;
+  state.log.info(
+    {
+      event: EVENTS.HTTP_REQUEST,
+      route: route === null ? '' : route.spec.name,
+      method: req.method,
+      path: withoutQuery(req.url),
+      status,
+      durationMs: Math.round(seconds * 1e6) / 1000,
+      requestId: res.requestId,
+      client: plainAddress(req.socket?.remoteAddress),
+      ...(relay !== undefined && relay.target !== null ? { target: relay.target.origin } : {}),
+      ...(relay !== undefined && relay.error !== null ? { code: relay.error.code } : {}),
+    },
+    'request',
+  );
+}

@@ -1,0 +1,107 @@
+// server/tunnel-events: what the gateway does when a tunnel opens and when it is gone: the
+// registry, the target's counter, metrics, the ws_open and ws_close log lines, and the lifecycle
+// hooks middleware registered (ctx.onOpen / ctx.onClose).
+import type { WsCloseInfo, WsOpenInfo } from '../middleware/chain.js';
+import type { Logger } from '../observability/log.js';
+import { EVENTS } from '../observability/events.js';
+import type { Target } from '../upstream/pool.js';
+import type { TunnelObserver, WsTunnel } from '../ws/tunnel.js';
+import type { Exchange } from './exchange.js';
+import { routeMetrics, type RouteRuntime } from './runtime.js';
+import type { ServerState } from './state.js';
+
+// What a tunnel's close needs to undo, kept beside it rather than on it (ws/ knows no targets).
+const tunnelTargets = new WeakMap<WsTunnel, Target>();
+const tunnelHooks = new WeakMap<WsTunnel, ((info: WsCloseInfo) => void)[]>();
+
+export function tunnelOpened(state: ServerState, tunnel: WsTunnel, route: RouteRuntime, target: Target, ex: Exchange | null, requestId: string): void {
+  target.activeTunnels++;
+  state.prom.wsOpened(routeMetrics(state.prom, route));
+  tunnelTargets.set(tunnel, target);
+  state.registry.add(tunnel);
+  state.clock.add(state.registry);
+  if (ex !== null && ex.closeHooks !== null) tunnelHooks.set(tunnel, ex.closeHooks);
+  if (state.log.isLevelEnabled('info')) {
+    const o = tunnel.options;
+    state.log.info({ event: EVENTS.WS_OPEN, id: o.id, route: o.route, client: o.clientAddress, target: o.target, protocol: o.protocol, requestId }, 'ws open');
+  }
+  if (ex !== null && ex.openHooks !== null) {
+    const info = openInfo(tunnel);
+    for (const fn of ex.openHooks) callHook(state.log, fn, info);
+  }
+}
+
+// The tunnels' observer: one per gateway, told when a tunnel is fully closed.
+export function createTunnelObserver(state: ServerState): TunnelObserver {
+  return { onTunnelClose: (tunnel) => tunnelClosed(state, tunnel) };
+}
+
+function tunnelClosed(state: ServerState, tunnel: WsTunnel): void {
+  const registry = state.registry;
+  registry.delete(tunnel);
+  registry.release(tunnel.options.clientKey);
+  if (registry.size === 0) state.clock.delete(registry);
+  const target = tunnelTargets.get(tunnel);
+  if (target !== undefined) target.activeTunnels--;
+  state.prom.wsClosed(tunnel, tunnel.closeCode, tunnel.initiator, (tunnel.closedAtMs - tunnel.openedAtMs) / 1000, tunnel.rateLimited);
+  // The info object is built only for someone who reads it (a closing storm at warn level skips it).
+  const hooks = tunnelHooks.get(tunnel);
+  if (hooks !== undefined || state.log.isLevelEnabled('info')) {
+    const info = closeInfo(tunnel);
+    state.log.info(
+      {
+        event: EVENTS.WS_CLOSE,
+        id: info.id,
+        route: info.route,
+        client: info.clientAddress,
+        target: info.target,
+        code: info.code,
+        reason: info.reason,
+        initiator: info.initiator,
+        durationMs: info.durationMs,
+        messagesIn: info.messagesIn,
+        messagesOut: info.messagesOut,
+        bytesIn: info.bytesIn,
+        bytesOut: info.bytesOut,
+        ...(tunnel.error !== null ? { error: tunnel.error.code } : {}),
+      },
+      'ws close',
+    );
+    if (hooks !== undefined) for (const fn of hooks) callHook(state.log, fn, info);
+  }
+  state.tunnelDone();
+}
+
+function openInfo(t: WsTunnel): WsOpenInfo {
+  return {
+    id: t.options.id,
+    route: t.options.route,
+    clientAddress: t.options.clientAddress,
+    target: t.options.target,
+    protocol: t.options.protocol,
+    openedAt: new Date(t.openedAtMs),
+  };
+}
+
+function closeInfo(t: WsTunnel): WsCloseInfo {
+  return {
+    ...openInfo(t),
+    code: t.closeCode,
+    reason: t.closeReason,
+    initiator: t.initiator,
+    durationMs: t.closedAtMs - t.openedAtMs,
+    messagesIn: t.messagesIn,
+    messagesOut: t.messagesOut,
+    bytesIn: t.bytesIn,
+    bytesOut: t.bytesOut,
+  };
+}
+
+// A hook that throws is logged; it never reaches the tunnel or the socket.
+function callHook<T>(log: Logger, fn: (info: T) => void, info: T): void {
+  try {
+    fn(info);
+  } catch (err) {
+    log.error({ event: EVENTS.ERROR, code: 'INTERNAL', err }, 'lifecycle hook threw');
+  }
+}
