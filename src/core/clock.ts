@@ -76,33 +76,37 @@ function clockTick(clock: Clock): void {
 
 // Time stands still until advance(): no real timer is armed and Date.now() is never read. The
 // sweeps land where a real timer would put them (every tick after the clock started or its tick
-// changed), each seeing nowMs equal to its own tick time, so deadlines fire on the same tick as
-// in production, not merely at the end of the advance.
+// changed), and nowMs lags the manual time exactly as a real clock's lags Date.now(): it catches
+// up on each sweep and on refresh(). So deadlines fire on the same tick as in production, not
+// merely at the end of an advance.
 export class ManualClock extends Clock {
+  // What Date.now() would return; only advance() moves it.
+  private currentMs: number;
   private nextSweepMs = 0;
 
   constructor(tickMs = 1000, startMs = 0) {
     super(tickMs);
-    this.nowMs = startMs;
+    this.nowMs = this.currentMs = startMs;
   }
 
   override refresh(): number {
+    this.nowMs = this.currentMs;
     return this.nowMs;
   }
 
   // Runs every sweep due within `ms`, in order; a sweep that empties the clock stops the rest.
   advance(ms: number): void {
-    const target = this.nowMs + ms;
+    const target = this.currentMs + ms;
     while (this.running && this.nextSweepMs <= target) {
-      this.nowMs = this.nextSweepMs;
+      this.currentMs = this.nextSweepMs;
       this.nextSweepMs += this.tick;
       this.runSweep();
     }
-    this.nowMs = target;
+    this.currentMs = target;
   }
 
   protected override start(): void {
     this.running = true;
-    this.nextSweepMs = this.nowMs + this.tick;
+    this.nextSweepMs = this.refresh() + this.tick;
   }
 }
