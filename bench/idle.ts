@@ -514,7 +514,7 @@ function startClient(name: string, args: string[], cpu: number | null): ClientPr
     }
     if (msg.phase === 'error') settle?.reject(new Error(msg.message ?? 'failed'));
     else if (msg.phase === 'open') settle?.resolve(msg);
-    else if (msg.phase === 'snap') waiting.shift()?.(msg);
+    else waiting.shift()?.(msg);
   });
   const snap = (): Promise<ClientLine> =>
     new Promise((resolve) => {
@@ -768,7 +768,7 @@ function layoutText(layout: Plan, limit: number): string {
     ` The load came from ${plural(clients, 'idle client process', 'idle client processes')} (${shares} connections each, ${layout.concurrency} handshakes at a time each` +
       `${clients > 1 ? ', each to its own wsgate listen port on 127.0.0.1' : ''}) ` +
       `and ${plural(layout.upstreams, 'upstream process', 'upstream processes')}${layout.upstreams > 1 ? ' (the targets of wsgate’s one upstream, round robin)' : ''}` +
-      `${Number.isFinite(limit) ? `, every process within its own open-file limit of ${int(limit)}` : ''}` +
+      (Number.isFinite(limit) ? `, every process within its own open-file limit of ${int(limit)}` : '') +
       `${Number.isFinite(layout.perPort) ? `, at most ${int(layout.perPort)} connections towards any one port (half the ephemeral port range, less ${int(PORT_SPARE)})` : ''}.`,
   );
   return out.join('');

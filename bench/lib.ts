@@ -57,8 +57,8 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-export function stopAllChildren(): Promise<void[]> {
-  return Promise.all([...children].map(stopChild));
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all([...children].map(stopChild));
 }
 
 function killAllNow(): void {
@@ -221,6 +221,7 @@ export function ensureBuilt(): string {
   process.stderr.write(`${tag}: dist/ is missing or older than src/, running npm run build\n`);
   const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
   if (build.status === 0) return 'dist/ rebuilt';
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- null when the spawn itself fails (ENOENT)
   const output = `${build.stdout ?? ''}${build.stderr ?? ''}`.trim();
   // tsc still writes JavaScript when it reports type errors.
   if (existsSync(main)) {
@@ -238,6 +239,7 @@ export function childOpenFileLimit(): number {
   const text = out.status === 0 ? out.stdout.trim() : '';
   if (text === 'unlimited') return Number.POSITIVE_INFINITY;
   const n = Number(text);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- null when the spawn itself fails (ENOENT)
   if (text === '' || !Number.isFinite(n)) throw new Error(`could not read the open-file limit children get: ${(out.stderr ?? '').trim() || 'no output'}`);
   return n;
 }

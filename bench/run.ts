@@ -269,6 +269,7 @@ function runPeers(dir: string, quick: boolean): string[] {
     stdio: ['ignore', 'pipe', 'inherit'],
     timeout: 30 * 60_000,
   });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- null when the spawn itself fails (ENOENT)
   const table = (run.stdout ?? '').trim();
   if (table === '') return [`Peers: the harness printed nothing (exit ${run.status}).`];
   return ['## Peers, same machine, one run', '', table];

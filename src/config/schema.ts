@@ -5,17 +5,17 @@ import { parseDuration } from '../core/duration.js';
 import { parseSize } from '../core/size.js';
 
 const duration = z.string().refine((s) => !Number.isNaN(parseDuration(s)), {
-  message: 'invalid duration: write a number and a unit with no space, e.g. "500ms", "30s", "5m", "1h"',
+  error: 'invalid duration: write a number and a unit with no space, e.g. "500ms", "30s", "5m", "1h"',
 });
 const size = z.union([z.string(), z.number()]).refine((v) => !Number.isNaN(parseSize(v)), {
-  message: 'invalid size: write bytes as a number, or a string like "64kb", "1mb"',
+  error: 'invalid size: write bytes as a number, or a string like "64kb", "1mb"',
 });
 const port = z.number().int().min(0).max(65535);
 
 // RFC 9110 §5.1 / §5.5: a header name is a token; a value holds no CR, LF or NUL (it would split
 // the head it is written into).
-const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: 'invalid header name: use letters, digits and -' });
-const headerValue = z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, { message: 'invalid header value: no line breaks, control characters or characters beyond Latin-1' });
+const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: 'invalid header name: use letters, digits and -' });
+const headerValue = z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, { error: 'invalid header value: no line breaks, control characters or characters beyond Latin-1' });
 const headerOps = z.strictObject({
   set: z.record(headerName, headerValue).optional(),
   remove: z.array(headerName).optional(),
@@ -28,7 +28,7 @@ export const listenSchema = z.strictObject({
   // SPEC lists it; refused by name rather than as an unknown key, so the message says what to do.
   http2: z
     .boolean()
-    .refine((v) => !v, { message: 'HTTP/2 listeners are not available in this version; remove http2 (HTTP/1.1 and WebSocket over HTTP/1.1 are served)' })
+    .refine((v) => !v, { error: 'HTTP/2 listeners are not available in this version; remove http2 (HTTP/1.1 and WebSocket over HTTP/1.1 are served)' })
     .optional(),
 });
 
@@ -39,8 +39,8 @@ export const targetSchema = z.strictObject({
 });
 
 export const upstreamSchema = z.strictObject({
-  targets: z.array(targetSchema).min(1, { message: 'an upstream needs at least one target' }),
-  balance: z.literal('round_robin', { message: 'only round_robin is available in this version' }).default('round_robin'),
+  targets: z.array(targetSchema).min(1, { error: 'an upstream needs at least one target' }),
+  balance: z.literal('round_robin', { error: 'only round_robin is available in this version' }).default('round_robin'),
   timeouts: z
     .strictObject({
       connect: duration.default('5s'),
@@ -74,8 +74,8 @@ export const routeSchema = z.strictObject({
   name: z.string().min(1),
   match: z.strictObject({
     host: z.string().optional(),
-    path: z.string().startsWith('/', { message: 'a path pattern starts with "/"' }),
-    methods: z.array(z.string().regex(/^[A-Z]+$/, { message: 'methods are upper case, e.g. GET' })).optional(),
+    path: z.string().startsWith('/', { error: 'a path pattern starts with "/"' }),
+    methods: z.array(z.string().regex(/^[A-Z]+$/, { error: 'methods are upper case, e.g. GET' })).optional(),
   }),
   upstream: z.string().optional(),
   respond: z
@@ -88,7 +88,7 @@ export const routeSchema = z.strictObject({
     .optional(),
   stripPrefix: z.string().startsWith('/').optional(),
   // Written into the upstream request line as is: printable ASCII only (percent-encode the rest).
-  rewrite: z.string().startsWith('/').regex(/^[\x21-\x7e]*$/, { message: 'invalid path: printable ASCII without spaces only; percent-encode the rest' }).optional(),
+  rewrite: z.string().startsWith('/').regex(/^[\x21-\x7e]*$/, { error: 'invalid path: printable ASCII without spaces only; percent-encode the rest' }).optional(),
   headers: z.strictObject({ request: headerOps.optional(), response: headerOps.optional() }).optional(),
   websocket: websocketSchema.optional(),
 });
@@ -102,7 +102,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   // 'auto': one worker per core (os.availableParallelism()); 1 runs in one process, without node:cluster.
-  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)], { message: 'write a whole number from 1 to 256, or "auto" (one worker per core)' }).default(1),
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)], { error: 'write a whole number from 1 to 256, or "auto" (one worker per core)' }).default(1),
   trustedProxies: z.array(z.string()).default([]),
   log: z
     .strictObject({
@@ -121,7 +121,7 @@ export const configSchema = z.strictObject({
       drainTimeout: duration.default('30s'),
     })
     .prefault({}),
-  store: z.literal('memory', { message: 'only "memory" is available in this version' }).default('memory'),
+  store: z.literal('memory', { error: 'only "memory" is available in this version' }).default('memory'),
   upstreams: z.record(z.string(), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),
 });

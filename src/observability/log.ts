@@ -24,20 +24,23 @@ const REDACT = [
   'apiKey',
 ];
 
+// One of our log lines: `event` comes from events.ts and `msg` is pino's, both strings when present.
+type PinoLine = Record<string, unknown> & { event?: string; msg?: string };
+
 // A small line formatter for `format: pretty` (a human at a terminal); pino-pretty would be a
 // dependency for three lines of formatting.
 function prettyStream(out: NodeJS.WritableStream): DestinationStream {
   return {
     write(line: string): void {
       try {
-        const { level, time, event, msg, ...rest } = JSON.parse(line) as Record<string, unknown>;
+        const { level, time, event, msg, ...rest } = JSON.parse(line) as PinoLine;
         delete rest.pid;
         delete rest.hostname;
         const when = new Date(Number(time)).toISOString().slice(11, 23);
         const fields = Object.entries(rest)
           .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join(' ');
-        out.write(`${when} ${pino.levels.labels[Number(level)] ?? level} ${event ?? ''} ${msg ?? ''} ${fields}\n`);
+        out.write(`${when} ${String(pino.levels.labels[Number(level)] ?? level)} ${event ?? ''} ${msg ?? ''} ${fields}\n`);
       } catch {
         out.write(line);
       }

@@ -260,7 +260,7 @@ function paramsMatch(segments: readonly (string | null)[], path: string): boolea
   let at = 1;
   let param = 0;
   for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i]!;
+    const segment = segments[i] as string | null; // `!` would also strip the null that marks a parameter
     if (i > 0) {
       if (path.charCodeAt(at) !== SLASH) return false;
       at++;
@@ -283,7 +283,7 @@ function paramsMatch(segments: readonly (string | null)[], path: string): boolea
 
 function paramsOf(names: readonly string[], path: string): Record<string, string> {
   const params: Record<string, string> = {};
-  for (let i = 0; i < names.length; i++) params[names[i]!] = path.slice(bounds[i * 2]!, bounds[i * 2 + 1]!);
+  for (let i = 0; i < names.length; i++) params[names[i]!] = path.slice(bounds[i * 2], bounds[i * 2 + 1]);
   return params;
 }
 

@@ -29,7 +29,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const { options } = parsed;
-  const tty = process.stderr.isTTY === true;
+  const tty = process.stderr.isTTY;
   let lastOps = 0;
   let lastMs = 0;
   const onProgress = (p: BenchProgress): void => {

@@ -181,6 +181,7 @@ export abstract class LoadConnection {
     // A body that runs until close is complete now (this may end the run through --max-ops).
     const completed = was === IN_FLIGHT && !this.counted && this.closedInFlight();
     this.state = CLOSED;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- closedInFlight() may have finished it
     if (this.run.finished) return;
     if (!completed && !this.counted && (was === IN_FLIGHT || was === CONNECTING || was === OPENING)) {
       this.counted = true;

@@ -115,7 +115,7 @@ test.each([
 test.each(['', '# only a comment\n'])('reports an empty file (%j)', (text) => {
   const { raw, problems } = loadConfigFile(tempFile('empty.yaml', text), {});
   expect(raw).toBeUndefined();
-  expect(problems).toEqual([{ path: '(file)', message: expect.stringContaining('the file is empty') }]);
+  expect(problems).toEqual([{ path: '(file)', message: expect.stringContaining('the file is empty') as unknown }]);
 });
 
 test('throws CONFIG_UNREADABLE naming the file when it is missing', () => {
@@ -133,5 +133,5 @@ test('throws CONFIG_UNREADABLE naming the file when it is missing', () => {
 test('throws CONFIG_UNREADABLE when the path is a directory', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-load-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  expect(() => loadConfigFile(dir)).toThrow(expect.objectContaining({ code: 'CONFIG_UNREADABLE', message: expect.stringContaining(dir) }));
+  expect(() => loadConfigFile(dir)).toThrow(expect.objectContaining({ code: 'CONFIG_UNREADABLE', message: expect.stringContaining(dir) as unknown }));
 });

@@ -16,8 +16,8 @@ async function upstreams(): Promise<DemoUpstreams> {
 interface Client {
   readonly ws: WebSocket;
   /** The next message, including any that arrived before it was asked for (e.g. with the 101). */
-  next(): Promise<{ data: Buffer; isBinary: boolean }>;
-  nextJson(): Promise<unknown>;
+  readonly next: () => Promise<{ data: Buffer; isBinary: boolean }>;
+  readonly nextJson: () => Promise<unknown>;
 }
 
 async function openWs(url: string): Promise<Client> {
