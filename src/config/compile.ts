@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { parseDuration } from '../core/duration.js';
+import { GatewayError } from '../core/errors.js';
 import { parseSize } from '../core/size.js';
 import { websocketSchema, type GatewayConfig, type RouteConfig, type UpstreamConfig } from './schema.js';
 
@@ -195,7 +196,7 @@ function readTls(tls: { cert: string; key: string }, index: number): { cert: Buf
     try {
       return readFileSync(file);
     } catch (err) {
-      throw Object.assign(new Error(`listen[${index}].tls.${key}: cannot read ${file} (${(err as Error).message})`), { code: 'CONFIG_UNREADABLE' });
+      throw new GatewayError('CONFIG_UNREADABLE', `listen[${index}].tls.${key}: cannot read ${file} (${(err as Error).message})`, { cause: err });
     }
   };
   return { cert: read(tls.cert, 'cert'), key: read(tls.key, 'key') };

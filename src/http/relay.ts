@@ -147,14 +147,12 @@ export class HttpRelay implements ExchangeHandler {
 
   onError(err: Error): void {
     this.release();
-    // undici 7's HTTPParserError has no code (its ERROR table maps names to numbers), only its name.
-    const gwErr = err.name === 'HTTPParserError' && (err as { code?: unknown }).code === undefined
-      ? new GatewayError('UPSTREAM_BAD_RESPONSE', undefined, { cause: err })
-      : toGatewayError(err, 'UPSTREAM_UNAVAILABLE');
+    const gwErr = toGatewayError(err, 'UPSTREAM_UNAVAILABLE');
     if (!this.headersReceived && this.attemptsLeft > 0 && RETRYABLE.has(String((err as { code?: unknown }).code)) && !this.res.destroyed) {
       this.attemptsLeft--;
       const failed = this.target;
       this.target = null;
+      this.finished = false; // the next attempt counts on its own target until it ends
       this.start(failed, gwErr);
       return;
     }

@@ -3,10 +3,9 @@
 // parser refused. Each connection carries one phase, so no connection is answered twice.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError, clientErrorToGatewayError } from '../core/errors.js';
 import { rawErrorResponse } from '../http/error-response.js';
 import { createRequestId, plainAddress } from '../http/forwarded.js';
-import { parseErrorToGatewayError } from '../http/framing.js';
 import { EVENTS } from '../observability/events.js';
 import type { ServerState } from './state.js';
 
@@ -51,7 +50,7 @@ export function handleClientError(state: ServerState, err: Error & { code?: stri
     socket.end();
     return;
   }
-  const gwErr = phase === CONN_OVER_LIMIT ? null : parseErrorToGatewayError(err);
+  const gwErr = phase === CONN_OVER_LIMIT ? null : clientErrorToGatewayError(err);
   if (gwErr === null || !socket.writable) {
     socket.destroy();
     return;

@@ -85,8 +85,9 @@ export function handleRequest(state: ServerState, req: IncomingMessage, res: Ser
       }
     },
     (err: unknown) => {
-      state.log.error({ event: EVENTS.ERROR, code: 'INTERNAL', route: route.spec.name, requestId, err }, 'middleware failed');
-      sendError(res, new GatewayError('INTERNAL', undefined, { cause: err }), requestId);
+      const failure = new GatewayError('INTERNAL', undefined, { cause: err });
+      state.log.error({ event: EVENTS.ERROR, code: failure.code, route: route.spec.name, requestId, err }, 'middleware failed');
+      sendError(res, failure, requestId);
     },
   );
 }

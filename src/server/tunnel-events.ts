@@ -1,6 +1,7 @@
 // server/tunnel-events: what the gateway does when a tunnel opens and when it is gone: the
 // registry, the target's counter, metrics, the ws_open and ws_close log lines, and the lifecycle
 // hooks middleware registered (ctx.onOpen / ctx.onClose).
+import type { ErrorCode } from '../core/errors.js';
 import type { WsCloseInfo, WsOpenInfo } from '../middleware/chain.js';
 import type { Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
@@ -102,6 +103,6 @@ function callHook<T>(log: Logger, fn: (info: T) => void, info: T): void {
   try {
     fn(info);
   } catch (err) {
-    log.error({ event: EVENTS.ERROR, code: 'INTERNAL', err }, 'lifecycle hook threw');
+    log.error({ event: EVENTS.ERROR, code: 'INTERNAL' satisfies ErrorCode, err }, 'lifecycle hook threw');
   }
 }

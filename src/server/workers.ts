@@ -9,10 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseConfig } from '../config/check.js';
 import { compileConfig, type CompiledConfig } from '../config/compile.js';
-import type { Problem } from '../config/load.js';
+import { isConfigUnreadable, type Problem } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { createAdminServer, type AdminSource, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
 import type { ConnectionList, TargetView, UpstreamView } from '../admin/views.js';
+import type { ErrorCode } from '../core/errors.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
 import { aggregateMetrics } from '../observability/metrics.js';
@@ -20,7 +21,7 @@ import type { BoundAddress } from './gateway.js';
 import { describeListenError, listen } from './listener.js';
 
 // The `code` of the `error` line logged when a worker exits without being asked to.
-export const WORKER_EXITED = 'WORKER_EXITED';
+export const WORKER_EXITED = 'WORKER_EXITED' satisfies ErrorCode;
 
 // A worker that keeps crashing is restarted after 1 s, 2 s, 4 s … at most 30 s; one that ran for a
 // minute before it died starts again from 1 s.
@@ -144,7 +145,7 @@ export function runPrimary(config: GatewayConfig, count: number, load: () => Gat
   } catch (err) {
     // What `new Gateway()` would have thrown in one process (a TLS file that cannot be read).
     process.stderr.write(`wsgate: ${(err as Error).message}\n`);
-    return Promise.resolve((err as { code?: string }).code === 'CONFIG_UNREADABLE' ? 2 : 1);
+    return Promise.resolve(isConfigUnreadable(err) ? 2 : 1);
   }
   return primary.start();
 }
@@ -238,7 +239,7 @@ class Primary implements AdminSource {
     });
     worker.on('exit', (code: number | null, signal: string | null) => this.onExit(slot, worker, code, signal));
     // A send to a worker that just died fails here rather than crashing the primary; its exit follows.
-    worker.on('error', (err: Error) => this.log.warn({ event: EVENTS.ERROR, code: 'INTERNAL', worker: slot.id, err }, 'worker IPC error'));
+    worker.on('error', (err: Error) => this.log.warn({ event: EVENTS.ERROR, code: 'INTERNAL' satisfies ErrorCode, worker: slot.id, err }, 'worker IPC error'));
   }
 
   private onMessage(slot: Slot, worker: Worker, m: FromWorker): void {
@@ -338,7 +339,7 @@ class Primary implements AdminSource {
     const guard = setTimeout(() => {
       forced = true;
       const stuck = this.slots.filter((s) => s.worker !== null);
-      this.log.error({ event: EVENTS.ERROR, code: 'INTERNAL', workers: stuck.map((s) => s.id) }, 'workers did not finish draining; killing them');
+      this.log.error({ event: EVENTS.ERROR, code: 'INTERNAL' satisfies ErrorCode, workers: stuck.map((s) => s.id) }, 'workers did not finish draining; killing them');
       for (const s of stuck) s.worker?.process.kill('SIGKILL');
     }, drainTimeoutMs + STOP_GRACE_MS);
     void this.allExited()

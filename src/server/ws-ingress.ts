@@ -88,8 +88,9 @@ export function handleUpgrade(state: ServerState, req: IncomingMessage, duplex: 
       if (!ex.responded && pending.isNew) pending.refuse(new GatewayError('INTERNAL', 'middleware neither answered nor called next()'));
     },
     (err: unknown) => {
-      state.log.error({ event: EVENTS.ERROR, code: 'INTERNAL', route: route.spec.name, requestId: pending.requestId, err }, 'middleware failed');
-      pending.refuse(new GatewayError('INTERNAL', undefined, { cause: err }));
+      const failure = new GatewayError('INTERNAL', undefined, { cause: err });
+      state.log.error({ event: EVENTS.ERROR, code: failure.code, route: route.spec.name, requestId: pending.requestId, err }, 'middleware failed');
+      pending.refuse(failure);
     },
   );
 }
