@@ -1,7 +1,9 @@
-// test/helpers/http: HTTP clients and upstreams with exact header control, for the relay tests.
+// test/helpers/http: HTTP clients and upstreams with exact header control, answer readers and spare ports,
+// for the relay tests.
 import { request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { once } from 'node:events';
+import { onTestFinished } from 'vitest';
 import { startHttpUpstream, type Upstream } from './servers.js';
 
 export interface HttpResult {
@@ -28,13 +30,24 @@ export async function send(url: string, options: SendOptions = {}): Promise<Http
   return { status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) };
 }
 
-export function jsonOf(result: HttpResult): unknown {
-  return JSON.parse(result.body.toString('utf8'));
+// One GET through fetch, the body read as text.
+export async function fetchText(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.text() };
 }
 
-export function errorCodeOf(result: HttpResult): string | undefined {
+// The body of an answer as JSON: from send(), or rawHttp() (whose body is already a string).
+export function jsonOf(result: { body: Buffer | string }): unknown {
+  return JSON.parse(result.body.toString());
+}
+
+// The `error.code` of SPEC's JSON error body.
+export function errorCodeOf(result: { body: Buffer | string }): string | undefined {
   return (jsonOf(result) as { error?: { code?: string } }).error?.code;
 }
+
+// A request id the gateway made up: 32 lower-case hex digits.
+export const REQUEST_ID = /^[0-9a-f]{32}$/;
 
 // The request as an upstream saw it, sent back as JSON by startEchoUpstream.
 export interface Seen {
@@ -75,12 +88,23 @@ export function headerNames(rawHeaders: readonly string[]): string[] {
   return rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
 }
 
-// A port that refuses connections: bound once, then closed.
-export async function closedPort(): Promise<number> {
+async function bindAnyPort(): Promise<{ server: Server; port: number }> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+// A port that refuses connections: bound once, then closed.
+export async function closedPort(): Promise<number> {
+  const { server, port } = await bindAnyPort();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+// A port nobody else can listen on: held by a server until the test finishes.
+export async function occupiedPort(): Promise<number> {
+  const { server, port } = await bindAnyPort();
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return port;
 }

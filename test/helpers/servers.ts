@@ -92,6 +92,28 @@ export async function startWsEcho(options: Omit<ServerOptions, 'server' | 'port'
   return { url: `http://127.0.0.1:${port}`, port, server, requests: [], wss, connections, handshakes };
 }
 
+export interface RecordingEcho {
+  url: string;
+  /** The upstream end of the first tunnel. */
+  upstream(): WebSocket;
+  pongs: string[];
+  messages: string[];
+}
+
+// An echo upstream that also records, in order, every message and every pong it receives.
+export async function recordingEcho(): Promise<RecordingEcho> {
+  const pongs: string[] = [];
+  const messages: string[] = [];
+  const up = await startWsEcho({}, (ws) => {
+    ws.on('pong', (data: Buffer) => pongs.push(data.toString()));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      messages.push(data.toString());
+      ws.send(data, { binary: isBinary });
+    });
+  });
+  return { url: up.url, upstream: () => up.connections[0]!, pongs, messages };
+}
+
 // A misbehaving peer: the test writes bytes by hand.
 export async function startRawUpstream(onSocket: (socket: Socket) => void): Promise<{ url: string; port: number; sockets: Set<Socket> }> {
   const server = createNetServer((socket) => {

@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { startHoldingUpstream, startWsEcho, type WsUpstream } from '../../helpers/servers.js';
 import { closed, expectEcho, openWs } from '../../helpers/clients.js';
+import { fetchText } from '../../helpers/http.js';
 import type { GatewayConfig } from '../../../src/index.js';
 
 interface Answer<T = unknown> {
@@ -93,7 +94,7 @@ test('/api/upstreams counts an open tunnel in activeConnections and a held reque
   ]);
 
   const ws = await openWs(gw.wsUrl('/chat/room'));
-  const slow = fetch(gw.url('/api/slow')).then(async (res) => ({ status: res.status, body: await res.text() }));
+  const slow = fetchText(gw.url('/api/slow'));
   const held = await api.held;
   const during = await admin<Upstreams>(gw, '/api/upstreams');
   expect(during.body.find((u) => u.name === 'realtime')!.targets[0]).toMatchObject({ activeConnections: 1, inFlightRequests: 0 });

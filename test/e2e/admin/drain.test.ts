@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
 import { startHoldingUpstream, startWsEcho } from '../../helpers/servers.js';
 import { closed, openWs } from '../../helpers/clients.js';
+import { fetchText } from '../../helpers/http.js';
 
 test('/readyz answers 503 once close() has begun, while /healthz stays 200 until the admin listener closes', async () => {
   const api = await startHoldingUpstream();
@@ -13,7 +14,7 @@ test('/readyz answers 503 once close() has begun, while /healthz stays 200 until
   expect((await fetch(gw.adminUrl('/readyz'))).status).toBe(200);
 
   // A request in flight keeps the drain (and so the admin listener) going until it finishes.
-  const slow = fetch(gw.url('/slow')).then(async (res) => ({ status: res.status, body: await res.text() }));
+  const slow = fetchText(gw.url('/slow'));
   const held = await api.held;
   const closing = gw.close();
   expect(await gw.waitForLog((l) => l.event === 'draining')).toMatchObject({ inFlight: 1 });

@@ -4,9 +4,7 @@ import type { GatewayConfig } from '../../../src/index.js';
 import { startGateway } from '../../helpers/gateway.js';
 import { startWsEcho } from '../../helpers/servers.js';
 import { openWs } from '../../helpers/clients.js';
-import { send, closedPort, startEchoUpstream } from '../../helpers/http.js';
-
-const HEX32 = /^[0-9a-f]{32}$/;
+import { send, closedPort, startEchoUpstream, REQUEST_ID } from '../../helpers/http.js';
 
 test('writes one http_request line per request with route, method, path, status, duration and request id', async () => {
   const up = await startEchoUpstream();
@@ -26,7 +24,7 @@ test('writes one http_request line per request with route, method, path, status,
   expect(lines[2]).toMatchObject({ method: 'GET', path: '/nowhere', status: 404 });
   expect(lines[3]).toMatchObject({ method: 'DELETE', path: '/api/x', status: 405 });
   for (const line of lines) {
-    expect(line.requestId).toMatch(HEX32);
+    expect(line.requestId).toMatch(REQUEST_ID);
     expect(typeof line.durationMs).toBe('number');
     expect(line.durationMs as number).toBeGreaterThanOrEqual(0);
     expect(line.client).toBe('127.0.0.1');

@@ -9,6 +9,7 @@ import type { GatewayConfig } from '../../../src/index.js';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { startHoldingUpstream, startWsEcho } from '../../helpers/servers.js';
 import { closed, expectEcho, openWs } from '../../helpers/clients.js';
+import { fetchText } from '../../helpers/http.js';
 
 type Route = NonNullable<GatewayConfig['routes']>[number];
 type Listen = NonNullable<GatewayConfig['listen']>;
@@ -27,12 +28,6 @@ function fullConfig(parts: { upstreams?: GatewayConfig['upstreams']; routes: Rou
 function respondRoute(name: string, path: string, body = name): Route {
   return { name, match: { path }, respond: { status: 200, body } };
 }
-
-async function get(url: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(url);
-  return { status: res.status, body: await res.text() };
-}
-
 
 async function postReload(gw: TestGateway): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(gw.adminUrl('/api/reload'), { method: 'POST' });
@@ -115,7 +110,7 @@ test('200 WebSockets exchanging messages all stay open and keep echoing across 5
       expect(await postReload(gw)).toMatchObject({ status: 200, body: { status: 'reloaded' } });
     }
     // The swap happened: the route it added answers...
-    expect(await get(gw.url(`/added/${n}`))).toEqual({ status: 200, body: `added by reload ${n}` });
+    expect(await fetchText(gw.url(`/added/${n}`))).toEqual({ status: 200, body: `added by reload ${n}` });
     // ...and every one of the 200 keeps exchanging messages after it.
     await progress(3);
   }
@@ -144,14 +139,14 @@ test('200 WebSockets exchanging messages all stay open and keep echoing across 5
 
 test('a route added by a reload answers, and a removed route answers 404 to new requests', async () => {
   const gw = await startGateway(fullConfig({ routes: [respondRoute('old', '/old'), respondRoute('kept', '/kept')] }));
-  expect(await get(gw.url('/old'))).toEqual({ status: 200, body: 'old' });
-  expect((await get(gw.url('/new'))).status).toBe(404);
+  expect(await fetchText(gw.url('/old'))).toEqual({ status: 200, body: 'old' });
+  expect((await fetchText(gw.url('/new'))).status).toBe(404);
 
   const result = await gw.gw.applyConfig(fullConfig({ routes: [respondRoute('kept', '/kept'), respondRoute('new', '/new')] }));
   expect(result.ok).toBe(true);
 
-  expect(await get(gw.url('/new'))).toEqual({ status: 200, body: 'new' });
-  expect(await get(gw.url('/kept'))).toEqual({ status: 200, body: 'kept' });
+  expect(await fetchText(gw.url('/new'))).toEqual({ status: 200, body: 'new' });
+  expect(await fetchText(gw.url('/kept'))).toEqual({ status: 200, body: 'kept' });
   const gone = await fetch(gw.url('/old'));
   expect(gone.status).toBe(404);
   expect(((await gone.json()) as { error: { code: string } }).error.code).toBe('ROUTE_NOT_FOUND');
@@ -166,11 +161,11 @@ test('a route added by a reload answers, and a removed route answers 404 to new 
 test('an HTTP request in flight on a route a reload removes still completes', async () => {
   const api = await startHoldingUpstream();
   const gw = await startGateway(fullConfig({ upstreams: { api: { targets: [{ url: api.url }] } }, routes: [{ name: 'api', match: { path: '/api/*' }, upstream: 'api' }] }));
-  const slow = get(gw.url('/api/slow'));
+  const slow = fetchText(gw.url('/api/slow'));
   const held = await api.held;
 
   expect((await gw.gw.applyConfig(fullConfig({ routes: [respondRoute('other', '/other')] }))).ok).toBe(true);
-  expect((await get(gw.url('/api/slow'))).status).toBe(404);
+  expect((await fetchText(gw.url('/api/slow'))).status).toBe(404);
   held.end('answered after the reload');
   expect(await slow).toEqual({ status: 200, body: 'answered after the reload' });
 });
@@ -265,8 +260,8 @@ test('an invalid config changes nothing: applyConfig returns its problems, logs 
   expect(await gw.waitForLog((l) => l.event === 'config_rejected')).toMatchObject({ level: 'warn', problems: result.problems });
   expect(gw.logs.some((l) => l.event === 'config_loaded')).toBe(false);
 
-  expect(await get(gw.url('/hello'))).toEqual({ status: 200, body: 'hello' });
-  expect((await get(gw.url('/new'))).status).toBe(404);
+  expect(await fetchText(gw.url('/hello'))).toEqual({ status: 200, body: 'hello' });
+  expect((await fetchText(gw.url('/new'))).status).toBe(404);
   await expectEcho(ws, 'untouched');
   expect(await gw.gw.applyConfig({ routes: 'not a list' })).toMatchObject({ ok: false, problems: [{ path: 'routes' }] });
 });
@@ -279,7 +274,7 @@ test('POST /api/reload applies the reload source, and answers 400 CONFIG_REJECTE
   const ok = await postReload(gw);
   expect(ok.status).toBe(200);
   expect(ok.body).toEqual({ status: 'reloaded', message: expect.stringContaining('2 routes') });
-  expect(await get(gw.url('/two'))).toEqual({ status: 200, body: 'two' });
+  expect(await fetchText(gw.url('/two'))).toEqual({ status: 200, body: 'two' });
   expect(await gw.waitForLog((l) => l.event === 'config_loaded')).toMatchObject({ routes: 2 });
 
   next = { ...fullConfig({ routes: [respondRoute('three', '/three')] }), limits: { drainTimeout: 'soon' }, bogus: true };
@@ -295,8 +290,8 @@ test('POST /api/reload applies the reload source, and answers 400 CONFIG_REJECTE
   );
   for (const p of error.problems) expect(Object.keys(p).sort()).toEqual(['message', 'path']);
   expect(await gw.waitForLog((l) => l.event === 'config_rejected')).toMatchObject({ level: 'warn' });
-  expect((await get(gw.url('/three'))).status).toBe(404);
-  expect(await get(gw.url('/two'))).toEqual({ status: 200, body: 'two' });
+  expect((await fetchText(gw.url('/three'))).status).toBe(404);
+  expect(await fetchText(gw.url('/two'))).toEqual({ status: 200, body: 'two' });
 });
 
 test('POST /api/reload reports a reload source that fails (a config file that cannot be read) and keeps the config', async () => {
@@ -308,7 +303,7 @@ test('POST /api/reload reports a reload source that fails (a config file that ca
   expect(res.status).toBe(400);
   expect(res.body.error).toEqual({ code: 'CONFIG_REJECTED', message: 'wsgate.yaml: 1 problem(s); the running config is unchanged', problems: [{ path: 'routes[0].name', message: 'is required' }] });
   expect(await gw.waitForLog((l) => l.event === 'config_rejected')).toMatchObject({ problems: [{ path: 'routes[0].name' }] });
-  expect(await get(gw.url('/one'))).toEqual({ status: 200, body: 'one' });
+  expect(await fetchText(gw.url('/one'))).toEqual({ status: 200, body: 'one' });
 });
 
 test('a reload that adds a listener serves on its new port; a reload that removes it stops accepting there', async () => {
@@ -324,7 +319,7 @@ test('a reload that adds a listener serves on its new port; a reload that remove
   expect(addresses[0]!.port).toBe(gw.port);
   const added = addresses[1]!.port;
   expect(added).not.toBe(gw.port);
-  expect(await get(`http://127.0.0.1:${added}/hello`)).toEqual({ status: 200, body: 'hello' });
+  expect(await fetchText(`http://127.0.0.1:${added}/hello`)).toEqual({ status: 200, body: 'hello' });
 
   // Back to one listener: the added port refuses new connections, the first one still serves.
   expect((await gw.gw.applyConfig(fullConfig({ routes: [respondRoute('hello', '/hello')] }))).ok).toBe(true);
@@ -332,7 +327,7 @@ test('a reload that adds a listener serves on its new port; a reload that remove
   const refused = connect(added, '127.0.0.1');
   const [err] = (await once(refused, 'error')) as [NodeJS.ErrnoException];
   expect(err.code).toBe('ECONNREFUSED');
-  expect(await get(gw.url('/hello'))).toEqual({ status: 200, body: 'hello' });
+  expect(await fetchText(gw.url('/hello'))).toEqual({ status: 200, body: 'hello' });
 });
 
 test('a reload whose new listener cannot bind is rejected as a whole and changes nothing', async () => {
@@ -356,6 +351,6 @@ test('a reload whose new listener cannot bind is rejected as a whole and changes
   expect(result.message).toMatch(/EADDRINUSE|in use/);
   expect(await gw.waitForLog((l) => l.event === 'config_rejected')).toMatchObject({ level: 'warn' });
   expect(gw.gw.addresses()).toEqual([{ host: '127.0.0.1', port: gw.port }]);
-  expect((await get(gw.url('/new'))).status).toBe(404);
-  expect(await get(gw.url('/hello'))).toEqual({ status: 200, body: 'hello' });
+  expect((await fetchText(gw.url('/new'))).status).toBe(404);
+  expect(await fetchText(gw.url('/hello'))).toEqual({ status: 200, body: 'hello' });
 });

@@ -2,25 +2,11 @@ import { test, expect } from 'vitest';
 import { once } from 'node:events';
 import type { WebSocket } from 'ws';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
-import { startWsEcho } from '../../helpers/servers.js';
+import { recordingEcho } from '../../helpers/servers.js';
 import { openWs, nextMessage, closed, rawWsClient, frame, parseFrames } from '../../helpers/clients.js';
 
 // The payload the gateway puts in its own heartbeat pings.
 const HEARTBEAT = 'wsgate-hb';
-
-// An echo upstream that also records every pong it receives and every message, in order.
-async function recordingEcho(): Promise<{ url: string; upstream(): WebSocket; pongs: string[]; messages: string[] }> {
-  const pongs: string[] = [];
-  const messages: string[] = [];
-  const up = await startWsEcho({}, (ws) => {
-    ws.on('pong', (data: Buffer) => pongs.push(data.toString()));
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      messages.push(data.toString());
-      ws.send(data, { binary: isBinary });
-    });
-  });
-  return { url: up.url, upstream: () => up.connections[0]!, pongs, messages };
-}
 
 // The payloads of the next `count` pings; rejects if the connection closes first.
 function pings(ws: WebSocket, count: number): Promise<string[]> {

@@ -2,20 +2,8 @@ import { test, expect, vi, onTestFinished } from 'vitest';
 import { once } from 'node:events';
 import type { WebSocket } from 'ws';
 import { startGateway, proxyConfig, type TestGateway } from '../../helpers/gateway.js';
-import { startWsEcho } from '../../helpers/servers.js';
+import { recordingEcho } from '../../helpers/servers.js';
 import { openWs, nextMessage, closed } from '../../helpers/clients.js';
-
-// An echo upstream that also records what reached it, in order.
-async function recordingEcho(): Promise<{ up: Awaited<ReturnType<typeof startWsEcho>>; received: string[] }> {
-  const received: string[] = [];
-  const up = await startWsEcho({}, (ws) => {
-    ws.on('message', (data: Buffer) => {
-      received.push(data.toString());
-      ws.send(data);
-    });
-  });
-  return { up, received };
-}
 
 // Only Date is faked: sockets and the gateway's clock timer run for real.
 function fakeDateOnly(): void {
@@ -26,10 +14,10 @@ function fakeDateOnly(): void {
 }
 
 async function rateLimited(): Promise<{ ws: WebSocket; upstreamWs: WebSocket; received: string[]; gw: TestGateway }> {
-  const { up, received } = await recordingEcho();
+  const up = await recordingEcho();
   const gw = await startGateway(proxyConfig(up.url, { websocket: { rateLimit: { messages: 5, per: '1s', burst: 5 } } }));
   const ws = await openWs(gw.wsUrl('/ws'), undefined, { perMessageDeflate: false });
-  return { ws, upstreamWs: up.connections[0]!, received, gw };
+  return { ws, upstreamWs: up.upstream(), received: up.messages, gw };
 }
 
 test('a client that sends 50 messages at once is closed with 1008 "message rate limit exceeded"', async () => {
@@ -76,10 +64,10 @@ test('a client sending at the allowed rate with a small burst is never limited',
   // Only Date is faked: sockets and the gateway's clock timer run for real, but no real time has to
   // pass for the rate to be met, and none that passes can make this test fail.
   fakeDateOnly();
-  const { up, received } = await recordingEcho();
+  const { url, messages: received } = await recordingEcho();
   // 4 messages a second, one at a time, within 5 a second; no short timer on the route, so the
   // gateway's shared clock ticks only once a second.
-  const gw = await startGateway(proxyConfig(up.url, { websocket: { rateLimit: { messages: 5, per: '1s', burst: 1 } } }));
+  const gw = await startGateway(proxyConfig(url, { websocket: { rateLimit: { messages: 5, per: '1s', burst: 1 } } }));
   const ws = await openWs(gw.wsUrl('/ws'));
   let closes = 0;
   ws.on('close', () => closes++);
@@ -97,8 +85,8 @@ test('a client sending at the allowed rate with a small burst is never limited',
 
 test('a client sending one message at a time, but faster than the rate, is limited on the first overdraft', async () => {
   fakeDateOnly();
-  const { up, received } = await recordingEcho();
-  const gw = await startGateway(proxyConfig(up.url, { websocket: { rateLimit: { messages: 5, per: '1s', burst: 2 } } }));
+  const { url, messages: received } = await recordingEcho();
+  const gw = await startGateway(proxyConfig(url, { websocket: { rateLimit: { messages: 5, per: '1s', burst: 2 } } }));
   const ws = await openWs(gw.wsUrl('/ws'));
   const ended = closed(ws);
   // 10 a second: the burst of 2 covers the first three (2 + the half refilled twice), not the fourth.
