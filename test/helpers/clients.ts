@@ -1,30 +1,61 @@
-// test/helpers/clients: raw HTTP and hand-made WebSocket clients for the cases `ws` refuses to produce.
+// test/helpers/clients: raw HTTP and hand-made WebSocket clients for the cases `ws` refuses to produce,
+// and `ws` clients that wait for what a test expects.
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { expect, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
-import { readFrames } from './ws.js';
+import { handshakeRequest, headersOf, readFrames } from './ws.js';
 
-// Sends raw bytes and resolves with everything the server wrote until it closed the connection.
-export async function rawRequest(port: number, bytes: string | Buffer): Promise<string> {
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  raw: string; // every byte read, as latin1
+}
+
+// Sends raw bytes and resolves with the first HTTP answer: its body ends at content-length, or at the
+// end of the connection when there is none; a 101 ends with its head. By default it resolves as soon
+// as that answer is complete, which also works on keep-alive connections. With `untilClose` it waits
+// for the server to close the connection, so `raw` holds every answer it wrote (pipelined requests,
+// a HEAD answer's head).
+export async function rawHttp(port: number, bytes: string | Buffer, options: { untilClose?: boolean } = {}): Promise<RawAnswer> {
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => undefined);
+  onTestFinished(() => {
+    socket.destroy();
+  });
   await once(socket, 'connect');
   socket.write(bytes);
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  await once(socket, 'close');
-  return Buffer.concat(chunks).toString('latin1');
-}
-
-export function statusOf(response: string): number {
-  return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
-}
-
-export function jsonBodyOf(response: string): unknown {
-  const at = response.indexOf('\r\n\r\n');
-  return JSON.parse(response.slice(at + 4));
+  let buf = Buffer.alloc(0);
+  return new Promise((resolve, reject) => {
+    const tryParse = (atEnd: boolean): boolean => {
+      const at = buf.indexOf('\r\n\r\n');
+      if (at === -1) return false;
+      const head = buf.subarray(0, at).toString('latin1');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+      const headers = headersOf(head);
+      const length = headers['content-length'];
+      const rest = buf.subarray(at + 4);
+      const raw = buf.toString('latin1');
+      if (status === 101) {
+        resolve({ status, headers, body: '', raw });
+        return true;
+      }
+      // Called at the close only, `untilClose` takes what came (a HEAD answer has a length and no body).
+      const complete = options.untilClose === true || (length === undefined ? atEnd : rest.length >= Number(length));
+      if (!complete) return false;
+      resolve({ status, headers, body: (length === undefined ? rest : rest.subarray(0, Number(length))).toString('utf8'), raw });
+      return true;
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (options.untilClose !== true && tryParse(false)) socket.destroy();
+    });
+    socket.on('close', () => {
+      if (!tryParse(true)) reject(new Error(`connection closed before a complete answer: ${JSON.stringify(buf.toString('latin1'))}`));
+    });
+  });
 }
 
 export async function openWs(url: string, protocols?: string | string[], options?: WebSocket.ClientOptions): Promise<WebSocket> {
@@ -47,32 +78,51 @@ export function closed(ws: WebSocket): Promise<{ code: number; reason: string }>
   return new Promise((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
 }
 
-// A client that speaks WebSocket by hand: handshake, then frames the test builds itself.
-export interface RawWsClient {
-  socket: Socket;
-  head: string;
-  received: Buffer;
-  send(frame: Buffer): void;
-  waitFor(predicate: (received: Buffer) => boolean): Promise<Buffer>;
-  ended: Promise<void>;
-}
-
-export async function rawWsClient(port: number, path = '/', extraHeaders = ''): Promise<RawWsClient> {
+// A client socket after a successful handshake, paused: the test reads frames from `socket` itself
+// (nothing is buffered for it), so it can keep it paused or count megabytes without copying them.
+// `early` goes in the same write as the handshake (frames a client pipelines before the 101).
+export async function rawWsSocket(port: number, path = '/', early: Buffer = Buffer.alloc(0)): Promise<{ socket: Socket; rest: Buffer }> {
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => undefined);
   onTestFinished(() => {
     socket.destroy();
   });
   await once(socket, 'connect');
-  const key = randomBytes(16).toString('base64');
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`);
-  let buffered = Buffer.alloc(0);
-  let headDone = false;
-  let head = '';
+  socket.write(Buffer.concat([Buffer.from(handshakeRequest(port, path)), early]));
+  let buf = Buffer.alloc(0);
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      buf = Buffer.concat([buf, chunk]);
+      const at = buf.indexOf('\r\n\r\n');
+      if (at === -1) return;
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      const head = buf.subarray(0, at).toString('latin1');
+      if (!head.startsWith('HTTP/1.1 101')) reject(new Error(`handshake failed: ${head}`));
+      else resolve({ socket, rest: buf.subarray(at + 4) });
+    };
+    const onClose = (): void => reject(new Error('closed during handshake'));
+    socket.on('data', onData);
+    socket.on('close', onClose);
+  });
+}
+
+// A client that speaks WebSocket by hand: a raw socket after the handshake, with everything it
+// receives kept in `received` (small traffic only) and frames the test builds itself.
+export interface RawWsClient {
+  socket: Socket;
+  received: Buffer;
+  send(frame: Buffer): void;
+  waitFor(predicate: (received: Buffer) => boolean): Promise<Buffer>;
+  ended: Promise<void>;
+}
+
+export async function rawWsClient(port: number, path = '/'): Promise<RawWsClient> {
+  const { socket, rest } = await rawWsSocket(port, path);
   const client: RawWsClient = {
     socket,
-    head: '',
-    received: Buffer.alloc(0),
+    received: rest,
     send: (frame) => socket.write(frame),
     waitFor: (predicate) =>
       new Promise((resolve, reject) => {
@@ -95,25 +145,11 @@ export async function rawWsClient(port: number, path = '/', extraHeaders = ''): 
       }),
     ended: once(socket, 'close').then(() => undefined),
   };
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      if (headDone) {
-        client.received = Buffer.concat([client.received, chunk]);
-        return;
-      }
-      buffered = Buffer.concat([buffered, chunk]);
-      const at = buffered.indexOf('\r\n\r\n');
-      if (at === -1) return;
-      headDone = true;
-      head = buffered.subarray(0, at).toString('latin1');
-      client.head = head;
-      client.received = buffered.subarray(at + 4);
-      if (!head.startsWith('HTTP/1.1 101')) reject(new Error(`handshake failed: ${head}`));
-      else resolve();
-    };
-    socket.on('data', onData);
-    socket.once('close', () => reject(new Error('closed during handshake')));
+  // First listener: `received` is up to date before any waitFor check runs.
+  socket.on('data', (chunk: Buffer) => {
+    client.received = Buffer.concat([client.received, chunk]);
   });
+  socket.resume();
   return client;
 }
 
@@ -149,12 +185,6 @@ export function frame(opcode: number, payload: Buffer | string, options: { fin?:
 // Complete frames in a buffer (server → client): opcode, FIN and payload.
 export function parseFrames(buf: Buffer): { opcode: number; fin: boolean; payload: Buffer }[] {
   return readFrames(buf).frames;
-}
-
-export function closeFrameOf(buf: Buffer): { code: number; reason: string } | null {
-  const f = parseFrames(buf).find((x) => x.opcode === 0x8);
-  if (f === undefined) return null;
-  return { code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005, reason: f.payload.subarray(2).toString() };
 }
 
 // Sends `text` and expects it back; a close that comes first fails the test at once.

@@ -1,8 +1,7 @@
-// test/helpers/ws: raw HTTP answers, hand-made upstream handshakes and byte counters for the WebSocket tests.
-import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
+// test/helpers/ws: hand-made handshakes for upstreams, frames read and written by hand, and byte counters
+// for the WebSocket tests.
+import type { Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
-import { onTestFinished } from 'vitest';
 import { startRawUpstream } from './servers.js';
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -15,66 +14,14 @@ export function newKey(): string {
   return randomBytes(16).toString('base64');
 }
 
-export interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  raw: string;
-}
-
-function parseHead(head: string): { status: number; headers: Record<string, string> } {
-  const lines = head.split('\r\n');
-  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0);
+// The header fields of a request or response head, names lower-cased (a repeated name keeps its last value).
+export function headersOf(head: string): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
+  for (const line of head.split('\r\n').slice(1)) {
     const at = line.indexOf(':');
     if (at > 0) headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
   }
-  return { status, headers };
-}
-
-// Sends raw bytes and resolves with the first complete HTTP answer: its body ends at content-length,
-// or at the end of the connection when there is none; a 101 ends with its head. Works on keep-alive
-// connections too.
-export async function rawHttp(port: number, bytes: string | Buffer): Promise<RawAnswer> {
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  onTestFinished(() => {
-    socket.destroy();
-  });
-  await once(socket, 'connect');
-  socket.write(bytes);
-  let buf = Buffer.alloc(0);
-  return new Promise((resolve, reject) => {
-    const tryParse = (atEnd: boolean): boolean => {
-      const at = buf.indexOf('\r\n\r\n');
-      if (at === -1) return false;
-      const head = buf.subarray(0, at).toString('latin1');
-      const { status, headers } = parseHead(head);
-      const length = headers['content-length'];
-      const body = buf.subarray(at + 4);
-      if (status === 101) {
-        resolve({ status, headers, body: '', raw: buf.toString('latin1') });
-        return true;
-      }
-      if (length !== undefined && body.length >= Number(length)) {
-        resolve({ status, headers, body: body.subarray(0, Number(length)).toString('utf8'), raw: buf.toString('latin1') });
-        return true;
-      }
-      if (length === undefined && atEnd) {
-        resolve({ status, headers, body: body.toString('utf8'), raw: buf.toString('latin1') });
-        return true;
-      }
-      return false;
-    };
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (tryParse(false)) socket.destroy();
-    });
-    socket.on('close', () => {
-      if (!tryParse(true)) reject(new Error(`connection closed before a complete answer: ${JSON.stringify(buf.toString('latin1'))}`));
-    });
-  });
+  return headers;
 }
 
 // A handshake request written by hand; `lines` replaces or adds header lines.
@@ -114,11 +61,7 @@ export async function startHandshakeUpstream(onRequest: (seen: HandshakeSeen) =>
       if (at === -1) return;
       socket.off('data', onData);
       const requestHead = buf.subarray(0, at).toString('latin1');
-      const headers: Record<string, string> = {};
-      for (const line of requestHead.split('\r\n').slice(1)) {
-        const i = line.indexOf(':');
-        if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-      }
+      const headers = headersOf(requestHead);
       const seen = { socket, requestHead, key: headers['sec-websocket-key'] ?? '', headers, rest: buf.subarray(at + 4) };
       state.requests.push(seen);
       onRequest(seen);
@@ -132,36 +75,6 @@ export async function startHandshakeUpstream(onRequest: (seen: HandshakeSeen) =>
 
 export function switchingProtocols(key: string, extra = ''): string {
   return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n${extra}\r\n`;
-}
-
-// A client socket after a successful handshake, paused: the test reads frames from `socket` itself
-// (nothing is buffered for it), so it can keep it paused or count megabytes without copying them.
-// `early` goes in the same write as the handshake (frames a client pipelines before the 101).
-export async function rawWsSocket(port: number, path = '/', early: Buffer = Buffer.alloc(0)): Promise<{ socket: Socket; rest: Buffer }> {
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  onTestFinished(() => {
-    socket.destroy();
-  });
-  await once(socket, 'connect');
-  socket.write(Buffer.concat([Buffer.from(handshakeRequest(port, path)), early]));
-  let buf = Buffer.alloc(0);
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      buf = Buffer.concat([buf, chunk]);
-      const at = buf.indexOf('\r\n\r\n');
-      if (at === -1) return;
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      socket.pause();
-      const head = buf.subarray(0, at).toString('latin1');
-      if (!head.startsWith('HTTP/1.1 101')) reject(new Error(`handshake failed: ${head}`));
-      else resolve({ socket, rest: buf.subarray(at + 4) });
-    };
-    const onClose = (): void => reject(new Error('closed during handshake'));
-    socket.on('data', onData);
-    socket.on('close', onClose);
-  });
 }
 
 export interface Frame {
@@ -233,7 +146,13 @@ export function frameCollector(socket: Socket, initial: Buffer = Buffer.alloc(0)
   };
 }
 
-export function closeOf(f: Frame): { code: number; reason: string } {
+// The code and reason of a close frame; given bytes, of the first close frame among the complete
+// frames in them (null if there is none).
+export function closeOf(from: Frame): { code: number; reason: string };
+export function closeOf(from: Buffer): { code: number; reason: string } | null;
+export function closeOf(from: Frame | Buffer): { code: number; reason: string } | null {
+  const f = Buffer.isBuffer(from) ? readFrames(from).frames.find((x) => x.opcode === 0x8) : from;
+  if (f === undefined) return null;
   return { code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005, reason: f.payload.subarray(2).toString('utf8') };
 }
 

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { GatewayConfig } from '../../../src/index.js';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
 import { startHttpUpstream, startRawUpstream } from '../../helpers/servers.js';
-import { rawRequest, statusOf, jsonBodyOf } from '../../helpers/clients.js';
+import { rawHttp } from '../../helpers/clients.js';
 import { send, jsonOf, errorCodeOf, closedPort, startEchoUpstream } from '../../helpers/http.js';
 
 interface ErrorBody {
@@ -124,9 +124,9 @@ test('answers 413 when a chunked body grows over limits.maxBodyBytes, and the up
 test('answers 431 HEADERS_TOO_LARGE for a request head over limits.maxHeaderBytes', async () => {
   const up = await startEchoUpstream();
   const gw = await startGateway(proxyConfig(up.url, {}, { limits: { maxHeaderBytes: '2kb' } }));
-  const answer = await rawRequest(gw.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`);
-  expect(statusOf(answer)).toBe(431);
-  expect(jsonBodyOf(answer)).toMatchObject({ error: { code: 'HEADERS_TOO_LARGE' } });
+  const answer = await rawHttp(gw.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`, { untilClose: true });
+  expect(answer.status).toBe(431);
+  expect(jsonOf(answer)).toMatchObject({ error: { code: 'HEADERS_TOO_LARGE' } });
   expect(up.requests).toHaveLength(0);
   const log = await gw.waitForLog((l) => l.event === 'http_request');
   expect(log).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE' });

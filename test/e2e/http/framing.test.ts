@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { startGateway, proxyConfig, type TestGateway } from '../../helpers/gateway.js';
 import { startHttpUpstream, type Upstream } from '../../helpers/servers.js';
-import { rawRequest, statusOf, jsonBodyOf } from '../../helpers/clients.js';
+import { rawHttp } from '../../helpers/clients.js';
+import { jsonOf } from '../../helpers/http.js';
 
 // An upstream that counts the requests it gets and the ones whose body arrived complete.
 interface CountingUpstream extends Upstream {
@@ -56,22 +57,22 @@ test.each([
   ['Transfer-Encoding on HTTP/1.0', 'POST /p HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'],
 ])('answers 400 AMBIGUOUS_FRAMING to %s, and no upstream gets a complete request', async (_name, bytes) => {
   const { up, gw } = await setup();
-  const answer = await rawRequest(gw.port, bytes);
-  expect(statusOf(answer)).toBe(400);
-  expect(answer.toLowerCase()).toContain('connection: close');
-  expect(jsonBodyOf(answer)).toMatchObject({ error: { code: 'AMBIGUOUS_FRAMING' } });
+  const answer = await rawHttp(gw.port, bytes, { untilClose: true });
+  expect(answer.status).toBe(400);
+  expect(answer.raw.toLowerCase()).toContain('connection: close');
+  expect(jsonOf(answer)).toMatchObject({ error: { code: 'AMBIGUOUS_FRAMING' } });
   expect(up.completed).toHaveLength(0);
   expect(up.requests).toHaveLength(0);
 });
 
 test('refuses a Transfer-Encoding other than chunked before routing, even with a pooled upstream connection ready', async () => {
   const { up, gw } = await setup();
-  const warm = await rawRequest(gw.port, 'GET /warm HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-  expect(statusOf(warm)).toBe(200);
+  const warm = await rawHttp(gw.port, 'GET /warm HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { untilClose: true });
+  expect(warm.status).toBe(200);
   // llhttp itself refuses this one only after the head: by then a request could already be on its way.
-  const answer = await rawRequest(gw.port, HEAD + 'Transfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
-  expect(statusOf(answer)).toBe(400);
-  expect(answer.match(/HTTP\/1\.1 /g)).toHaveLength(1); // one answer, not ours and then llhttp's
+  const answer = await rawHttp(gw.port, HEAD + 'Transfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', { untilClose: true });
+  expect(answer.status).toBe(400);
+  expect(answer.raw.match(/HTTP\/1\.1 /g)).toHaveLength(1); // one answer, not ours and then llhttp's
   expect(up.requests.map((r) => r.url)).toEqual(['/warm']);
 });
 
@@ -83,9 +84,9 @@ test.each([
   ['a NUL in a header value', HEAD + 'X-A: a\x00b\r\nContent-Length: 0\r\n\r\n'],
 ])('answers 400 BAD_REQUEST to %s before any upstream sees it', async (_name, bytes) => {
   const { up, gw } = await setup();
-  const answer = await rawRequest(gw.port, bytes);
-  expect(statusOf(answer)).toBe(400);
-  expect(jsonBodyOf(answer)).toMatchObject({ error: { code: 'BAD_REQUEST' } });
+  const answer = await rawHttp(gw.port, bytes, { untilClose: true });
+  expect(answer.status).toBe(400);
+  expect(jsonOf(answer)).toMatchObject({ error: { code: 'BAD_REQUEST' } });
   expect(up.requests).toHaveLength(0);
 });
 
@@ -119,7 +120,7 @@ test('cuts the upstream off mid-body when a later chunk turns out malformed', as
   socket.write('zz\r\nworld\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n');
   await once(socket, 'close');
   await closed;
-  expect(statusOf(answer)).toBe(400);
+  expect(answer).toMatch(/^HTTP\/1\.1 400 /);
   expect(complete).toBe(false);
   expect(received).toBe('hello');
   expect(up.requests.map((r) => r.url)).toEqual(['/p']);
@@ -127,19 +128,20 @@ test('cuts the upstream off mid-body when a later chunk turns out malformed', as
 
 test('re-frames a chunked body for the upstream: it gets the decoded bytes, never the chunk syntax', async () => {
   const { up, gw } = await setup();
-  const answer = await rawRequest(gw.port, HEAD + 'Transfer-Encoding: CHUNKED\r\nConnection: close\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n');
-  expect(statusOf(answer)).toBe(200);
+  const answer = await rawHttp(gw.port, HEAD + 'Transfer-Encoding: CHUNKED\r\nConnection: close\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n', { untilClose: true });
+  expect(answer.status).toBe(200);
   expect(up.bodies).toEqual(['hello world']);
-  expect(answer).toContain('POST /p hello world');
+  expect(answer.raw).toContain('POST /p hello world');
 });
 
 test('treats the bytes after a Content-Length body as the next request, relayed on its own', async () => {
   const { up, gw } = await setup();
-  const answer = await rawRequest(
+  const answer = await rawHttp(
     gw.port,
     HEAD + 'Content-Length: 5\r\n\r\nhelloGET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    { untilClose: true },
   );
-  expect(answer.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+  expect(answer.raw.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
   expect(up.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /p', 'GET /second']);
   expect(up.bodies).toEqual(['hello', '']);
 });

@@ -5,8 +5,7 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
 import { startWsEcho, startRawUpstream } from '../../helpers/servers.js';
-import { rawWsSocket } from '../../helpers/ws.js';
-import { openWs, nextMessage } from '../../helpers/clients.js';
+import { openWs, expectEcho, rawWsSocket } from '../../helpers/clients.js';
 import { prng, randomBytes } from '../../helpers/random.js';
 
 async function sendAndWaitClose(port: number, bytes: Buffer[]): Promise<void> {
@@ -28,9 +27,7 @@ test('random bytes as HTTP requests get answers or closes, and the gateway keeps
     const head = Buffer.from(heads[i % heads.length]!);
     await sendAndWaitClose(gw.port, [head, randomBytes(next, 1 + Math.floor(next() * 600))]);
   }
-  const ws = await openWs(gw.wsUrl('/after'));
-  ws.send('still here');
-  expect((await nextMessage(ws)).data.toString()).toBe('still here');
+  await expectEcho(await openWs(gw.wsUrl('/after')), 'still here');
 });
 
 test('random frames after a valid handshake close that tunnel only', async () => {
@@ -44,9 +41,7 @@ test('random frames after a valid handshake close that tunnel only', async () =>
     socket.end();
     await once(socket, 'close');
   }
-  const ws = await openWs(gw.wsUrl('/after'));
-  ws.send('still here');
-  expect((await nextMessage(ws)).data.toString()).toBe('still here');
+  await expectEcho(await openWs(gw.wsUrl('/after')), 'still here');
 });
 
 test('an upstream answering random bytes is a 502 or a closed tunnel, never a crash', async () => {

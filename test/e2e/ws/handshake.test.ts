@@ -1,8 +1,9 @@
 import { test, expect } from 'vitest';
 import { startGateway, proxyConfig, type TestGateway } from '../../helpers/gateway.js';
 import { startWsEcho } from '../../helpers/servers.js';
-import { openWs, nextMessage } from '../../helpers/clients.js';
-import { rawHttp, handshakeRequest } from '../../helpers/ws.js';
+import { openWs, nextMessage, rawHttp } from '../../helpers/clients.js';
+import { errorCodeOf } from '../../helpers/http.js';
+import { handshakeRequest } from '../../helpers/ws.js';
 
 // Every rejected handshake is answered by the gateway itself: the upstream never sees a connection.
 async function setup(): Promise<{ port: number; upstreamConnections: () => number; gw: TestGateway }> {
@@ -16,15 +17,11 @@ async function setup(): Promise<{ port: number; upstreamConnections: () => numbe
   return { port: gw.port, upstreamConnections: () => connections, gw };
 }
 
-function errorCodeOf(body: string): unknown {
-  return (JSON.parse(body) as { error: { code: unknown } }).error.code;
-}
-
 test('rejects a POST upgrade with 400 WS_BAD_HANDSHAKE and never contacts the upstream', async () => {
   const { port, upstreamConnections } = await setup();
   const res = await rawHttp(port, handshakeRequest(port, '/ws/a', {}, 'POST /ws/a HTTP/1.1'));
   expect(res.status).toBe(400);
-  expect(errorCodeOf(res.body)).toBe('WS_BAD_HANDSHAKE');
+  expect(errorCodeOf(res)).toBe('WS_BAD_HANDSHAKE');
   expect(upstreamConnections()).toBe(0);
 });
 
@@ -32,7 +29,7 @@ test('rejects an HTTP/1.0 upgrade with 400', async () => {
   const { port, upstreamConnections } = await setup();
   const res = await rawHttp(port, handshakeRequest(port, '/ws/a', {}, 'GET /ws/a HTTP/1.0'));
   expect(res.status).toBe(400);
-  expect(errorCodeOf(res.body)).toBe('WS_BAD_HANDSHAKE');
+  expect(errorCodeOf(res)).toBe('WS_BAD_HANDSHAKE');
   expect(upstreamConnections()).toBe(0);
 });
 
@@ -45,7 +42,7 @@ test.each([
   const res = await rawHttp(port, handshakeRequest(port, '/ws/a', { 'Sec-WebSocket-Key': key }));
   expect(res.status).toBe(400);
   expect(res.headers['content-type']).toBe('application/json');
-  expect(errorCodeOf(res.body)).toBe('WS_BAD_HANDSHAKE');
+  expect(errorCodeOf(res)).toBe('WS_BAD_HANDSHAKE');
   expect(upstreamConnections()).toBe(0);
 });
 
@@ -53,10 +50,10 @@ test('rejects Upgrade: websocket without Connection: upgrade with 400', async ()
   const { port, upstreamConnections } = await setup();
   const noConnection = await rawHttp(port, handshakeRequest(port, '/ws/a', { Connection: null }));
   expect(noConnection.status).toBe(400);
-  expect(errorCodeOf(noConnection.body)).toBe('WS_BAD_HANDSHAKE');
+  expect(errorCodeOf(noConnection)).toBe('WS_BAD_HANDSHAKE');
   const keepAlive = await rawHttp(port, handshakeRequest(port, '/ws/a', { Connection: 'keep-alive' }));
   expect(keepAlive.status).toBe(400);
-  expect(errorCodeOf(keepAlive.body)).toBe('WS_BAD_HANDSHAKE');
+  expect(errorCodeOf(keepAlive)).toBe('WS_BAD_HANDSHAKE');
   expect(upstreamConnections()).toBe(0);
 });
 
@@ -65,7 +62,7 @@ test('answers version 8 with 426 and Sec-WebSocket-Version: 13', async () => {
   const res = await rawHttp(port, handshakeRequest(port, '/ws/a', { 'Sec-WebSocket-Version': '8' }));
   expect(res.status).toBe(426);
   expect(res.headers['sec-websocket-version']).toBe('13');
-  expect(errorCodeOf(res.body)).toBe('WS_BAD_VERSION');
+  expect(errorCodeOf(res)).toBe('WS_BAD_VERSION');
   expect(upstreamConnections()).toBe(0);
 });
 
@@ -73,7 +70,7 @@ test('answers an upgrade on an unknown route with 404 ROUTE_NOT_FOUND', async ()
   const { port, upstreamConnections, gw } = await setup();
   const res = await rawHttp(port, handshakeRequest(port, '/elsewhere'));
   expect(res.status).toBe(404);
-  expect(errorCodeOf(res.body)).toBe('ROUTE_NOT_FOUND');
+  expect(errorCodeOf(res)).toBe('ROUTE_NOT_FOUND');
   expect(upstreamConnections()).toBe(0);
   expect(gw.logs.some((l) => l.event === 'ws_open')).toBe(false);
 });

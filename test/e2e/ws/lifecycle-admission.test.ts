@@ -4,7 +4,8 @@ import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
 import { startWsEcho, type WsUpstream } from '../../helpers/servers.js';
-import { openWs, nextMessage, closed, rawRequest, statusOf, jsonBodyOf } from '../../helpers/clients.js';
+import { openWs, closed, rawHttp, expectEcho } from '../../helpers/clients.js';
+import { jsonOf } from '../../helpers/http.js';
 import type { GatewayConfig } from '../../../src/index.js';
 
 interface Refusal {
@@ -25,12 +26,6 @@ async function refused(url: string, options: WebSocket.ClientOptions = {}): Prom
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
   return { status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString()) as Refusal['body'] };
-}
-
-// The tunnel works end to end.
-async function echoes(ws: WebSocket, text = 'hello'): Promise<void> {
-  ws.send(text);
-  expect((await nextMessage(ws)).data.toString()).toBe(text);
 }
 
 // Counts TCP connections the upstream accepted, handshakes or not.
@@ -54,15 +49,15 @@ test('maxPerClient: the third connection from one address gets 429 and never rea
   expect(up.handshakes.map((r) => r.url)).toEqual(['/ws/1', '/ws/2']);
   expect(upstreamConnections.count).toBe(2);
   // The two open ones are unaffected.
-  await echoes(first);
-  await echoes(second);
+  await expectEcho(first, 'hello');
+  await expectEcho(second, 'hello');
   // Closing one frees its slot once the gateway has torn the tunnel down.
   const firstClosed = closed(first);
   first.close(1000, 'bye');
   expect((await firstClosed).code).toBe(1000);
   await gw.waitForLog((l) => l.event === 'ws_close');
   const again = await openWs(gw.wsUrl('/ws/4'));
-  await echoes(again);
+  await expectEcho(again, 'hello');
   expect(up.handshakes.map((r) => r.url)).toEqual(['/ws/1', '/ws/2', '/ws/4']);
   // And the limit holds again.
   expect((await refused(gw.wsUrl('/ws/5'))).status).toBe(429);
@@ -85,9 +80,9 @@ test('maxPerClient counts per user when middleware sets ctx.identity', async () 
   expect(alice3.body.error.code).toBe('WS_TOO_MANY_CONNECTIONS');
   // Bob shares alice's address and is the third connection from it, but not the third of his own.
   const bob = await openWs(gw.wsUrl('/ws/bob'), undefined, as('bob'));
-  await echoes(bob);
-  await echoes(alice1);
-  await echoes(alice2);
+  await expectEcho(bob, 'hello');
+  await expectEcho(alice1, 'hello');
+  await expectEcho(alice2, 'hello');
   expect(up.handshakes.map((r) => r.url)).toEqual(['/ws/alice1', '/ws/alice2', '/ws/bob']);
 });
 
@@ -107,7 +102,7 @@ test("maxPerClient is a route's limit: tunnels on other routes do not use it up"
   expect((await refused(gw.wsUrl('/limited/2'))).body.error.code).toBe('WS_TOO_MANY_CONNECTIONS');
   expect((await refused(gw.wsUrl('/also/2'))).body.error.code).toBe('WS_TOO_MANY_CONNECTIONS');
   const third = await openWs(gw.wsUrl('/open/3'));
-  for (const ws of [...open, limited, also, third]) await echoes(ws);
+  for (const ws of [...open, limited, also, third]) await expectEcho(ws, 'hello');
 });
 
 test('websocket.origins refuses a foreign Origin with 403 before any upstream contact', async () => {
@@ -122,9 +117,9 @@ test('websocket.origins refuses a foreign Origin with 403 before any upstream co
   expect(up.handshakes).toHaveLength(0);
   // The allowed origin connects; so does a client that sends no Origin (not a browser).
   const allowed = await openWs(gw.wsUrl('/ws/app'), undefined, { origin: 'https://app.example.com' });
-  await echoes(allowed);
+  await expectEcho(allowed, 'hello');
   const noOrigin = await openWs(gw.wsUrl('/ws/cli'));
-  await echoes(noOrigin);
+  await expectEcho(noOrigin, 'hello');
   expect(up.handshakes.map((r) => [r.url, r.headers.origin])).toEqual([
     ['/ws/app', 'https://app.example.com'],
     ['/ws/cli', undefined],
@@ -148,21 +143,21 @@ test('limits.maxConnections: with 3 tunnels open a 4th connection gets 503 OVER_
   const up = await startWsEcho();
   const gw = await startGateway(capacityConfig(up.url, 3));
   const tunnels = [await openWs(gw.wsUrl('/ws/1')), await openWs(gw.wsUrl('/ws/2')), await openWs(gw.wsUrl('/ws/3'))];
-  // rawRequest resolves only when the gateway has closed the connection.
-  const over = await rawRequest(gw.port, GET_PING);
-  expect(statusOf(over)).toBe(503);
-  expect(jsonBodyOf(over)).toMatchObject({ error: { code: 'OVER_CAPACITY' } });
+  // With untilClose, rawHttp resolves only when the gateway has closed the connection.
+  const over = await rawHttp(gw.port, GET_PING, { untilClose: true });
+  expect(over.status).toBe(503);
+  expect(jsonOf(over)).toMatchObject({ error: { code: 'OVER_CAPACITY' } });
   // A WebSocket handshake over the limit is refused the same way, before any upstream contact.
   const overWs = await refused(gw.wsUrl('/ws/4'));
   expect(overWs.status).toBe(503);
   expect(overWs.body.error.code).toBe('OVER_CAPACITY');
   expect(up.handshakes).toHaveLength(3);
-  for (const ws of tunnels) await echoes(ws);
+  for (const ws of tunnels) await expectEcho(ws, 'hello');
   const firstClosed = closed(tunnels[0]!);
   tunnels[0]!.close(1000);
   await firstClosed;
   await gw.waitForLog((l) => l.event === 'ws_close');
-  const ok = await rawRequest(gw.port, GET_PING);
-  expect(statusOf(ok)).toBe(200);
-  expect(ok).toContain('{"message":"pong"}'); // chunked
+  const ok = await rawHttp(gw.port, GET_PING, { untilClose: true });
+  expect(ok.status).toBe(200);
+  expect(ok.raw).toContain('{"message":"pong"}'); // chunked
 });

@@ -3,7 +3,8 @@ import type { Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
-import { startHandshakeUpstream, switchingProtocols, rawWsSocket, frameHeader, stalled, receiveAll, sha256Of } from '../../helpers/ws.js';
+import { rawWsSocket } from '../../helpers/clients.js';
+import { startHandshakeUpstream, switchingProtocols, frameHeader, stalled, receiveAll, sha256Of } from '../../helpers/ws.js';
 
 // The gateway runs in this process, so its memory is ours to measure. The peers write one shared
 // 1 MiB payload 64 times (headers of their own, all-zero mask toward the upstream), so the test's own

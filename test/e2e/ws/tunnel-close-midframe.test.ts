@@ -2,7 +2,8 @@ import { test, expect } from 'vitest';
 import type { Socket } from 'node:net';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
 import { frame } from '../../helpers/clients.js';
-import { startHandshakeUpstream, switchingProtocols, frameHeader, rawWsSocket, frameCollector, closeOf } from '../../helpers/ws.js';
+import { rawWsSocket } from '../../helpers/clients.js';
+import { startHandshakeUpstream, switchingProtocols, frameHeader, frameCollector, closeOf } from '../../helpers/ws.js';
 
 test('a gateway close while the upstream is mid-frame toward the client waits for the frame to end, so the client never sees a torn frame', async () => {
   let upstreamSocket!: Socket;

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { WebSocket } from 'ws';
 import { startGateway, proxyConfig, type TestGateway } from '../../helpers/gateway.js';
 import { startWsEcho } from '../../helpers/servers.js';
-import { openWs, nextMessage, closed, rawWsClient, frame, closeFrameOf } from '../../helpers/clients.js';
+import { openWs, nextMessage, closed, rawWsClient, frame } from '../../helpers/clients.js';
 import { startHandshakeUpstream, switchingProtocols, frameCollector, closeOf } from '../../helpers/ws.js';
 
 async function limitedTunnel(): Promise<{ ws: WebSocket; upstreamWs: WebSocket; received: Buffer[]; gw: TestGateway }> {
@@ -68,7 +68,7 @@ test('an unmasked client frame gets a close 1002 and the connection ends', async
   upstreamWs.on('message', () => upstreamMessages++);
   client.send(frame(0x1, 'hello', { masked: false }));
   await client.ended;
-  expect(closeFrameOf(client.received)).toEqual({ code: 1002, reason: 'unmasked client frame' });
+  expect(closeOf(client.received)).toEqual({ code: 1002, reason: 'unmasked client frame' });
   expect((await upClose)[0]).toBe(1002);
   expect(upstreamMessages).toBe(0);
   expect(await gw.waitForLog((l) => l.event === 'ws_close')).toMatchObject({ code: 1002, initiator: 'gateway', error: 'WS_PROTOCOL_ERROR' });
@@ -82,7 +82,7 @@ test('reserved bits without a negotiated extension close with 1002', async () =>
   await client.waitFor((b) => b.length >= 6);
   client.send(frame(0x1, 'compressed?', { rsv: 4 }));
   await client.ended;
-  expect(closeFrameOf(client.received)).toMatchObject({ code: 1002 });
+  expect(closeOf(client.received)).toMatchObject({ code: 1002 });
   expect(await gw.waitForLog((l) => l.event === 'ws_close')).toMatchObject({ code: 1002, initiator: 'gateway', messagesIn: 1 });
 });
 
@@ -114,7 +114,7 @@ test('a client close frame with a code that may not travel (1006) is a protocol 
   const upClose = once(up.connections[0]!, 'close');
   client.send(frame(0x8, Buffer.from([0x03, 0xee])));
   await client.ended;
-  expect(closeFrameOf(client.received)).toEqual({ code: 1002, reason: 'invalid close code' });
+  expect(closeOf(client.received)).toEqual({ code: 1002, reason: 'invalid close code' });
   expect((await upClose)[0]).toBe(1002);
   expect(await gw.waitForLog((l) => l.event === 'ws_close')).toMatchObject({ code: 1002, initiator: 'gateway' });
 });
@@ -127,6 +127,6 @@ test('a control frame longer than 125 bytes is a protocol error: 1002', async ()
   up.connections[0]!.on('ping', () => pings++);
   client.send(frame(0x9, Buffer.alloc(126)));
   await client.ended;
-  expect(closeFrameOf(client.received)).toEqual({ code: 1002, reason: 'control frame too long' });
+  expect(closeOf(client.received)).toEqual({ code: 1002, reason: 'control frame too long' });
   expect(pings).toBe(0);
 });

@@ -4,14 +4,13 @@ import { connect, type Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { startGateway, proxyConfig, type TestGateway } from '../../helpers/gateway.js';
 import { startWsEcho } from '../../helpers/servers.js';
-import { openWs, nextMessage, closed, rawWsClient, frame, closeFrameOf } from '../../helpers/clients.js';
-import { rawHttp, handshakeRequest, startHandshakeUpstream, switchingProtocols, frameHeader, type HandshakeSeen } from '../../helpers/ws.js';
+import { openWs, nextMessage, closed, rawHttp, rawWsClient, frame, expectEcho } from '../../helpers/clients.js';
+import { handshakeRequest, startHandshakeUpstream, switchingProtocols, frameHeader, closeOf, type HandshakeSeen } from '../../helpers/ws.js';
 
 // The gateway still opens tunnels and relays after whatever the test did to it.
-async function echoes(gw: TestGateway): Promise<void> {
+async function stillRelays(gw: TestGateway): Promise<void> {
   const ws = await openWs(gw.wsUrl('/ws'));
-  ws.send('still here');
-  expect((await nextMessage(ws)).data.toString()).toBe('still here');
+  await expectEcho(ws, 'still here');
   const done = closed(ws);
   ws.close(1000);
   await done;
@@ -49,7 +48,7 @@ test('a client reset (RST) is handled like a lost connection', async () => {
   client.socket.resetAndDestroy();
   expect((await upstreamClosed)[0]).toBe(1001);
   expect(await gw.waitForLog((l) => l.event === 'ws_close')).toMatchObject({ code: 1006, initiator: 'client' });
-  await echoes(gw);
+  await stillRelays(gw);
 });
 
 test('a client that vanishes during the handshake does not disturb the gateway', async () => {
@@ -69,7 +68,7 @@ test('a client that vanishes during the handshake does not disturb the gateway',
   reset.write(handshakeRequest(gw.port, '/ws'));
   reset.resetAndDestroy();
   await once(reset, 'close');
-  await echoes(gw);
+  await stillRelays(gw);
 });
 
 test('a client that leaves while the upstream handshake is pending: the gateway abandons it and logs 499', async () => {
@@ -102,7 +101,7 @@ test('a client that leaves right after the 101 is logged as a lost client', asyn
   const client = await rawWsClient(gw.port, '/ws');
   client.socket.destroy();
   expect(await gw.waitForLog((l) => l.event === 'ws_close')).toMatchObject({ code: 1006, initiator: 'client' });
-  await echoes(gw);
+  await stillRelays(gw);
 });
 
 test('a client that leaves in the middle of a frame: the upstream connection ends and the gateway keeps serving', async () => {
@@ -116,7 +115,7 @@ test('a client that leaves in the middle of a frame: the upstream connection end
   // Mid-frame there is no place for a close frame: the upstream sees the connection end (1006).
   expect((await upstreamClosed)[0]).toBe(1006);
   expect(await gw.waitForLog((l) => l.event === 'ws_close')).toMatchObject({ code: 1006, initiator: 'client' });
-  await echoes(gw);
+  await stillRelays(gw);
 });
 
 test('an upstream that dies in the middle of a frame: the client connection ends, ws_close says 1014', async () => {
@@ -144,7 +143,7 @@ test('an upstream that resets its connection gives the client 1014', async () =>
   const client = await rawWsClient(gw.port, '/ws');
   sockets[0]!.resetAndDestroy();
   await client.ended;
-  expect(closeFrameOf(client.received)).toEqual({ code: 1014, reason: 'upstream connection lost' });
+  expect(closeOf(client.received)).toEqual({ code: 1014, reason: 'upstream connection lost' });
   expect(await gw.waitForLog((l) => l.event === 'ws_close')).toMatchObject({ code: 1014, initiator: 'upstream' });
 });
 

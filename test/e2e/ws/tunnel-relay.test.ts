@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { startGateway, proxyConfig, type TestGateway } from '../../helpers/gateway.js';
 import { startWsEcho, type WsUpstream } from '../../helpers/servers.js';
-import { openWs, nextMessage, closed, rawWsClient, frame } from '../../helpers/clients.js';
-import { rawWsSocket, frameCollector } from '../../helpers/ws.js';
+import { openWs, nextMessage, closed, rawWsClient, rawWsSocket, frame } from '../../helpers/clients.js';
+import { frameCollector } from '../../helpers/ws.js';
 
 async function echoTunnel(): Promise<{ ws: WebSocket; gw: TestGateway; up: WsUpstream }> {
   const up = await startWsEcho();
