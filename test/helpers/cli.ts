@@ -1,7 +1,7 @@
 // test/helpers/cli: `wsgate` as a child process (node + the tsx loader on src/cli/main.ts), its log
-// lines parsed as they arrive, killed when the test finishes.
+// lines parsed as they arrive, killed when the test finishes; and the config files it is given.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -51,7 +51,7 @@ export function startCli(args: string[], options: { cwd?: string; env?: Record<s
   let partial = '';
   let exit: Exit | null = null;
 
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
     stdout += text;
     const lines = (partial + text).split('\n');
     partial = lines.pop() ?? '';
@@ -69,7 +69,7 @@ export function startCli(args: string[], options: { cwd?: string; env?: Record<s
       }
     }
   });
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
     stderr += text;
   });
   const exited = new Promise<Exit>((resolveExit) => {
@@ -129,4 +129,47 @@ export function tempDir(prefix = 'wsgate-e2e-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+// Writes `text` as `name` in a fresh temporary directory and returns its path.
+export function writeConfig(name: string, text: string): string {
+  const file = join(tempDir(), name);
+  writeFileSync(file, text);
+  return file;
+}
+
+export interface YamlParts {
+  /** One target each: name → URL. */
+  upstreams: Record<string, string>;
+  /** YAML list items, each line ending in a newline. */
+  routes: string;
+  /** More YAML lines under `admin:`. */
+  admin?: string;
+  /** Appended as it is: top-level keys, or more route items. */
+  extra?: string;
+}
+
+// A config file for `wsgate start` with every listener on port 0, so tests never collide with each
+// other or with a running gateway. Tests edit the text with .replace(), so its lines are fixed.
+export function yamlConfig(parts: YamlParts): string {
+  const upstreams = Object.entries(parts.upstreams).map(([name, url]) => `  ${name}:\n    targets:\n      - url: ${url}\n`);
+  return `
+listen:
+  - { port: 0, host: 127.0.0.1 }
+admin:
+  listen: 127.0.0.1:0
+${parts.admin ?? ''}upstreams:
+${upstreams.join('')}routes:
+${parts.routes}${parts.extra ?? ''}`;
+}
+
+// A route item for a reload to add: GET /added answers "added by reload".
+export const ADDED_ROUTE = `  - name: added
+    match: { path: /added }
+    respond: { body: added by reload }
+`;
+
+// A file path (or any text) as a literal inside a RegExp.
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

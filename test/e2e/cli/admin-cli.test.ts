@@ -1,39 +1,24 @@
 // e2e: `wsgate connections` and `wsgate reload` against a running `wsgate start`, and SIGHUP
 // (SPEC sections 1, 6 and 10), all as real processes.
 import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, onTestFinished, test } from 'vitest';
 import { closed, nextMessage, openWs } from '../../helpers/clients.js';
-import { runCli, startCli, tempDir, type CliProcess } from '../../helpers/cli.js';
+import { ADDED_ROUTE, runCli, startCli, writeConfig, yamlConfig, type CliProcess } from '../../helpers/cli.js';
 import { startWsEcho } from '../../helpers/servers.js';
-import { closedPort } from '../../helpers/http.js';
+import { closedPort, fetchText } from '../../helpers/http.js';
 
-// Every listener on port 0; `extraRoutes` is YAML appended to the route list.
-function yamlConfig(echoUrl: string, extraRoutes = '', adminExtra = ''): string {
-  return `
-listen:
-  - { port: 0, host: 127.0.0.1 }
-admin:
-  listen: 127.0.0.1:0
-${adminExtra}
-upstreams:
-  realtime:
-    targets:
-      - url: ${echoUrl}
-routes:
-  - name: chat
+const ROUTES = `  - name: chat
     match: { path: /chat/* }
     upstream: realtime
   - name: hello
     match: { path: /hello }
     respond: { body: hello }
-${extraRoutes}`;
-}
-
-const ADDED_ROUTE = `  - name: added
-    match: { path: /added }
-    respond: { body: added by reload }
 `;
+
+// The echo upstream behind /chat/*, and /hello; `extraRoutes` is appended to the route list.
+function chatConfig(echoUrl: string, extraRoutes = '', admin = ''): string {
+  return yamlConfig({ upstreams: { realtime: echoUrl }, routes: ROUTES + extraRoutes, admin });
+}
 
 interface Running {
   cli: CliProcess;
@@ -44,21 +29,15 @@ interface Running {
 }
 
 async function startGatewayProcess(text: string): Promise<Running> {
-  const file = join(tempDir(), 'wsgate.yaml');
-  writeFileSync(file, text);
+  const file = writeConfig('wsgate.yaml', text);
   const cli = startCli(['start', '-c', file]);
   const { listeners, admin } = await cli.ports();
   return { cli, file, base: `http://127.0.0.1:${listeners[0]}`, wsBase: `ws://127.0.0.1:${listeners[0]}`, admin: `http://127.0.0.1:${admin}` };
 }
 
-async function get(url: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(url);
-  return { status: res.status, body: await res.text() };
-}
-
 test('wsgate connections prints the live WebSockets as a table', async () => {
   const echo = await startWsEcho();
-  const gw = await startGatewayProcess(yamlConfig(echo.url));
+  const gw = await startGatewayProcess(chatConfig(echo.url));
   const ws = await openWs(`${gw.wsBase}/chat/room`);
   for (const text of ['one', 'two']) {
     ws.send(text);
@@ -82,18 +61,18 @@ test('wsgate connections prints the live WebSockets as a table', async () => {
 
 test('wsgate reload applies the edited config file: exit 0, and the new route answers', async () => {
   const echo = await startWsEcho();
-  const gw = await startGatewayProcess(yamlConfig(echo.url));
+  const gw = await startGatewayProcess(chatConfig(echo.url));
   const ws = await openWs(`${gw.wsBase}/chat/room`);
   let wsCloses = 0;
   ws.on('close', () => wsCloses++);
-  expect((await get(`${gw.base}/added`)).status).toBe(404);
+  expect((await fetchText(`${gw.base}/added`)).status).toBe(404);
 
-  writeFileSync(gw.file, yamlConfig(echo.url, ADDED_ROUTE));
+  writeFileSync(gw.file, chatConfig(echo.url, ADDED_ROUTE));
   const run = await runCli(['reload', '--admin', gw.admin]);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   expect(run.stdout).toMatch(/^reloaded: 3 routes, 1 upstreams; 0 WebSockets will get 1012/);
-  expect(await get(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
+  expect(await fetchText(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
   expect(await gw.cli.waitForEvent('config_loaded')).toMatchObject({ routes: 3, orphanedWebSockets: 0 });
 
   // The WebSocket opened before the reload carries on.
@@ -104,8 +83,8 @@ test('wsgate reload applies the edited config file: exit 0, and the new route an
 
 test('wsgate reload of an invalid config file exits 1 printing each problem path, and the running config stays', async () => {
   const echo = await startWsEcho();
-  const gw = await startGatewayProcess(yamlConfig(echo.url));
-  writeFileSync(gw.file, yamlConfig(echo.url, ADDED_ROUTE).replace('upstream: realtime', 'upstream: realtim'));
+  const gw = await startGatewayProcess(chatConfig(echo.url));
+  writeFileSync(gw.file, chatConfig(echo.url, ADDED_ROUTE).replace('upstream: realtime', 'upstream: realtim'));
 
   const run = await runCli(['reload', '--admin', gw.admin]);
   expect(run.code).toBe(1);
@@ -115,8 +94,8 @@ test('wsgate reload of an invalid config file exits 1 printing each problem path
   expect(lines).toContain('  routes[0].upstream: unknown upstream "realtim" (did you mean "realtime"?)');
   expect(await gw.cli.waitForEvent('config_rejected')).toMatchObject({ level: 'warn' });
 
-  expect((await get(`${gw.base}/added`)).status).toBe(404);
-  expect(await get(`${gw.base}/hello`)).toEqual({ status: 200, body: 'hello' });
+  expect((await fetchText(`${gw.base}/added`)).status).toBe(404);
+  expect(await fetchText(`${gw.base}/hello`)).toEqual({ status: 200, body: 'hello' });
   const ws = await openWs(`${gw.wsBase}/chat/room`);
   ws.send('old config');
   expect((await nextMessage(ws)).data.toString()).toBe('old config');
@@ -126,23 +105,23 @@ test('wsgate reload of an invalid config file exits 1 printing each problem path
   const missing = await runCli(['reload', '--admin', gw.admin]);
   expect(missing.code).toBe(1);
   expect(missing.stderr).toBe(`wsgate reload: CONFIG_REJECTED: cannot read config file ${gw.file}: no such file\n`);
-  expect(await get(`${gw.base}/hello`)).toEqual({ status: 200, body: 'hello' });
+  expect(await fetchText(`${gw.base}/hello`)).toEqual({ status: 200, body: 'hello' });
 });
 
 test('SIGHUP re-reads the config file and applies it; an invalid file is rejected and the gateway keeps running', async () => {
   const echo = await startWsEcho();
-  const gw = await startGatewayProcess(yamlConfig(echo.url));
+  const gw = await startGatewayProcess(chatConfig(echo.url));
   const ws = await openWs(`${gw.wsBase}/chat/room`);
 
   writeFileSync(gw.file, 'routes: [\n');
   gw.cli.signal('SIGHUP');
   expect(await gw.cli.waitForEvent('config_rejected')).toMatchObject({ level: 'warn' });
-  expect(await get(`${gw.base}/hello`)).toEqual({ status: 200, body: 'hello' });
+  expect(await fetchText(`${gw.base}/hello`)).toEqual({ status: 200, body: 'hello' });
 
-  writeFileSync(gw.file, yamlConfig(echo.url, ADDED_ROUTE));
+  writeFileSync(gw.file, chatConfig(echo.url, ADDED_ROUTE));
   gw.cli.signal('SIGHUP');
   expect(await gw.cli.waitForEvent('config_loaded')).toMatchObject({ level: 'info', routes: 3 });
-  expect(await get(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
+  expect(await fetchText(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
 
   ws.send('still relayed');
   expect((await nextMessage(ws)).data.toString()).toBe('still relayed');
@@ -155,11 +134,11 @@ test('SIGHUP re-reads the config file and applies it; an invalid file is rejecte
 
 test('a SIGHUP sent as soon as the listening line appears reloads rather than killing the process', async () => {
   const echo = await startWsEcho();
-  const gw = await startGatewayProcess(yamlConfig(echo.url));
-  writeFileSync(gw.file, yamlConfig(echo.url, ADDED_ROUTE));
+  const gw = await startGatewayProcess(chatConfig(echo.url));
+  writeFileSync(gw.file, chatConfig(echo.url, ADDED_ROUTE));
   gw.cli.signal('SIGHUP');
   expect(await gw.cli.waitForEvent('config_loaded')).toMatchObject({ routes: 3 });
-  expect(await get(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
+  expect(await fetchText(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
 });
 
 test('wsgate connections and wsgate reload exit 2 with one line when nothing listens at the admin address', async () => {
@@ -178,7 +157,7 @@ test('wsgate connections and wsgate reload exit 2 with one line when nothing lis
 test('wsgate connections sends WSGATE_ADMIN_TOKEN as the bearer token; without it a protected gateway answers 401 and it exits 1', async () => {
   const echo = await startWsEcho();
   const token = 'e2e-admin-token-7d1c';
-  const gw = await startGatewayProcess(yamlConfig(echo.url, '', `  token: ${token}`));
+  const gw = await startGatewayProcess(chatConfig(echo.url, '', `  token: ${token}\n`));
   await openWs(`${gw.wsBase}/chat/room`);
 
   const denied = await runCli(['connections', '--admin', gw.admin]);

@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { expect, onTestFinished, test } from 'vitest';
 import { parseBenchArgs, type BenchOptions } from '../../../src/cli/bench/options.js';
@@ -12,6 +12,7 @@ import { FAULT_NONE, HttpResponseParser } from '../../../src/cli/bench/http-resp
 import { benchExitCode, formatBenchReport, type BenchResult } from '../../../src/cli/bench/report.js';
 import { runBench } from '../../../src/cli/bench/run-bench.js';
 import { ROOT, runCli } from '../../helpers/cli.js';
+import { closedPort } from '../../helpers/http.js';
 import { startHttpUpstream, startRawUpstream, startWsEcho } from '../../helpers/servers.js';
 
 const SHORT = ['--duration', '300ms', '--warmup', '0s'];
@@ -24,15 +25,6 @@ function options(args: string[]): BenchOptions {
 
 function bench(args: string[]): Promise<BenchResult> {
   return runBench(options(args));
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 test('counts as many requests as the server saw, give or take those in flight at the end', async () => {

@@ -1,49 +1,22 @@
 // e2e: `wsgate start` as a real process: config files, exit codes and one-line startup errors
 // (SPEC section 1), and the signals of SPEC section 10.
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { expect, onTestFinished, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { closed, openWs, nextMessage } from '../../helpers/clients.js';
-import { runCli, startCli, tempDir } from '../../helpers/cli.js';
+import { escapeRegExp, runCli, startCli, tempDir, writeConfig, yamlConfig } from '../../helpers/cli.js';
+import { fetchText, occupiedPort } from '../../helpers/http.js';
 import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
 
-// Every listener on port 0, so tests never collide with each other or with a running gateway.
-function yamlConfig(upstreamUrl: string, extra = ''): string {
-  return `
-listen:
-  - { port: 0, host: 127.0.0.1 }
-admin:
-  listen: 127.0.0.1:0
-upstreams:
-  app:
-    targets:
-      - url: ${upstreamUrl}
-routes:
-  - name: app
+const APP_ROUTE = `  - name: app
     match: { path: /* }
     upstream: app
-${extra}`;
-}
+`;
 
-function writeConfig(name: string, text: string): string {
-  const file = join(tempDir(), name);
-  writeFileSync(file, text);
-  return file;
-}
-
-async function occupiedPort(): Promise<number> {
-  const server: Server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return (server.address() as AddressInfo).port;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+// One upstream `app` behind a catch-all route.
+function appConfig(upstreamUrl: string, extra = ''): string {
+  return yamlConfig({ upstreams: { app: upstreamUrl }, routes: APP_ROUTE, extra });
 }
 
 test.each([
@@ -62,7 +35,7 @@ test.each([
         upstreams: { app: { targets: [{ url: upstream.url }] } },
         routes: [{ name: 'app', match: { path: '/*' }, upstream: 'app' }],
       })
-    : yamlConfig(upstream.url);
+    : appConfig(upstream.url);
   const cli = startCli(['start', flag, writeConfig(name, text)]);
   const { listeners, admin } = await cli.ports();
   expect(listeners).toHaveLength(1);
@@ -78,7 +51,7 @@ test.each([
 test('start without -c uses ./wsgate.yaml', async () => {
   const upstream = await startHttpUpstream((_req, res) => res.end('from upstream'));
   const dir = tempDir();
-  writeFileSync(join(dir, 'wsgate.yaml'), yamlConfig(upstream.url));
+  writeFileSync(join(dir, 'wsgate.yaml'), appConfig(upstream.url));
   const cli = startCli(['start'], { cwd: dir });
   const { listeners } = await cli.ports();
   const res = await fetch(`http://127.0.0.1:${listeners[0]}/`);
@@ -86,7 +59,7 @@ test('start without -c uses ./wsgate.yaml', async () => {
 });
 
 test('exits 1 on an invalid config, naming the file and the path of each problem', async () => {
-  const file = writeConfig('wsgate.yaml', yamlConfig('http://127.0.0.1:1').replace('upstream: app', 'upstream: ap') + '    bogus: 1\n');
+  const file = writeConfig('wsgate.yaml', appConfig('http://127.0.0.1:1').replace('upstream: app', 'upstream: ap') + '    bogus: 1\n');
   const run = await runCli(['start', '-c', file]);
   expect(run.code).toBe(1);
   expect(run.stdout).toBe(''); // nothing was started, so nothing was logged
@@ -119,7 +92,7 @@ test('exits 2 with one line when the config path is a directory', async () => {
 
 test('exits 2 with one line saying where the address is already in use', async () => {
   const port = await occupiedPort();
-  const file = writeConfig('wsgate.yaml', yamlConfig('http://127.0.0.1:1').replace('{ port: 0, host: 127.0.0.1 }', `{ port: ${port}, host: 127.0.0.1 }`));
+  const file = writeConfig('wsgate.yaml', appConfig('http://127.0.0.1:1').replace('{ port: 0, host: 127.0.0.1 }', `{ port: ${port}, host: 127.0.0.1 }`));
   const run = await runCli(['start', '-c', file]);
   expect(run.code).toBe(2);
   expect(run.stderr).toBe(`wsgate: could not listen on 127.0.0.1:${port}: address already in use\n`);
@@ -127,7 +100,7 @@ test('exits 2 with one line saying where the address is already in use', async (
 
 test('exits 2 when the admin address is already in use, rather than running without admin', async () => {
   const port = await occupiedPort();
-  const file = writeConfig('wsgate.yaml', yamlConfig('http://127.0.0.1:1').replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`));
+  const file = writeConfig('wsgate.yaml', appConfig('http://127.0.0.1:1').replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`));
   const run = await runCli(['start', '-c', file]);
   expect(run.code).toBe(2);
   expect(run.stderr).toBe(`wsgate: could not listen on 127.0.0.1:${port}: address already in use\n`);
@@ -156,10 +129,8 @@ test('SIGTERM finishes in-flight HTTP, closes WebSockets with 1001 and exits 0',
     } else res.end('fast');
   });
   const echo = await startWsEcho();
-  const file = writeConfig(
-    'wsgate.yaml',
-    yamlConfig(api.url).replace('routes:', `  realtime:\n    targets:\n      - url: ${echo.url}\nroutes:\n  - name: ws\n    match: { path: /ws/* }\n    upstream: realtime`),
-  );
+  const wsRoute = '  - name: ws\n    match: { path: /ws/* }\n    upstream: realtime\n';
+  const file = writeConfig('wsgate.yaml', yamlConfig({ upstreams: { app: api.url, realtime: echo.url }, routes: wsRoute + APP_ROUTE }));
   const cli = startCli(['start', '-c', file]);
   const { listeners, admin } = await cli.ports();
   const base = `http://127.0.0.1:${listeners[0]}`;
@@ -168,7 +139,7 @@ test('SIGTERM finishes in-flight HTTP, closes WebSockets with 1001 and exits 0',
   ws.send('before');
   expect((await nextMessage(ws)).data.toString()).toBe('before');
   const wsClosed = closed(ws);
-  const slow = fetch(`${base}/slow`).then(async (res) => ({ status: res.status, body: await res.text() }));
+  const slow = fetchText(`${base}/slow`);
   await requestArrived;
 
   cli.signal('SIGTERM');
@@ -190,7 +161,7 @@ test('SIGTERM finishes in-flight HTTP, closes WebSockets with 1001 and exits 0',
 });
 
 test('SIGINT stops an idle gateway with exit 0', async () => {
-  const cli = startCli(['start', '-c', writeConfig('wsgate.yaml', yamlConfig('http://127.0.0.1:1'))]);
+  const cli = startCli(['start', '-c', writeConfig('wsgate.yaml', appConfig('http://127.0.0.1:1'))]);
   await cli.ports();
   cli.signal('SIGINT');
   expect(await cli.closed).toEqual({ code: 0, signal: null });
@@ -202,7 +173,7 @@ test('a second SIGTERM during a long drain exits at once', async () => {
   const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
   // Never answers: without the second signal the drain would run for its full hour.
   const api = await startHttpUpstream(() => arrived());
-  const file = writeConfig('wsgate.yaml', yamlConfig(api.url, 'limits:\n  drainTimeout: 1h\n'));
+  const file = writeConfig('wsgate.yaml', appConfig(api.url, 'limits:\n  drainTimeout: 1h\n'));
   const cli = startCli(['start', '-c', file]);
   const { listeners } = await cli.ports();
   const stuck = fetch(`http://127.0.0.1:${listeners[0]}/stuck`).then(

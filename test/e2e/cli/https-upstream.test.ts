@@ -2,16 +2,16 @@
 // client) and WebSockets through node:https (plain targets use the raw handshake). The gateway runs
 // as a process so the test CA can be given the way an operator would: NODE_EXTRA_CA_CERTS.
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, onTestFinished, test } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { startCli, tempDir } from '../../helpers/cli.js';
+import { startCli, writeConfig, yamlConfig } from '../../helpers/cli.js';
 import { nextMessage, openWs } from '../../helpers/clients.js';
+import { REQUEST_ID } from '../../helpers/http.js';
 
 const CERT = fileURLToPath(new URL('../../fixtures/tls-cert.pem', import.meta.url));
 const KEY = fileURLToPath(new URL('../../fixtures/tls-key.pem', import.meta.url));
@@ -44,21 +44,8 @@ async function startHttpsUpstream(): Promise<number> {
 }
 
 async function startGatewayTo(upstreamPort: number): Promise<string> {
-  const file = join(tempDir(), 'wsgate.yaml');
-  writeFileSync(file, `
-listen:
-  - { port: 0, host: 127.0.0.1 }
-admin:
-  listen: 127.0.0.1:0
-upstreams:
-  secure:
-    targets:
-      - url: https://localhost:${upstreamPort}
-routes:
-  - name: secure
-    match: { path: /* }
-    upstream: secure
-`);
+  const routes = '  - name: secure\n    match: { path: /* }\n    upstream: secure\n';
+  const file = writeConfig('wsgate.yaml', yamlConfig({ upstreams: { secure: `https://localhost:${upstreamPort}` }, routes }));
   const cli = startCli(['start', '-c', file], { env: { NODE_EXTRA_CA_CERTS: CERT } });
   onTestFinished(() => {
     cli.signal('SIGKILL');
@@ -72,7 +59,7 @@ test('relays a request to an https:// target and its answer back', async () => {
   const res = await fetch(`${base}/hello?x=1`);
   expect(res.status).toBe(200);
   expect(res.headers.get('x-upstream')).toBe('tls');
-  expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
+  expect(res.headers.get('x-request-id')).toMatch(REQUEST_ID);
   expect(await res.json()).toEqual({ path: '/hello?x=1', proto: 'http' });
 });
 

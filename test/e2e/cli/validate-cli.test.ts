@@ -1,34 +1,7 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { expect, onTestFinished, test } from 'vitest';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-// An absolute loader URL, so the CLI also runs from a directory without node_modules.
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function wsgate(args: string[], cwd = ROOT): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], { cwd }, (err, stdout, stderr) => {
-      done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
-    });
-  });
-}
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-validate-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { escapeRegExp, runCli, tempDir, writeConfig } from '../../helpers/cli.js';
 
 const VALID = `
 upstreams:
@@ -45,17 +18,15 @@ routes:
 `;
 
 test('exits 0 and prints a summary for a valid config', async () => {
-  const file = join(tempDir(), 'wsgate.yaml');
-  writeFileSync(file, VALID);
-  const run = await wsgate(['validate', '-c', file]);
-  expect(run).toEqual({ code: 0, stdout: `ok: ${file} (2 routes, 1 upstream)\n`, stderr: '' });
+  const file = writeConfig('wsgate.yaml', VALID);
+  const run = await runCli(['validate', '-c', file]);
+  expect(run).toEqual({ code: 0, signal: null, stdout: `ok: ${file} (2 routes, 1 upstream)\n`, stderr: '' });
 });
 
 test('exits 1 and prints every problem with its path', async () => {
-  const file = join(tempDir(), 'wsgate.yaml');
-  writeFileSync(file, VALID.replace('upstream: chat', 'upstream: chta').replace('/ping }', '/ping }\n    bogus: 1') +
+  const file = writeConfig('wsgate.yaml', VALID.replace('upstream: chat', 'upstream: chta').replace('/ping }', '/ping }\n    bogus: 1') +
     '    stripPrefix: /api\n');
-  const run = await wsgate(['validate', '-c', file]);
+  const run = await runCli(['validate', '-c', file]);
   expect(run.code).toBe(1);
   expect(run.stdout).toBe('');
   const lines = run.stderr.trim().split('\n');
@@ -66,12 +37,11 @@ test('exits 1 and prints every problem with its path', async () => {
 });
 
 test('exits 1 for an unset environment variable and a bad duration in one run', async () => {
-  const file = join(tempDir(), 'wsgate.json');
-  writeFileSync(file, JSON.stringify({
+  const file = writeConfig('wsgate.json', JSON.stringify({
     admin: { token: '${WSGATE_TEST_SURELY_UNSET}' },
     upstreams: { chat: { targets: [{ url: 'http://127.0.0.1:1' }], timeouts: { connect: '5 s' } } },
   }));
-  const run = await wsgate(['validate', '-c', file]);
+  const run = await runCli(['validate', '-c', file]);
   expect(run.code).toBe(1);
   expect(run.stderr).toContain(
     'admin.token: environment variable WSGATE_TEST_SURELY_UNSET is not set; export it or write ${WSGATE_TEST_SURELY_UNSET:-default}',
@@ -80,16 +50,15 @@ test('exits 1 for an unset environment variable and a bad duration in one run', 
 });
 
 test('exits 1 with the line and column of a YAML syntax error', async () => {
-  const file = join(tempDir(), 'wsgate.yaml');
-  writeFileSync(file, 'routes:\n  - name: a\n   match: {}\n');
-  const run = await wsgate(['validate', '-c', file]);
+  const file = writeConfig('wsgate.yaml', 'routes:\n  - name: a\n   match: {}\n');
+  const run = await runCli(['validate', '-c', file]);
   expect(run.code).toBe(1);
-  expect(run.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: line 3, column \\d+: YAML syntax: `));
+  expect(run.stderr).toMatch(new RegExp(`^${escapeRegExp(file)}: line 3, column \\d+: YAML syntax: `));
 });
 
 test('exits 2 with one line naming a file that cannot be read', async () => {
   const file = join(tempDir(), 'missing.yaml');
-  const run = await wsgate(['validate', '-c', file]);
+  const run = await runCli(['validate', '-c', file]);
   expect(run.code).toBe(2);
   expect(run.stderr).toBe(`wsgate validate: cannot read config file ${file}: no such file\n`);
 });
@@ -97,12 +66,12 @@ test('exits 2 with one line naming a file that cannot be read', async () => {
 test('uses ./wsgate.yaml when no file is given', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'wsgate.yaml'), VALID);
-  const run = await wsgate(['validate'], dir);
-  expect(run).toEqual({ code: 0, stdout: 'ok: wsgate.yaml (2 routes, 1 upstream)\n', stderr: '' });
+  const run = await runCli(['validate'], { cwd: dir });
+  expect(run).toEqual({ code: 0, signal: null, stdout: 'ok: wsgate.yaml (2 routes, 1 upstream)\n', stderr: '' });
 });
 
 test('exits 1 with usage when no file is given and there is no ./wsgate.yaml', async () => {
-  const run = await wsgate(['validate'], tempDir());
+  const run = await runCli(['validate'], { cwd: tempDir() });
   expect(run.code).toBe(1);
   expect(run.stderr).toMatch(/^usage: wsgate validate -c FILE\n/);
 });

@@ -1,44 +1,26 @@
 // e2e: `workers: N` / `wsgate start --workers N` (SPEC section 10): cluster workers share the
 // listeners, the primary's admin API covers all of them, signals drain and reload them all, and a
 // worker that dies is started again.
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { createServer, type AddressInfo, type Server } from 'node:net';
-import { join } from 'node:path';
-import { expect, onTestFinished, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { closed, nextMessage, openWs } from '../../helpers/clients.js';
-import { runCli, startCli, tempDir, type CliProcess, type LogLine } from '../../helpers/cli.js';
+import { ADDED_ROUTE, runCli, startCli, writeConfig, yamlConfig, type CliProcess, type LogLine } from '../../helpers/cli.js';
+import { occupiedPort } from '../../helpers/http.js';
 import { startHttpUpstream, startWsEcho, type WsUpstream } from '../../helpers/servers.js';
 
-// Every listener on port 0: with cluster, all workers share the one port the first of them got.
-function yamlConfig(apiUrl: string, echoUrl: string, extra = ''): string {
-  return `
-listen:
-  - { port: 0, host: 127.0.0.1 }
-admin:
-  listen: 127.0.0.1:0
-upstreams:
-  api:
-    targets:
-      - url: ${apiUrl}
-  realtime:
-    targets:
-      - url: ${echoUrl}
-routes:
-  - name: ws
+const ROUTES = `  - name: ws
     match: { path: /ws/* }
     upstream: realtime
   - name: api
     match: { path: /* }
     upstream: api
-${extra}`;
-}
-
-const ADDED_ROUTE = `  - name: added
-    match: { path: /added }
-    respond: { body: added by reload }
 `;
+
+// Every listener on port 0: with cluster, all workers share the one port the first of them got.
+function clusterConfig(apiUrl: string, echoUrl: string, extra = ''): string {
+  return yamlConfig({ upstreams: { api: apiUrl, realtime: echoUrl }, routes: ROUTES, extra });
+}
 
 interface Running {
   cli: CliProcess;
@@ -49,8 +31,7 @@ interface Running {
 }
 
 async function startWorkers(text: string, args: string[] = ['--workers', '2']): Promise<Running> {
-  const file = join(tempDir(), 'wsgate.yaml');
-  writeFileSync(file, text);
+  const file = writeConfig('wsgate.yaml', text);
   const cli = startCli(['start', '-c', file, ...args]);
   const { listeners, admin } = await cli.ports();
   return { cli, file, port: listeners[0]!, admin: `http://127.0.0.1:${admin}`, listening: await cli.waitForEvent('listening') };
@@ -101,17 +82,9 @@ function pidsOf(lines: LogLine[]): Set<unknown> {
   return new Set(lines.map((l) => l.pid));
 }
 
-async function occupiedPort(): Promise<number> {
-  const server: Server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return (server.address() as AddressInfo).port;
-}
-
 test('--workers 2 runs two workers on one port: requests on fresh connections are answered by both', async () => {
   const up = await startUpstreams();
-  const gw = await startWorkers(yamlConfig(up.api, up.echo, 'workers: 1\n')); // the flag overrides the file
+  const gw = await startWorkers(clusterConfig(up.api, up.echo, 'workers: 1\n')); // the flag overrides the file
   expect(gw.listening).toMatchObject({ workers: 2, admin: { host: '127.0.0.1' }, listeners: [{ port: gw.port }] });
   const workerPids = gw.listening.workerPids as number[];
   expect(workerPids).toHaveLength(2);
@@ -133,7 +106,7 @@ test('--workers 2 runs two workers on one port: requests on fresh connections ar
 
 test('the primary lists the WebSockets of every worker, finds and closes one by id, and drains them all on SIGTERM', async () => {
   const up = await startUpstreams();
-  const gw = await startWorkers(yamlConfig(up.api, up.echo));
+  const gw = await startWorkers(clusterConfig(up.api, up.echo));
   const clients = [];
   for (let i = 0; i < 4; i++) {
     const ws = await openWs(`ws://127.0.0.1:${gw.port}/ws/${i}`);
@@ -193,11 +166,11 @@ async function idOfPath(gw: Running, echo: WsUpstream, path: string): Promise<st
 test('POST /api/reload reaches every worker; an invalid file is refused by the primary and no worker is touched', async () => {
   const up = await startUpstreams();
   // `workers` from the file, no flag.
-  const gw = await startWorkers(yamlConfig(up.api, up.echo, 'workers: 2\n'), []);
+  const gw = await startWorkers(clusterConfig(up.api, up.echo, 'workers: 2\n'), []);
   expect(gw.listening).toMatchObject({ workers: 2 });
   expect(await getFresh(gw.port, '/added')).toEqual({ status: 200, body: 'api /added' });
 
-  writeFileSync(gw.file, yamlConfig(up.api, up.echo, `${ADDED_ROUTE}workers: 2\n`));
+  writeFileSync(gw.file, clusterConfig(up.api, up.echo, `${ADDED_ROUTE}workers: 2\n`));
   const ok = await admin(gw, 'POST', '/api/reload');
   expect(ok.status).toBe(200);
   expect(ok.body).toMatchObject({ status: 'reloaded', message: expect.stringMatching(/^3 routes, 2 upstreams; .* \(on each of 2 workers\)$/) });
@@ -206,7 +179,7 @@ test('POST /api/reload reaches every worker; an invalid file is refused by the p
   const served = await waitForLines(gw.cli, (l) => l.event === 'http_request' && l.route === 'added', 6);
   expect(pidsOf(served).size).toBe(2);
 
-  writeFileSync(gw.file, yamlConfig(up.api, up.echo, `${ADDED_ROUTE}workers: 2\n`).replace('upstream: realtime', 'upstream: realtim'));
+  writeFileSync(gw.file, clusterConfig(up.api, up.echo, `${ADDED_ROUTE}workers: 2\n`).replace('upstream: realtime', 'upstream: realtim'));
   const refused = await admin(gw, 'POST', '/api/reload');
   expect(refused.status).toBe(400);
   expect(refused.body).toMatchObject({
@@ -221,7 +194,7 @@ test('POST /api/reload reaches every worker; an invalid file is refused by the p
   expect(gw.cli.logs.filter((l) => l.event === 'config_loaded')).toHaveLength(2);
 
   // SIGHUP to the primary reloads every worker the same way.
-  writeFileSync(gw.file, yamlConfig(up.api, up.echo, 'workers: 2\n'));
+  writeFileSync(gw.file, clusterConfig(up.api, up.echo, 'workers: 2\n'));
   gw.cli.signal('SIGHUP');
   const hup = await waitForLines(gw.cli, (l) => l.event === 'config_loaded', 4);
   expect(pidsOf(hup.slice(2))).toEqual(new Set(gw.listening.workerPids as number[]));
@@ -230,7 +203,7 @@ test('POST /api/reload reaches every worker; an invalid file is refused by the p
 
 test('a worker killed with SIGKILL is started again, logged as WORKER_EXITED, and traffic goes on', async () => {
   const up = await startUpstreams();
-  const gw = await startWorkers(yamlConfig(up.api, up.echo));
+  const gw = await startWorkers(clusterConfig(up.api, up.echo));
   const [first, second] = gw.listening.workerPids as number[];
   process.kill(first!, 'SIGKILL');
 
@@ -254,7 +227,7 @@ test('a second SIGTERM during a long drain kills the workers and exits at once',
   const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
   // Never answers: without the second signal the drain would run for its full hour.
   const api = await startHttpUpstream(() => arrived());
-  const gw = await startWorkers(yamlConfig(api.url, 'http://127.0.0.1:1', 'limits:\n  drainTimeout: 1h\n'));
+  const gw = await startWorkers(clusterConfig(api.url, 'http://127.0.0.1:1', 'limits:\n  drainTimeout: 1h\n'));
   const stuck = getFresh(gw.port, '/stuck').then(
     (r) => r.status,
     () => 'failed',
@@ -287,8 +260,7 @@ async function waitForExit(pid: number): Promise<void> {
 
 test('exits 2 with one line when the workers cannot listen, and 1 on a bad --workers value', async () => {
   const port = await occupiedPort();
-  const file = join(tempDir(), 'wsgate.yaml');
-  writeFileSync(file, yamlConfig('http://127.0.0.1:1', 'http://127.0.0.1:1').replace('{ port: 0, host: 127.0.0.1 }', `{ port: ${port}, host: 127.0.0.1 }`));
+  const file = writeConfig('wsgate.yaml', clusterConfig('http://127.0.0.1:1', 'http://127.0.0.1:1').replace('{ port: 0, host: 127.0.0.1 }', `{ port: ${port}, host: 127.0.0.1 }`));
   const busy = await runCli(['start', '-c', file, '--workers', '2']);
   expect(busy.code).toBe(2);
   expect(busy.stderr).toBe(`wsgate: could not listen on 127.0.0.1:${port}: address already in use\n`);
