@@ -10,6 +10,7 @@
 // TLS, trailers (dropped, as before), Expect: 100-continue on its own (1xx answers are skipped).
 import { connect, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { Clock, type Sweepable } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import { FAULT_NONE, ResponseParser, faultReason, type ResponseSink } from './response-parser.js';
 
@@ -20,6 +21,9 @@ export interface H1PoolOptions {
   readonly idleTimeoutMs: number;      // between two reads of a response body
   readonly keepAliveTimeoutMs: number; // an unused connection is closed after this
   readonly maxHeadBytes: number;
+  // What ticks the deadlines (a test's ManualClock, or one shared with other members); by default
+  // the pool runs a clock of its own with a tick of a quarter of its smallest timeout.
+  readonly clock?: Clock;
 }
 
 // Written into the request head as given: names and values were checked where they came from
@@ -68,7 +72,7 @@ type BodyStream = IncomingMessage & { exchange: H1Exchange };
 
 class H1Exchange implements ExchangeControl {
   conn: H1Connection | null = null;
-  queuedTicks = 0;
+  queuedAtMs = 0;         // the pool clock's time when it joined the queue
   headersSeen = false;
   bodySent: boolean;
   ended = false;          // onComplete or onError was called
@@ -194,18 +198,21 @@ export class H1Connection implements ResponseSink {
   exchange: H1Exchange | null = null;
   connected = false;
   closed = false;
-  // The deadline in force and the pool ticks since its phase began or the exchange last moved:
-  // no clock is read on the request path (core/clock.ts does the same for tunnels).
+  // The deadline in force and the pool clock's coarse time when its phase began or the exchange
+  // last moved: a field read, no clock is read on the request path (core/clock.ts).
   deadline = DEADLINE_NONE;
-  ticks = 0;
+  sinceMs: number;
   // Reading is paused for a slow client: the body deadline waits too (undici does the same).
   paused = false;
   // How long this connection may stay unused: the pool's keepAliveTimeoutMs, or less when the
   // upstream announced a shorter Keep-Alive timeout.
   idleLimitMs: number;
   private responseDone = false;
+  private readonly clock: Clock;
 
   constructor(readonly pool: H1Pool) {
+    this.clock = pool.clock;
+    this.sinceMs = pool.clock.nowMs;
     this.parser = new ResponseParser(pool.options.maxHeadBytes);
     this.idleLimitMs = pool.options.keepAliveTimeoutMs;
     const socket = connect({
@@ -223,12 +230,12 @@ export class H1Connection implements ResponseSink {
 
   setDeadline(kind: number): void {
     this.deadline = kind;
-    this.ticks = 0;
+    this.sinceMs = this.clock.nowMs;
   }
 
   // Activity on the exchange (request body sent, response body read): the deadline starts again.
   touch(): void {
-    this.ticks = 0;
+    this.sinceMs = this.clock.nowMs;
   }
 
   assign(ex: H1Exchange): void {
@@ -273,7 +280,7 @@ export class H1Connection implements ResponseSink {
       if (used < chunk.length) parser.keepAlive = false;
       this.finish(ex);
     } else if (this.deadline === DEADLINE_BODY) {
-      this.ticks = 0; // body bytes arrived; a head trickling in does not stretch the response deadline
+      this.sinceMs = this.clock.nowMs; // body bytes arrived; a head trickling in does not stretch the response deadline
     }
   }
 
@@ -299,7 +306,7 @@ export class H1Connection implements ResponseSink {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.ticks = 0;
+    this.sinceMs = this.clock.nowMs;
     this.socket.resume();
   }
 
@@ -337,14 +344,15 @@ export class H1Connection implements ResponseSink {
     this.pool.removed(this);
   }
 
-  // Called on every pool tick. A phase that began within the last tick may be almost a tick old
-  // or brand new, so one tick is not counted: a deadline fires between its limit and a tick later.
-  checkDeadline(tickMs: number): void {
+  // Called on every pool tick. sinceMs is the time of the tick before the phase began, so the
+  // phase may be almost a tick old or brand new: one tick is not counted, and a deadline fires
+  // between its limit and a tick later.
+  checkDeadline(nowMs: number, tickMs: number): void {
     if (this.deadline === DEADLINE_NONE || this.paused) return;
     const o = this.pool.options;
     const kind = this.deadline;
     const limit = kind === DEADLINE_CONNECT ? o.connectTimeoutMs : kind === DEADLINE_HEADERS ? o.responseTimeoutMs : kind === DEADLINE_BODY ? o.idleTimeoutMs : this.idleLimitMs;
-    if (limit <= 0 || this.ticks++ * tickMs < limit) return;
+    if (limit <= 0 || nowMs - this.sinceMs - tickMs < limit) return;
     const ex = this.exchange;
     this.destroy();
     if (ex === null) return; // idle or unused: closed quietly
@@ -402,14 +410,13 @@ function bodyOnError(this: BodyStream, err: Error): void {
   this.exchange.abort(err);
 }
 
-export class H1Pool {
+export class H1Pool implements Sweepable {
   readonly hostHeader: string;
+  readonly clock: Clock;
   private readonly all = new Set<H1Connection>();
   private readonly idle: H1Connection[] = [];   // most recently used last: warm sockets first
   private queue: H1Exchange[] = [];
   private queueHead = 0;
-  private timer: NodeJS.Timeout | null = null;
-  readonly tickMs: number;
   private closed = false;
   private closing: (() => void) | null = null;
   private whenClosed: Promise<void> | null = null;
@@ -418,7 +425,12 @@ export class H1Pool {
     this.hostHeader = `${host.includes(':') ? `[${host}]` : host}:${port}`;
     let min = options.keepAliveTimeoutMs;
     for (const ms of [options.connectTimeoutMs, options.responseTimeoutMs, options.idleTimeoutMs]) if (ms > 0 && ms < min) min = ms;
-    this.tickMs = Math.max(10, Math.min(1000, Math.floor(min / 4)));
+    this.clock = options.clock ?? new Clock(Math.max(10, Math.min(1000, Math.floor(min / 4))));
+  }
+
+  // The tick of the clock behind the deadlines (a shared clock's may change).
+  get tickMs(): number {
+    return this.clock.tick;
   }
 
   get connections(): number {
@@ -442,16 +454,15 @@ export class H1Pool {
       this.open().assign(ex);
       return;
     }
+    ex.queuedAtMs = this.clock.nowMs;
     this.queue.push(ex);
   }
 
+  // Joins the clock first: a clock that starts now refreshes the time the connection stamps.
   private open(): H1Connection {
+    this.clock.add(this);
     const conn = new H1Connection(this);
     this.all.add(conn);
-    if (this.timer === null) {
-      this.timer = setInterval(poolTick, this.tickMs, this);
-      this.timer.unref();
-    }
     return conn;
   }
 
@@ -496,20 +507,19 @@ export class H1Pool {
     return null;
   }
 
-  tick(): void {
+  // Sweepable: once per clock tick while the pool has connections or waiting exchanges.
+  sweep(nowMs: number): void {
+    const tickMs = this.clock.tick;
     // Waiting exchanges first: one whose wait is over must not take a slot freed on this tick.
     const limit = this.options.responseTimeoutMs;
     for (let i = this.queueHead; i < this.queue.length; i++) {
       const ex = this.queue[i]!;
-      if (!ex.ended && limit > 0 && ex.queuedTicks++ * this.tickMs >= limit) {
+      if (!ex.ended && limit > 0 && nowMs - ex.queuedAtMs - tickMs >= limit) {
         ex.fail(new H1Error('H1_HEADERS_TIMEOUT', `no free connection to the upstream within ${limit} ms`));
       }
     }
-    for (const conn of this.all) conn.checkDeadline(this.tickMs);
-    if (this.all.size === 0 && this.queueHead >= this.queue.length && this.timer !== null) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
+    for (const conn of this.all) conn.checkDeadline(nowMs, tickMs);
+    if (this.all.size === 0 && this.queueHead >= this.queue.length) this.clock.delete(this);
   }
 
   /** Lets in-flight exchanges finish, then closes every connection. */
@@ -545,12 +555,7 @@ export class H1Pool {
   }
 
   private stopped(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
+    this.clock.delete(this);
     return Promise.resolve();
   }
-}
-
-function poolTick(pool: H1Pool): void {
-  pool.tick();
 }

@@ -3,6 +3,7 @@ import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { EventEmitter, once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { ManualClock } from '../../../../src/core/clock.js';
 import { GatewayError } from '../../../../src/core/errors.js';
 import { H1Error, H1Pool, type ExchangeControl, type ExchangeHandler, type H1PoolOptions } from '../../../../src/upstream/h1/client.js';
 import { startGateway, proxyConfig } from '../../../helpers/gateway.js';
@@ -227,6 +228,16 @@ async function quietFor(read: () => string, turns = 30): Promise<void> {
   throw new Error('never quiet');
 }
 
+// The pool's deadlines run on `clock`: it moves to `limitMs` past now, where nothing may have
+// fired yet, then one tick further, where it must have (a deadline fires after its limit and at
+// most a tick later). Sweeps run inside advance(), so both checks are synchronous.
+function crossDeadline(clock: ManualClock, limitMs: number, fired: () => boolean): void {
+  clock.advance(limitMs);
+  expect(fired()).toBe(false);
+  clock.advance(clock.tick);
+  expect(fired()).toBe(true);
+}
+
 function expectSuccess(r: Recorder, status: number, body: string): void {
   expect(r.errors).toEqual([]);
   expect(r.completions).toBe(1);
@@ -363,12 +374,11 @@ describe('keep-alive', () => {
 
   test('an idle connection is closed after keepAliveTimeoutMs', async () => {
     const server = await startRawServer((req) => req.socket.write(okResponse('ok')));
-    const pool = newPool(server.port, { keepAliveTimeoutMs: 100 });
-    const started = Date.now();
+    const clock = new ManualClock(10);
+    const pool = newPool(server.port, { keepAliveTimeoutMs: 100, clock });
     await get(pool, '/a').done;
+    crossDeadline(clock, 100, () => pool.connections === 0);
     await server.closed[0];
-    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
-    expect(pool.connections).toBe(0);
   });
 
   test('an answer to HEAD with a Content-Length completes without a body, and the connection is reused', async () => {
@@ -424,11 +434,12 @@ describe('keep-alive', () => {
 describe('timeouts and failures', () => {
   test('no response head within responseTimeoutMs → H1_HEADERS_TIMEOUT, and the connection is closed', async () => {
     const server = await startRawServer(); // reads, never answers
-    const pool = newPool(server.port, { responseTimeoutMs: 150 });
-    const started = Date.now();
+    const clock = new ManualClock(10);
+    const pool = newPool(server.port, { responseTimeoutMs: 150, clock });
     const r = get(pool, '/slow');
+    await server.waitFor(() => server.requests.length === 1);
+    crossDeadline(clock, 150, () => r.errors.length > 0);
     await r.done;
-    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0]).toBeInstanceOf(H1Error);
     expect(codeOf(r.errors[0])).toBe('H1_HEADERS_TIMEOUT');
@@ -441,9 +452,12 @@ describe('timeouts and failures', () => {
   test('an exchange waiting in the queue for longer than responseTimeoutMs fails with H1_HEADERS_TIMEOUT, never sent', async () => {
     // The first exchange holds the only connection: head sent, body still coming (no idle timeout soon).
     const server = await startRawServer((req) => req.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab'));
-    const pool = newPool(server.port, { connections: 1, responseTimeoutMs: 150, idleTimeoutMs: 5_000 });
+    const clock = new ManualClock(10);
+    const pool = newPool(server.port, { connections: 1, responseTimeoutMs: 150, idleTimeoutMs: 5_000, clock });
     const first = get(pool, '/first');
     const queued = get(pool, '/queued');
+    await until(() => first.heads === 1, 'the first response head');
+    crossDeadline(clock, 150, () => queued.errors.length > 0);
     await queued.done;
     expect(codeOf(queued.errors[0])).toBe('H1_HEADERS_TIMEOUT');
     expect(queued.errors[0]!.message).toContain('no free connection');
@@ -461,28 +475,37 @@ describe('timeouts and failures', () => {
     ['1xx answers', 'HTTP/1.1 100 Continue\r\n\r\n', ''],
     ['its head a byte at a time', 'a', 'HTTP/1.1 200 OK\r\nX-Slow: '],
   ])('an upstream trickling %s is cut at responseTimeoutMs', async (_name, piece, start) => {
-    let sent = 0;
-    const server = await startRawServer((req) => {
-      req.socket.write(start);
-      const timer = setInterval(() => {
-        if (req.socket.destroyed || sent === 12) return clearInterval(timer);
-        req.socket.write(piece);
-        sent++;
-      }, 25);
-      onTestFinished(() => clearInterval(timer));
-    });
-    const pool = newPool(server.port, { responseTimeoutMs: 80, idleTimeoutMs: 5_000 });
+    const server = await startRawServer((req) => req.socket.write(start));
+    const clock = new ManualClock(10);
+    const pool = newPool(server.port, { responseTimeoutMs: 100, idleTimeoutMs: 5_000, clock });
     const r = get(pool, '/');
-    await r.done;
-    expect(codeOf(r.errors[0])).toBe('H1_HEADERS_TIMEOUT');
+    await server.waitFor(() => server.requests.length === 1);
+    const upstream = server.sockets[0]!;
+    // A piece every tick, up to the limit and on the tick past it. Nothing observable marks a
+    // piece as read, so each gets two turns of the event loop (a loopback write is readable on
+    // the next poll): were reads to restart the deadline, it would then not fire on time. The
+    // pool's verdict does not depend on those turns.
+    let elapsed = 0;
+    const step = async (): Promise<void> => {
+      upstream.write(piece);
+      for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      clock.advance(clock.tick);
+      elapsed += clock.tick;
+    };
+    while (elapsed < 100) await step();
+    expect(r.errors).toEqual([]);
+    await step();
+    expect(r.errors.map(codeOf)).toEqual(['H1_HEADERS_TIMEOUT']);
     expect(r.heads).toBe(0);
-    expect(sent).toBeLessThan(12); // cut while the upstream was still trickling (12 × 25 ms)
   });
 
   test('no body data within idleTimeoutMs after the head → H1_BODY_TIMEOUT', async () => {
     const server = await startRawServer((req) => req.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'));
-    const pool = newPool(server.port, { idleTimeoutMs: 150, responseTimeoutMs: 5_000 });
+    const clock = new ManualClock(10);
+    const pool = newPool(server.port, { idleTimeoutMs: 150, responseTimeoutMs: 5_000, clock });
     const r = get(pool, '/');
+    await until(() => r.received === 3, 'the first body bytes');
+    crossDeadline(clock, 150, () => r.errors.length > 0);
     await r.done;
     expect(r.heads).toBe(1);
     expect(r.status).toBe(200);
@@ -494,22 +517,19 @@ describe('timeouts and failures', () => {
   });
 
   test('a body that keeps trickling faster than idleTimeoutMs is not cut, however long it takes in all', async () => {
-    const server = await startRawServer((req) => {
-      req.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n');
-      let sent = 0;
-      const timer = setInterval(() => {
-        if (req.socket.destroyed) return clearInterval(timer);
-        req.socket.write(String(sent));
-        if (++sent === 6) clearInterval(timer);
-      }, 40);
-      onTestFinished(() => clearInterval(timer));
-    });
-    const pool = newPool(server.port, { idleTimeoutMs: 150, responseTimeoutMs: 150 });
-    const started = Date.now();
+    const server = await startRawServer((req) => req.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n'));
+    const clock = new ManualClock(10);
+    const pool = newPool(server.port, { idleTimeoutMs: 150, responseTimeoutMs: 150, clock });
     const r = get(pool, '/');
+    await until(() => r.heads === 1, 'the response head');
+    // A byte, read, then 100 ms: 600 ms in all, four times either timeout.
+    for (let sent = 0; sent < 6; sent++) {
+      server.sockets[0]!.write(String(sent));
+      await until(() => r.received === sent + 1, `body byte ${sent}`);
+      clock.advance(100);
+    }
     await r.done;
     expectSuccess(r, 200, '012345');
-    expect(Date.now() - started).toBeGreaterThan(150); // longer than either timeout
   });
 
   test('a refused connection → the socket error, code ECONNREFUSED', async () => {
@@ -763,12 +783,14 @@ describe('flow control', () => {
         }
       })().catch(() => undefined);
     });
-    const pool = newPool(server.port, { idleTimeoutMs: 150 });
+    const clock = new ManualClock(10);
+    const pool = newPool(server.port, { idleTimeoutMs: 150, clock });
     const r = new Recorder((rec) => rec.dataCalls > 1);
     get(pool, '/big', [], 'GET', r);
     await until(() => (blocked && r.dataCalls === 1) || r.errors.length > 0, 'the upstream to block');
-    // The client is slow for three idle timeouts (the scenario itself, not a synchronisation).
-    await Promise.race([new Promise((resolve) => setTimeout(resolve, 450)), r.done]);
+    // The client is slow for three idle timeouts.
+    clock.advance(450);
+    expect(r.errors).toEqual([]);
     r.control!.resume();
     await r.done;
     expect(r.errors.map(codeOf)).toEqual([]);
