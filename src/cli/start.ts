@@ -134,8 +134,11 @@ async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | 
   }
   gateway.setReloadSource(reloadSource);
   listening = true;
-  // Signals that came while the listeners were opening take effect now that they are open.
+  // Signals that came while the listeners were opening take effect now that they are open (the
+  // handlers set these during the await, which the type checker's narrowing cannot see).
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition */
   if (stopping !== null) shutDown();
   else if (hungUp) void gateway.reload();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
   return -1;
 }

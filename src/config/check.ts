@@ -182,7 +182,7 @@ function unwrap(node: SchemaNode): SchemaNode {
 }
 
 function allowedKeys(path: readonly PropertyKey[]): string[] {
-  let node: SchemaNode | undefined = unwrap(configSchema as unknown as SchemaNode);
+  let node: SchemaNode | undefined = unwrap(configSchema);
   for (const seg of path) {
     const def: SchemaDef = node._zod.def;
     const next: SchemaNode | undefined =
@@ -411,6 +411,8 @@ export function checkPathPattern(p: string): string | null {
     }
     if (seg.includes(':')) return `"${p}": ":" starts a parameter and must begin a segment, as in "/users/:id"`;
     if (!PATH_CHARS.test(seg)) {
+      // Code points, not UTF-16 units: the message quotes the whole character.
+      // eslint-disable-next-line @typescript-eslint/no-misused-spread
       const bad = [...seg].find((ch) => !PATH_CHARS.test(ch)) ?? '';
       return `"${p}" contains ${JSON.stringify(bad)}; use letters, digits and -._~!$&'()+,;=@, percent-encode anything else`;
     }

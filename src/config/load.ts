@@ -9,7 +9,7 @@
 // `${NAME:-default}` takes the default when NAME is unset or empty (as in POSIX sh); `${NAME}` of an empty
 // variable is ''. `$${` writes a literal `${`.
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { GatewayError, type ErrorCode } from '../core/errors.js';
 
 export interface Problem {
@@ -128,7 +128,7 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
     };
   }
   const problems: Problem[] = [];
-  substituteNode(doc.contents as Node, [], env, problems);
+  substituteNode(doc.contents, [], env, problems);
   try {
     return { raw: doc.toJS({ maxAliasCount: 100 }), problems };
   } catch (err) {

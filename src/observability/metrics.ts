@@ -144,16 +144,16 @@ export interface GatewayMetricsOptions {
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly httpDuration: HttpDurationMetric;
-  readonly httpRequests: Counter<string>;
-  readonly wsActive: Gauge<string>;
-  readonly wsConnections: Counter<string>;
-  readonly wsMessages: Counter<string>;
-  readonly wsBytes: Counter<string>;
-  readonly wsCloses: Counter<string>;
-  readonly wsDuration: Histogram<string>;
-  readonly upstreamHealthy: Gauge<string>;
-  readonly upstreamActive: Gauge<string>;
-  readonly rateLimited: Counter<string>;
+  readonly httpRequests: Counter;
+  readonly wsActive: Gauge;
+  readonly wsConnections: Counter;
+  readonly wsMessages: Counter;
+  readonly wsBytes: Counter;
+  readonly wsCloses: Counter;
+  readonly wsDuration: Histogram;
+  readonly upstreamHealthy: Gauge;
+  readonly upstreamActive: Gauge;
+  readonly rateLimited: Counter;
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly pendingCounts: PendingCount[] = [];
 
@@ -172,16 +172,15 @@ export class GatewayMetrics {
     // The upstream gauges are computed at scrape time from the running pools, reset first: a reload
     // may have dropped targets.
     const upstreams = options.upstreams;
-    const self = this;
     this.upstreamHealthy = new Gauge({
       name: 'wsgate_upstream_healthy',
       help: 'Whether the target takes traffic (1) or not (0)',
       labelNames: ['upstream', 'target'],
       registers,
       aggregator: 'min', // across cluster workers: healthy only if every worker sees it healthy
-      collect() {
-        self.upstreamHealthy.reset();
-        for (const p of upstreams()) for (const t of p.targets) self.upstreamHealthy.labels(p.name, t.spec.origin).set(t.healthy ? 1 : 0);
+      collect: () => {
+        this.upstreamHealthy.reset();
+        for (const p of upstreams()) for (const t of p.targets) this.upstreamHealthy.labels(p.name, t.spec.origin).set(t.healthy ? 1 : 0);
       },
     });
     this.upstreamActive = new Gauge({
@@ -189,10 +188,10 @@ export class GatewayMetrics {
       help: 'Open WebSocket tunnels plus in-flight HTTP requests per target',
       labelNames: ['upstream', 'target'],
       registers,
-      collect() {
-        self.upstreamActive.reset();
+      collect: () => {
+        this.upstreamActive.reset();
         // inc, not set: the same URL listed twice in one upstream shows as one series.
-        for (const p of upstreams()) for (const t of p.targets) self.upstreamActive.labels(p.name, t.spec.origin).inc(t.activeTunnels + t.inFlight);
+        for (const p of upstreams()) for (const t of p.targets) this.upstreamActive.labels(p.name, t.spec.origin).inc(t.activeTunnels + t.inFlight);
       },
     });
     this.rateLimited = new Counter({ name: 'wsgate_rate_limited_total', help: 'Rate limits applied: ws_message (tunnel closed 1008), ws_connections (maxPerClient 429)', labelNames: ['route', 'kind'], registers });
