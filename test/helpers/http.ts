@@ -49,6 +49,9 @@ export function errorCodeOf(result: { body: Buffer | string }): string | undefin
 // A request id the gateway made up: 32 lower-case hex digits.
 export const REQUEST_ID = /^[0-9a-f]{32}$/;
 
+// A W3C traceparent the gateway started: version 00, trace id, parent id, sampled.
+export const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
+
 // The request as an upstream saw it, sent back as JSON by startEchoUpstream.
 export interface Seen {
   method: string;

@@ -2,9 +2,8 @@ import { test, expect } from 'vitest';
 import type { Socket } from 'node:net';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
 import { startRawUpstream } from '../../helpers/servers.js';
-import { send, seenOf, headerNames, startEchoUpstream, REQUEST_ID } from '../../helpers/http.js';
+import { send, seenOf, headerNames, startEchoUpstream, REQUEST_ID, TRACEPARENT } from '../../helpers/http.js';
 
-const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
 const TRUSTED = { trustedProxies: ['127.0.0.1/8'] };
 
 // Reads one request head, then writes `response` and closes: an upstream whose bytes the test chooses.
