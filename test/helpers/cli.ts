@@ -1,5 +1,4 @@
-// test/helpers/cli: `wsgate` as a child process (node + the tsx loader on src/cli/main.ts), its log
-// lines parsed as they arrive, killed when the test finishes; and the config files it is given.
+// test/helpers/cli: `wsgate` as a child process (log lines parsed as they arrive, killed when the test finishes) and its config files.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,5 +1,4 @@
-// test/helpers/clients: raw HTTP and hand-made WebSocket clients for the cases `ws` refuses to produce,
-// and `ws` clients that wait for what a test expects.
+// test/helpers/clients: raw HTTP and hand-made WebSocket clients for what `ws` refuses to send, and `ws` clients that wait for what a test expects.
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,4 @@
-// test/helpers/http: HTTP clients and upstreams with exact header control, answer readers and spare ports,
-// for the relay tests.
+// test/helpers/http: HTTP clients and upstreams with exact header control, answer readers, id patterns and spare ports.
 import { request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { once } from 'node:events';

@@ -1,5 +1,4 @@
-// test/helpers/ws: hand-made handshakes for upstreams, frames read and written by hand, and byte counters
-// for the WebSocket tests.
+// test/helpers/ws: hand-made handshakes for upstreams, frames read and written by hand, and byte counters for the WebSocket tests.
 import type { Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { startRawUpstream } from './servers.js';
