@@ -182,7 +182,7 @@ function exchangeFinished(res: OwnedRes): void {
       status,
       durationMs: Math.round(seconds * 1e6) / 1000,
       requestId: res.requestId,
-      client: plainAddress(req.socket?.remoteAddress),
+      client: plainAddress(req.socket.remoteAddress),
       ...(relay !== undefined && relay.target !== null ? { target: relay.target.origin } : {}),
       ...(relay !== undefined && relay.error !== null ? { code: relay.error.code } : {}),
     },

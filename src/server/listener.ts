@@ -6,10 +6,10 @@ import type { Socket } from 'node:net';
 import type { CompiledConfig, ListenerSpec } from '../config/compile.js';
 
 export interface ListenerHandlers {
-  request(req: IncomingMessage, res: ServerResponse): void;
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  clientError(err: Error, socket: Duplex): void;
-  connection(socket: Socket): void;
+  readonly request: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  readonly clientError: (err: Error, socket: Duplex) => void;
+  readonly connection: (socket: Socket) => void;
 }
 
 export function createListener(spec: ListenerSpec, limits: CompiledConfig['limits'], handlers: ListenerHandlers): Server {

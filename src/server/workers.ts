@@ -180,8 +180,6 @@ class Primary implements AdminSource {
       restartTimer: null,
       failure: null,
     }));
-    this.onStopSignal = this.onStopSignal.bind(this);
-    this.onHangUp = this.onHangUp.bind(this);
   }
 
   async start(): Promise<number> {
@@ -320,7 +318,8 @@ class Primary implements AdminSource {
 
   // SIGTERM / SIGINT: every worker drains (stops accepting, finishes HTTP, closes WebSockets with
   // 1001) and exits; then the primary exits 0. A second signal kills the workers and exits at once.
-  private onStopSignal(): void {
+  // Arrow properties: process.on/off take them as they are, one identity each.
+  private readonly onStopSignal = (): void => {
     if (this.state === 'stopping') {
       for (const s of this.slots) s.worker?.process.kill('SIGKILL');
       process.exit(1);
@@ -351,11 +350,11 @@ class Primary implements AdminSource {
         this.log.info({ event: EVENTS.STOPPED }, 'stopped');
         this.log.flush(() => process.exit(forced ? 1 : 0));
       });
-  }
+  };
 
-  private onHangUp(): void {
+  private readonly onHangUp = (): void => {
     if (this.state === 'running') void this.reload();
-  }
+  };
 
   private offSignals(): void {
     process.off('SIGTERM', this.onStopSignal);

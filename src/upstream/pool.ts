@@ -59,12 +59,12 @@ export class Target implements ExchangeTarget {
     }
     const undiciOptions: Dispatcher.DispatchOptions = {
       path: options.path,
-      method: options.method as Dispatcher.HttpMethod,
+      method: options.method,
       headers: options.headers as string[],
       body: options.body,
       blocking: false,
     };
-    this.tls!.dispatch(undiciOptions, handler as Dispatcher.DispatchHandler);
+    this.tls!.dispatch(undiciOptions, handler);
   }
 }
 
