@@ -31,7 +31,7 @@ async function startHttpsUpstream(): Promise<number> {
   const wss = new WebSocketServer({ server, handleProtocols: (protocols) => [...protocols][0] ?? false });
   wss.on('connection', (ws, req) => {
     ws.on('error', () => ws.terminate());
-    ws.on('message', (data, isBinary) => ws.send(isBinary ? data : `${String(data)} via ${String(req.headers['x-forwarded-proto'])}`, { binary: isBinary }));
+    ws.on('message', (data, isBinary) => ws.send(isBinary ? data : `${(data as Buffer).toString()} via ${String(req.headers['x-forwarded-proto'])}`, { binary: isBinary }));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -173,7 +173,7 @@ test('POST /api/reload reaches every worker; an invalid file is refused by the p
   writeFileSync(gw.file, clusterConfig(up.api, up.echo, `${ADDED_ROUTE}workers: 2\n`));
   const ok = await admin(gw, 'POST', '/api/reload');
   expect(ok.status).toBe(200);
-  expect(ok.body).toMatchObject({ status: 'reloaded', message: expect.stringMatching(/^3 routes, 2 upstreams; .* \(on each of 2 workers\)$/) });
+  expect(ok.body).toMatchObject({ status: 'reloaded', message: expect.stringMatching(/^3 routes, 2 upstreams; .* \(on each of 2 workers\)$/) as unknown });
   expect(pidsOf(await waitForLines(gw.cli, (l) => l.event === 'config_loaded', 2))).toEqual(new Set(gw.listening.workerPids as number[]));
   for (let i = 0; i < 6; i++) expect(await getFresh(gw.port, '/added')).toEqual({ status: 200, body: 'added by reload' });
   const served = await waitForLines(gw.cli, (l) => l.event === 'http_request' && l.route === 'added', 6);
