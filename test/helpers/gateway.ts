@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { onTestFinished } from 'vitest';
 import { pino } from 'pino';
 import { Gateway, type GatewayConfig } from '../../src/index.js';
+import type { Clock } from '../../src/core/clock.js';
 
 export interface TestGateway {
   gw: Gateway;
@@ -15,7 +16,8 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, setup?: (gw: Gateway) => void): Promise<TestGateway> {
+// `options.clock`: a ManualClock, for tests that advance the WebSocket deadlines by hand.
+export async function startGateway(config: GatewayConfig, setup?: (gw: Gateway) => void, options: { clock?: Clock } = {}): Promise<TestGateway> {
   const logs: Record<string, unknown>[] = [];
   const waiters: { predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   const sink = new Writable({
@@ -38,7 +40,7 @@ export async function startGateway(config: GatewayConfig, setup?: (gw: Gateway) 
       admin: { listen: '127.0.0.1:0' },
       ...config,
     },
-    { logger },
+    { logger, clock: options.clock },
   );
   setup?.(gw);
   await gw.listen();
