@@ -35,15 +35,25 @@ export interface AdminSource {
   metrics(): Promise<string>; // Prometheus text format
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
+// An endpoint's JSON answer; null when the endpoint wrote its own (the dashboard, /metrics).
+interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+function reply(status: number, body: unknown): Reply {
+  return { status, body };
 }
 
 // The status comes from the code's row in ERRORS, so an admin answer cannot drift from the docs.
-function fail(res: ServerResponse, code: ErrorCode, message: string, extra?: Record<string, unknown>): void {
-  send(res, ERRORS[code].status, { error: { code, message, ...extra } });
+function failure(code: ErrorCode, message: string, extra?: Record<string, unknown>): Reply {
+  return { status: ERRORS[code].status, body: { error: { code, message, ...extra } } };
+}
+
+function send(res: ServerResponse, { status, body }: Reply): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
 }
 
 function authorized(req: IncomingMessage, token: string): boolean {
@@ -60,47 +70,51 @@ function validOperatorCode(code: number): boolean {
 
 export function createAdminServer(source: AdminSource, token: string): Server {
   const server = createServer((req, res) => {
-    handle(source, token, req, res).catch((err: unknown) => {
-      if (!res.headersSent) fail(res, 'INTERNAL', (err as Error).message);
-      else res.destroy();
-    });
+    handle(source, token, req, res).then(
+      (answer) => {
+        if (answer !== null) send(res, answer);
+      },
+      (err: unknown) => {
+        if (!res.headersSent) send(res, failure('INTERNAL', (err as Error).message));
+        else res.destroy();
+      },
+    );
   });
   server.on('clientError', (_err, socket) => socket.destroy());
   return server;
 }
 
-async function handle(source: AdminSource, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(source: AdminSource, token: string, req: IncomingMessage, res: ServerResponse): Promise<Reply | null> {
   const url = new URL(req.url ?? '/', 'http://admin');
   const path = url.pathname;
   const method = req.method ?? 'GET';
-  if (path === '/healthz') return send(res, 200, { status: 'ok' });
-  if (path === '/readyz') return send(res, source.ready ? 200 : 503, { status: source.ready ? 'ready' : 'draining' });
+  if (path === '/healthz') return reply(200, { status: 'ok' });
+  if (path === '/readyz') return reply(source.ready ? 200 : 503, { status: source.ready ? 'ready' : 'draining' });
   if (path === '/' && method === 'GET') {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': DASHBOARD_BYTES.length, 'cache-control': 'no-store' });
     res.end(DASHBOARD_BYTES);
-    return;
+    return null;
   }
-  if (!authorized(req, token)) return fail(res, 'UNAUTHORIZED', ERRORS.UNAUTHORIZED.message);
+  if (!authorized(req, token)) return failure('UNAUTHORIZED', ERRORS.UNAUTHORIZED.message);
   if (path === '/metrics' && method === 'GET') {
     const text = Buffer.from(await source.metrics());
     res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': text.length, 'cache-control': 'no-store' });
     res.end(text);
-    return;
+    return null;
   }
-  if (path === '/api/routes' && method === 'GET') return send(res, 200, await source.routes());
-  if (path === '/api/upstreams' && method === 'GET') return send(res, 200, await source.upstreams());
-  if (path === '/api/config' && method === 'GET') return send(res, 200, await source.redactedConfig());
+  if (path === '/api/routes' && method === 'GET') return reply(200, await source.routes());
+  if (path === '/api/upstreams' && method === 'GET') return reply(200, await source.upstreams());
+  if (path === '/api/config' && method === 'GET') return reply(200, await source.redactedConfig());
   if (path === '/api/reload') {
-    if (method !== 'POST') return fail(res, 'METHOD_NOT_ALLOWED', 'use POST /api/reload');
+    if (method !== 'POST') return failure('METHOD_NOT_ALLOWED', 'use POST /api/reload');
     const result = await source.reload();
-    if (result.ok) return send(res, 200, { status: 'reloaded', message: result.message });
-    if (result.noSource === true) return fail(res, 'NO_CONFIG_SOURCE', result.message);
-    return fail(res, 'CONFIG_REJECTED', result.message, { problems: result.problems });
+    if (result.ok) return reply(200, { status: 'reloaded', message: result.message });
+    if (result.noSource === true) return failure('NO_CONFIG_SOURCE', result.message);
+    return failure('CONFIG_REJECTED', result.message, { problems: result.problems });
   }
   if (path === '/api/connections' && method === 'GET') {
     const limit = Number(url.searchParams.get('limit') ?? 1000);
-    return send(
-      res,
+    return reply(
       200,
       await source.connections({
         route: url.searchParams.get('route'),
@@ -114,20 +128,20 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
     const id = m[1]!;
     if (method === 'GET') {
       const view = await source.connection(id);
-      return view === null ? fail(res, 'NOT_FOUND', `no live connection ${id}`) : send(res, 200, view);
+      return view === null ? failure('NOT_FOUND', `no live connection ${id}`) : reply(200, view);
     }
     if (method === 'DELETE') {
       const code = Number(url.searchParams.get('code') ?? 1008);
       if (!Number.isInteger(code) || !validOperatorCode(code)) {
-        return fail(res, 'BAD_REQUEST', `code ${url.searchParams.get('code')} is not a close code an operator may send (1000, 1001, 1008, 1011-1013, 3000-4999)`);
+        return failure('BAD_REQUEST', `code ${url.searchParams.get('code')} is not a close code an operator may send (1000, 1001, 1008, 1011-1013, 3000-4999)`);
       }
       const reason = url.searchParams.get('reason') ?? 'closed by operator';
-      if (Buffer.byteLength(reason) > 123) return fail(res, 'BAD_REQUEST', 'reason is longer than 123 bytes');
+      if (Buffer.byteLength(reason) > 123) return failure('BAD_REQUEST', 'reason is longer than 123 bytes');
       return (await source.closeConnection(id, code, reason))
-        ? send(res, 202, { status: 'closing', id, code, reason })
-        : fail(res, 'NOT_FOUND', `no live connection ${id}`);
+        ? reply(202, { status: 'closing', id, code, reason })
+        : failure('NOT_FOUND', `no live connection ${id}`);
     }
-    return fail(res, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
+    return failure('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
   }
-  return fail(res, 'NOT_FOUND', `no admin endpoint ${method} ${path}`);
+  return failure('NOT_FOUND', `no admin endpoint ${method} ${path}`);
 }

@@ -33,13 +33,13 @@ function upstreamOnRead(this: UpstreamSocket, nread: number, buf: Buffer): boole
 
 /** Hands the socket's reads to the tunnel that now owns it. */
 export function attachReader(socket: Socket, reader: UpstreamReader): void {
-  const s = socket as UpstreamSocket;
-  if (s.handshake !== undefined) s.reader = reader;
+  if (isRawUpstream(socket)) (socket as UpstreamSocket).reader = reader;
 }
 
 /** True when the socket delivers reads through attachReader, not 'data' events. */
 export function isRawUpstream(socket: Socket): boolean {
-  return (socket as UpstreamSocket).handshake !== undefined;
+  // Only sockets this module connected carry the field (null once the handshake is over).
+  return (socket as Partial<UpstreamSocket>).handshake !== undefined;
 }
 
 // RFC 9110 §5.5: field values never carry CR, LF or NUL; a header that would is dropped rather
@@ -210,7 +210,7 @@ export function rawUpstreamHandshake(
     host: target.hostname,
     port: target.port,
     noDelay: true,
-    onread: { buffer: READ_BUFFER, callback: upstreamOnRead as (n: number, b: Buffer) => boolean },
+    onread: { buffer: READ_BUFFER, callback: upstreamOnRead },
   }) as UpstreamSocket;
   socket.reader = null;
   const handshake = new RawHandshake(socket, expectedAccept, offeredProtocols, timeoutMs, client, (result) => {

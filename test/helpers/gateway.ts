@@ -75,5 +75,5 @@ export function proxyConfig(upstreamUrl: string, route: Record<string, unknown> 
     upstreams: { app: { targets: [{ url: upstreamUrl }] } },
     routes: [{ name: 'app', match: { path: '/*' }, upstream: 'app', ...route }],
     ...extra,
-  } as GatewayConfig;
+  };
 }

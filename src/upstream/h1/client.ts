@@ -12,7 +12,10 @@ import { connect, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { Clock, type Sweepable } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
+import type { DispatchOptions, ExchangeControl } from '../../core/exchange.js';
 import { FAULT_NONE, ResponseParser, faultReason, type ResponseSink } from './response-parser.js';
+
+export type { DispatchOptions, ExchangeControl };
 
 export interface H1PoolOptions {
   readonly connections: number;        // open connections at most; more exchanges wait in a queue
@@ -26,27 +29,13 @@ export interface H1PoolOptions {
   readonly clock?: Clock;
 }
 
-// Written into the request head as given: names and values were checked where they came from
-// (Node's parser for the client's, config/schema.ts for configured ones, Exchange for middleware's).
-export interface DispatchOptions {
-  readonly path: string;
-  readonly method: string;
-  readonly headers: readonly string[];   // name, value, name, value …
-  readonly body: IncomingMessage | null; // streamed; Content-Length as given, else chunked
-}
-
-// The relay's side of an exchange (the subset of undici's legacy handler it implements).
+// The calls this client makes on the relay's handler (the h1 half of core/exchange's ExchangeHandler).
 export interface ExchangeHandler {
   onStart(control: ExchangeControl): void;
   onHeaders(status: number, rawHeaders: readonly string[], resume: null, statusText: string): boolean;
   onData(chunk: Buffer, last: boolean): boolean; // last: onComplete follows before any other call
   onComplete(trailers: null): void;
   onError(err: Error): void;
-}
-
-export interface ExchangeControl {
-  abort(err: Error): void;
-  resume(): void;
 }
 
 // Failures of the client itself carry a code (mapped to public codes in core/errors.ts).
@@ -220,7 +209,7 @@ export class H1Connection implements ResponseSink {
       port: pool.port,
       noDelay: true,
       keepAlive: true,
-      onread: { buffer: READ_BUFFER, callback: connOnRead as (n: number, b: Buffer) => boolean },
+      onread: { buffer: READ_BUFFER, callback: connOnRead },
     }) as ConnSocket;
     socket.conn = this;
     socket.on('connect', connOnConnect).on('error', connOnError).on('close', connOnClose).on('drain', connOnDrain);

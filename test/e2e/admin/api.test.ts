@@ -2,12 +2,12 @@
 // WebSocket connections, operator closes and the redacted config, over a real admin listener.
 import { once } from 'node:events';
 import { expect, test } from 'vitest';
-import type { WebSocket } from 'ws';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { startHoldingUpstream, startWsEcho, type WsUpstream } from '../../helpers/servers.js';
 import { closed, expectEcho, openWs } from '../../helpers/clients.js';
 import { fetchText } from '../../helpers/http.js';
 import type { GatewayConfig } from '../../../src/index.js';
+import type { ConnectionList, ConnectionView, RouteView, UpstreamView } from '../../../src/admin/views.js';
 
 interface Answer<T = unknown> {
   status: number;
@@ -18,26 +18,6 @@ interface Answer<T = unknown> {
 async function admin<T = unknown>(gw: TestGateway, path: string, init: RequestInit = {}): Promise<Answer<T>> {
   const res = await fetch(gw.adminUrl(path), init);
   return { status: res.status, contentType: res.headers.get('content-type'), body: (await res.json()) as T };
-}
-
-interface ConnectionView {
-  id: string;
-  route: string;
-  client: string;
-  user: string | null;
-  target: string;
-  protocol: string;
-  openedAt: string;
-  lastActivity: string;
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-interface ConnectionList {
-  connections: ConnectionView[];
-  total: number;
 }
 
 interface ErrorBody {
@@ -71,7 +51,7 @@ test('/healthz answers 200 and /readyz answers 200 while the gateway listens', a
 
 test('/api/routes lists the compiled routes in file order', async () => {
   const gw = await startGateway(config(await startWsEcho()));
-  const { status, body } = await admin<Record<string, unknown>[]>(gw, '/api/routes');
+  const { status, body } = await admin<RouteView[]>(gw, '/api/routes');
   expect(status).toBe(200);
   expect(body.map((r) => r.name)).toEqual(['chat', 'feed', 'api', 'hello']);
   expect(body[0]).toMatchObject({ name: 'chat', match: { host: null, path: '/chat/*', methods: null }, upstream: 'realtime', respond: null, middleware: 0 });
@@ -84,9 +64,7 @@ test('/api/upstreams counts an open tunnel in activeConnections and a held reque
   const api = await startHoldingUpstream();
   const echoUp = await startWsEcho();
   const gw = await startGateway(config(echoUp, api.url));
-  type Upstreams = { name: string; targets: { url: string; healthy: boolean; activeConnections: number; inFlightRequests: number }[] }[];
-
-  const before = await admin<Upstreams>(gw, '/api/upstreams');
+  const before = await admin<UpstreamView[]>(gw, '/api/upstreams');
   expect(before.status).toBe(200);
   expect(before.body).toEqual([
     expect.objectContaining({ name: 'realtime', balance: 'round_robin', targets: [expect.objectContaining({ url: echoUp.url, healthy: true, activeConnections: 0, inFlightRequests: 0 })] }),
@@ -96,7 +74,7 @@ test('/api/upstreams counts an open tunnel in activeConnections and a held reque
   const ws = await openWs(gw.wsUrl('/chat/room'));
   const slow = fetchText(gw.url('/api/slow'));
   const held = await api.held;
-  const during = await admin<Upstreams>(gw, '/api/upstreams');
+  const during = await admin<UpstreamView[]>(gw, '/api/upstreams');
   expect(during.body.find((u) => u.name === 'realtime')!.targets[0]).toMatchObject({ activeConnections: 1, inFlightRequests: 0 });
   expect(during.body.find((u) => u.name === 'api')!.targets[0]).toMatchObject({ activeConnections: 0, inFlightRequests: 1 });
 
@@ -106,7 +84,7 @@ test('/api/upstreams counts an open tunnel in activeConnections and a held reque
   ws.close(1000);
   await wsClosed;
   await gw.waitForLog((l) => l.event === 'ws_close');
-  const after = await admin<Upstreams>(gw, '/api/upstreams');
+  const after = await admin<UpstreamView[]>(gw, '/api/upstreams');
   for (const u of after.body) for (const t of u.targets) expect(t).toMatchObject({ activeConnections: 0, inFlightRequests: 0 });
 });
 
@@ -128,8 +106,8 @@ test('/api/connections lists a live WebSocket, and its counters grow with its me
     user: null,
     target: echoUrl,
     protocol: 'chat',
-    openedAt: expect.any(String),
-    lastActivity: expect.any(String),
+    openedAt: expect.any(String) as unknown,
+    lastActivity: expect.any(String) as unknown,
     messagesIn: 0,
     messagesOut: 0,
     bytesIn: 0,

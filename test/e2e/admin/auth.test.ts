@@ -41,7 +41,7 @@ test('with admin.token set, every /api call without the right bearer token answe
     for (const authorization of wrong) {
       const res = await call(gw, method, path, authorization);
       expect({ method, path, authorization, status: res.status }).toEqual({ method, path, authorization, status: 401 });
-      expect(res.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.stringContaining('Bearer') } });
+      expect(res.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.stringContaining('Bearer') as unknown } });
     }
   }
 });
@@ -83,7 +83,7 @@ test('a non-loopback admin address without admin.token is refused before anythin
   const raw = { admin: { listen: '0.0.0.0:9901' }, routes: [] };
   const { config: checked, problems } = checkConfig(raw);
   expect(checked).toBeNull();
-  expect(problems).toEqual([{ path: 'admin.listen', message: expect.stringContaining('refusing a non-loopback admin address without admin.token') }]);
+  expect(problems).toEqual([{ path: 'admin.listen', message: expect.stringContaining('refusing a non-loopback admin address without admin.token') as unknown }]);
   expect(() => new Gateway(raw)).toThrow(/admin\.listen/);
   // With a token it is accepted.
   expect(checkConfig({ admin: { listen: '0.0.0.0:9901', token: TOKEN }, routes: [] }).problems).toEqual([]);

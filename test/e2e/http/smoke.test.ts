@@ -1,5 +1,4 @@
 import { test, expect } from 'vitest';
-import { once } from 'node:events';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
 import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
 import { openWs, nextMessage, closed } from '../../helpers/clients.js';
@@ -27,5 +26,4 @@ test('relays WebSocket messages both ways and the close code', async () => {
   expect(await done).toEqual({ code: 4000, reason: 'bye' });
   const log = await gw.waitForLog((l) => l.event === 'ws_close');
   expect(log).toMatchObject({ code: 4000, initiator: 'client', messagesIn: 1, messagesOut: 1 });
-  void once;
 });

@@ -255,7 +255,7 @@ test('an invalid config changes nothing: applyConfig returns its problems, logs 
   const bad = fullConfig({ upstreams, routes: [{ name: 'ws', match: { path: '/ws/*' }, upstream: 'realtim' }, respondRoute('new', '/new')] });
   const result = await gw.gw.applyConfig(bad);
   expect(result.ok).toBe(false);
-  expect(result.problems).toEqual([{ path: 'routes[0].upstream', message: expect.stringContaining('unknown upstream "realtim"') }]);
+  expect(result.problems).toEqual([{ path: 'routes[0].upstream', message: expect.stringContaining('unknown upstream "realtim"') as unknown }]);
   expect(result.message).toContain('the running config is unchanged');
   expect(await gw.waitForLog((l) => l.event === 'config_rejected')).toMatchObject({ level: 'warn', problems: result.problems });
   expect(gw.logs.some((l) => l.event === 'config_loaded')).toBe(false);
@@ -273,7 +273,7 @@ test('POST /api/reload applies the reload source, and answers 400 CONFIG_REJECTE
 
   const ok = await postReload(gw);
   expect(ok.status).toBe(200);
-  expect(ok.body).toEqual({ status: 'reloaded', message: expect.stringContaining('2 routes') });
+  expect(ok.body).toEqual({ status: 'reloaded', message: expect.stringContaining('2 routes') as unknown });
   expect(await fetchText(gw.url('/two'))).toEqual({ status: 200, body: 'two' });
   expect(await gw.waitForLog((l) => l.event === 'config_loaded')).toMatchObject({ routes: 2 });
 
@@ -284,8 +284,8 @@ test('POST /api/reload applies the reload source, and answers 400 CONFIG_REJECTE
   expect(error.code).toBe('CONFIG_REJECTED');
   expect(error.problems).toEqual(
     expect.arrayContaining([
-      { path: 'limits.drainTimeout', message: expect.stringContaining('invalid duration') },
-      { path: 'bogus', message: expect.stringContaining('unknown key') },
+      { path: 'limits.drainTimeout', message: expect.stringContaining('invalid duration') as unknown },
+      { path: 'bogus', message: expect.stringContaining('unknown key') as unknown },
     ]),
   );
   for (const p of error.problems) expect(Object.keys(p).sort()).toEqual(['message', 'path']);

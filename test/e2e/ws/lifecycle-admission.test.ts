@@ -95,7 +95,7 @@ test("maxPerClient is a route's limit: tunnels on other routes do not use it up"
       { name: 'also-limited', match: { path: '/also/*' }, upstream: 'app', websocket: { maxPerClient: 1 } },
       { name: 'open', match: { path: '/*' }, upstream: 'app' },
     ],
-  } as GatewayConfig);
+  });
   const open = [await openWs(gw.wsUrl('/open/1')), await openWs(gw.wsUrl('/open/2'))];
   const limited = await openWs(gw.wsUrl('/limited/1'));
   const also = await openWs(gw.wsUrl('/also/1'));
@@ -134,7 +134,7 @@ function capacityConfig(upstreamUrl: string, maxConnections: number): GatewayCon
       { name: 'ping', match: { path: '/ping' }, respond: { status: 200, json: { message: 'pong' } } },
       { name: 'app', match: { path: '/ws/*' }, upstream: 'app' },
     ],
-  } as GatewayConfig;
+  };
 }
 
 const GET_PING = 'GET /ping HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n';

@@ -44,7 +44,7 @@ test.each([0, 1, 125, 126, 127, 65535, 65536, 1024 * 1024])('a %i byte message c
 
 test('a fragmented message arrives whole', async () => {
   const { ws, up } = await echoTunnel();
-  const upstreamGot = once(up.connections[0]!, 'message');
+  const upstreamGot = once(up.connections[0]!, 'message') as Promise<[Buffer]>;
   ws.send('frag-', { fin: false });
   ws.send('men-', { fin: false });
   ws.send(Buffer.alloc(70_000, 'x'), { fin: false });
@@ -58,7 +58,7 @@ test('a fragmented message arrives whole', async () => {
 
 test('a ping between fragments crosses without breaking the message', async () => {
   const { ws, up } = await echoTunnel();
-  const pinged = once(up.connections[0]!, 'ping');
+  const pinged = once(up.connections[0]!, 'ping') as Promise<[Buffer]>;
   ws.send('one-', { fin: false });
   ws.ping('between');
   ws.send('two', { fin: true });
@@ -122,8 +122,8 @@ test('a close without a code is relayed as 1005 both ways', async () => {
 
 test('a ping crosses to the upstream and its pong comes back', async () => {
   const { ws, up } = await echoTunnel();
-  const pinged = once(up.connections[0]!, 'ping');
-  const ponged = once(ws, 'pong');
+  const pinged = once(up.connections[0]!, 'ping') as Promise<[Buffer]>;
+  const ponged = once(ws, 'pong') as Promise<[Buffer]>;
   ws.ping('are you there');
   expect((await pinged)[0].toString()).toBe('are you there');
   expect((await ponged)[0].toString()).toBe('are you there');

@@ -167,6 +167,8 @@ function run(input: Buffer, cuts: readonly number[], options: FrameScannerOption
       }
       if (scanner.event === EVENT_FAULT) {
         // A dead scanner stays dead and forwards nothing more.
+        // scan() may change `event`; the checker keeps its narrowing across the call.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (scanner.scan(chunk, end) !== end || scanner.event !== EVENT_FAULT) mismatch = 'scanner revived';
         return { forwarded: pos, mismatch, controls, messages: scanner.messages, fault: scanner.fault, faultReason: scanner.faultReason, atBoundary: scanner.atBoundary };
       }
