@@ -1,6 +1,6 @@
 // admin/views: what the admin API shows of a running gateway (SPEC section 6): routes, upstreams
-// with their targets, live connections, the config with secrets redacted. Typed here once: the
-// workers' IPC aggregation (server/workers.ts) and the tests read these shapes, not copies.
+// with their targets, live connections, the config with secrets redacted; and how a cluster
+// primary merges its workers' views into one. Typed here once: the tests read these shapes too.
 import type { CompiledConfig, WebSocketSpec } from '../config/compile.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { WsTunnel } from '../ws/tunnel.js';
@@ -112,4 +112,45 @@ export function redactConfig(value: unknown): unknown {
     out[k] = SECRET_KEYS.has(k.toLowerCase()) && typeof v === 'string' && v !== '' ? '[redacted]' : redactConfig(v);
   }
   return out;
+}
+
+// ---- a cluster primary merges its workers' views ------------------------------------------------
+
+/** Upstreams by name, targets by URL: counters summed; healthy only if every worker sees it healthy. */
+export function mergeUpstreams(lists: readonly (readonly UpstreamView[])[]): UpstreamView[] {
+  const merged = new Map<string, { view: UpstreamView; byKey: Map<string, TargetView> }>();
+  for (const list of lists) {
+    for (const u of list) {
+      let into = merged.get(u.name);
+      if (into === undefined) {
+        into = { view: { ...u, targets: [] }, byKey: new Map() };
+        merged.set(u.name, into);
+      }
+      // The same URL may be listed twice in one upstream: the nth copy merges with the nth.
+      const seen = new Map<string, number>();
+      for (const t of u.targets) {
+        const n = seen.get(t.url) ?? 0;
+        seen.set(t.url, n + 1);
+        const key = `${t.url}#${n}`;
+        const have = into.byKey.get(key);
+        if (have === undefined) {
+          const copy = { ...t };
+          into.byKey.set(key, copy);
+          into.view.targets.push(copy);
+        } else {
+          have.activeConnections += t.activeConnections;
+          have.inFlightRequests += t.inFlightRequests;
+          have.healthy &&= t.healthy;
+        }
+      }
+    }
+  }
+  return [...merged.values()].map((m) => m.view);
+}
+
+/** Every worker's list, each connection with its `worker`, oldest first; `limit` applies after the merge. */
+export function mergeConnections(answers: readonly { worker: number; list: ConnectionList }[], limit: number): ConnectionList {
+  const all = answers.flatMap(({ worker, list }) => list.connections.map((c) => ({ ...c, worker })));
+  all.sort((a, b) => (a.openedAt < b.openedAt ? -1 : a.openedAt > b.openedAt ? 1 : 0));
+  return { connections: all.slice(0, limit), total: answers.reduce((sum, a) => sum + a.list.total, 0) };
 }

@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import { createLogger } from '../observability/log.js';
 import { Gateway } from './gateway.js';
 import { describeListenError } from './listener.js';
-import type { FromWorker, Question, ToWorker } from './workers.js';
+import type { FromWorker, Question, ToWorker } from './cluster-ipc.js';
 
 /** Runs this process as a cluster worker until the primary (or a signal) drains it; it exits by itself. */
 export function runWorker(): number {

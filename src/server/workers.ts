@@ -12,12 +12,13 @@ import { compileConfig, type CompiledConfig } from '../config/compile.js';
 import { isConfigUnreadable, type Problem } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { createAdminServer, type AdminSource, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
-import type { ConnectionList, TargetView, UpstreamView } from '../admin/views.js';
+import { mergeConnections, mergeUpstreams, type ConnectionList, type UpstreamView } from '../admin/views.js';
 import type { ErrorCode } from '../core/errors.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
 import { aggregateMetrics } from '../observability/metrics.js';
 import type { BoundAddress } from './gateway.js';
+import { Questions, isFromWorker, sendToWorker, type Answer, type FromWorker, type Question } from './cluster-ipc.js';
 import { describeListenError, listen } from './listener.js';
 
 // The `code` of the `error` line logged when a worker exits without being asked to.
@@ -34,79 +35,9 @@ const RELOAD_TIMEOUT_MS = 30_000;
 // Past the drain period and the 5 s WebSocket close handshake, a worker that has not exited is killed.
 const STOP_GRACE_MS = 15_000;
 
-// ---- cluster IPC messages (JSON; every one tagged `wsgate`) ------------------------------------
-
-export type Question =
-  | { readonly op: 'routes' | 'upstreams' | 'config' | 'metrics' }
-  | { readonly op: 'connections'; readonly filter: ConnectionFilter }
-  | { readonly op: 'connection'; readonly id: string }
-  | { readonly op: 'close'; readonly id: string; readonly code: number; readonly reason: string }
-  | { readonly op: 'reload'; readonly config: GatewayConfig };
-
-export type ToWorker =
-  | { readonly wsgate: 'start'; readonly worker: number; readonly config: GatewayConfig }
-  | { readonly wsgate: 'ask'; readonly seq: number; readonly question: Question }
-  | { readonly wsgate: 'drain' };
-
-export type FromWorker =
-  | { readonly wsgate: 'hello' }                                               // ready for 'start'
-  | { readonly wsgate: 'listening'; readonly listeners: BoundAddress[] }
-  | { readonly wsgate: 'failed'; readonly message: string }                    // could not start; exits next
-  | { readonly wsgate: 'answer'; readonly seq: number; readonly value: unknown; readonly error: string | null };
-
-function isFromWorker(m: unknown): m is FromWorker {
-  return typeof m === 'object' && m !== null && typeof (m as { wsgate?: unknown }).wsgate === 'string';
-}
-
 /** `workers` from the config or `--workers`: 'auto' is one worker per core. */
 export function workerCount(setting: number | 'auto'): number {
   return setting === 'auto' ? availableParallelism() : setting;
-}
-
-// ---- merging the workers' admin views ----------------------------------------------------------
-
-interface Answer {
-  readonly worker: number;
-  readonly value: unknown;
-}
-
-/** Upstreams by name, targets by URL: counters summed; healthy only if every worker sees it healthy. */
-export function mergeUpstreams(lists: readonly (readonly UpstreamView[])[]): UpstreamView[] {
-  const merged = new Map<string, { view: UpstreamView; byKey: Map<string, TargetView> }>();
-  for (const list of lists) {
-    for (const u of list) {
-      let into = merged.get(u.name);
-      if (into === undefined) {
-        into = { view: { ...u, targets: [] }, byKey: new Map() };
-        merged.set(u.name, into);
-      }
-      // The same URL may be listed twice in one upstream: the nth copy merges with the nth.
-      const seen = new Map<string, number>();
-      for (const t of u.targets) {
-        const n = seen.get(t.url) ?? 0;
-        seen.set(t.url, n + 1);
-        const key = `${t.url}#${n}`;
-        const have = into.byKey.get(key);
-        if (have === undefined) {
-          const copy = { ...t };
-          into.byKey.set(key, copy);
-          into.view.targets.push(copy);
-        } else {
-          have.activeConnections += t.activeConnections;
-          have.inFlightRequests += t.inFlightRequests;
-          have.healthy &&= t.healthy;
-        }
-      }
-    }
-  }
-  return [...merged.values()].map((m) => m.view);
-}
-
-/** Every worker's list, each connection with its `worker`, oldest first; `limit` applies after the merge. */
-export function mergeConnections(answers: readonly { worker: number; list: ConnectionList }[], limit: number): ConnectionList {
-  const all = answers.flatMap(({ worker, list }) => list.connections.map((c) => ({ ...c, worker })));
-  all.sort((a, b) => (a.openedAt < b.openedAt ? -1 : a.openedAt > b.openedAt ? 1 : 0));
-  return { connections: all.slice(0, limit), total: answers.reduce((sum, a) => sum + a.list.total, 0) };
 }
 
 // ---- the primary ------------------------------------------------------------------------------
@@ -122,14 +53,6 @@ interface Slot {
   restartDelayMs: number;
   restartTimer: NodeJS.Timeout | null;
   failure: string | null;     // what the worker said when it could not start
-}
-
-interface Pending {
-  readonly slot: Slot;
-  readonly worker: Worker;
-  readonly resolve: (answer: Answer | null) => void;
-  readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
 }
 
 type State = 'starting' | 'running' | 'stopping';
@@ -155,8 +78,7 @@ class Primary implements AdminSource {
   private config: GatewayConfig;             // what a (re)started worker gets
   private compiled: CompiledConfig;
   private readonly slots: Slot[];
-  private readonly pending = new Map<number, Pending>();
-  private seq = 0;
+  private readonly questions = new Questions();
   private state: State = 'starting';
   private admin: Server | null = null;
   private reloading: Promise<unknown> = Promise.resolve();
@@ -246,7 +168,7 @@ class Primary implements AdminSource {
         // After any reload in progress, so a restarted worker starts with what the others now run.
         void this.reloading.then(() => {
           if (slot.worker !== worker) return;
-          send(worker, this.state === 'stopping' ? { wsgate: 'drain' } : { wsgate: 'start', worker: slot.id, config: this.config });
+          sendToWorker(worker, this.state === 'stopping' ? { wsgate: 'drain' } : { wsgate: 'start', worker: slot.id, config: this.config });
         });
         return;
       case 'listening':
@@ -261,15 +183,9 @@ class Primary implements AdminSource {
         slot.failure = m.message;
         if (this.state === 'starting') this.settleStart(m.message);
         return;
-      case 'answer': {
-        const p = this.pending.get(m.seq);
-        if (p === undefined) return; // timed out already
-        this.pending.delete(m.seq);
-        clearTimeout(p.timer);
-        if (m.error !== null) p.reject(new Error(`worker ${slot.id}: ${m.error}`));
-        else p.resolve({ worker: slot.id, value: m.value });
+      case 'answer':
+        this.questions.answered(m);
         return;
-      }
     }
   }
 
@@ -277,13 +193,7 @@ class Primary implements AdminSource {
     if (slot.worker !== worker) return;
     slot.worker = null;
     slot.listening = false;
-    // Questions it will never answer: it has no connections left to report.
-    for (const [seq, p] of this.pending) {
-      if (p.worker !== worker) continue;
-      this.pending.delete(seq);
-      clearTimeout(p.timer);
-      p.resolve(null);
-    }
+    this.questions.workerExited(worker);
     if (this.slots.every((s) => s.worker === null)) for (const w of this.exitWaiters.splice(0)) w();
     if (this.state === 'stopping') return;
     const how = signal !== null ? `signal ${signal}` : `code ${code}`;
@@ -332,7 +242,7 @@ class Primary implements AdminSource {
     for (const s of this.slots) {
       if (s.restartTimer !== null) clearTimeout(s.restartTimer);
       s.restartTimer = null;
-      if (s.worker !== null) send(s.worker, { wsgate: 'drain' });
+      if (s.worker !== null) sendToWorker(s.worker, { wsgate: 'drain' });
     }
     let forced = false;
     const guard = setTimeout(() => {
@@ -382,28 +292,16 @@ class Primary implements AdminSource {
   // silent past the timeout fails the whole question (the admin API answers 500 naming it).
   private async ask(question: Question, timeoutMs = ASK_TIMEOUT_MS): Promise<Answer[]> {
     const asked = this.slots.filter((s) => s.listening && s.worker !== null);
-    const answers = await Promise.all(asked.map((s) => this.askOne(s, s.worker!, question, timeoutMs)));
+    const answers = await Promise.all(asked.map((s) => this.questions.ask(s.id, s.worker!, question, timeoutMs)));
     return answers.filter((a): a is Answer => a !== null);
   }
 
   // Views every worker holds alike (routes, config) come from the first that is listening.
   private async askAny(question: Question): Promise<unknown> {
     const slot = this.slots.find((s) => s.listening && s.worker !== null);
-    const answer = slot === undefined ? null : await this.askOne(slot, slot.worker!, question, ASK_TIMEOUT_MS);
+    const answer = slot === undefined ? null : await this.questions.ask(slot.id, slot.worker!, question, ASK_TIMEOUT_MS);
     if (answer === null) throw new Error('no worker is listening right now (one is restarting); try again');
     return answer.value;
-  }
-
-  private askOne(slot: Slot, worker: Worker, question: Question, timeoutMs: number): Promise<Answer | null> {
-    const seq = ++this.seq;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(seq);
-        reject(new Error(`worker ${slot.id} (pid ${worker.process.pid}) did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(seq, { slot, worker, resolve, reject, timer });
-      send(worker, { wsgate: 'ask', seq, question });
-    });
   }
 
   // ---- AdminSource ----
@@ -498,8 +396,4 @@ class Primary implements AdminSource {
           : results.map((r) => `worker ${r.worker}: ${r.result.message}`).join('; ');
     return { ok: true, problems: [], message };
   }
-}
-
-function send(worker: Worker, message: ToWorker): void {
-  if (worker.isConnected()) worker.send(message);
 }

@@ -880,11 +880,19 @@ describe('through the gateway', () => {
 
   test('an upstream that never answers, with a short response timeout → 504 UPSTREAM_TIMEOUT', async () => {
     const server = await startRawServer(); // reads, never answers
-    const gw = await startGateway({
-      upstreams: { mute: { targets: [{ url: `http://127.0.0.1:${server.port}` }], timeouts: { response: '150ms' } } },
-      routes: [{ name: 'mute', match: { path: '/*' }, upstream: 'mute' }],
-    });
-    const res = await send(gw.url('/x'));
+    const clock = new ManualClock();
+    const gw = await startGateway(
+      {
+        upstreams: { mute: { targets: [{ url: `http://127.0.0.1:${server.port}` }], timeouts: { response: '150ms' } } },
+        routes: [{ name: 'mute', match: { path: '/*' }, upstream: 'mute' }],
+      },
+      undefined,
+      { clock }, // the gateway's clock drives its upstream pools' deadlines too
+    );
+    const answer = send(gw.url('/x'));
+    await until(() => server.requests.length === 1, 'the request to reach the upstream');
+    clock.advance(150 + clock.tick);
+    const res = await answer;
     expect(res.status).toBe(504);
     const body = jsonOf(res) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('UPSTREAM_TIMEOUT');

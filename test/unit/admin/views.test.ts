@@ -1,7 +1,7 @@
-// server/workers: how the primary merges its workers' admin views (the cluster itself: e2e/workers).
+// admin/views: secrets redacted from the config view, and how a cluster primary merges its workers'
+// views (the cluster itself: e2e/cli/workers).
 import { expect, test } from 'vitest';
-import type { ConnectionView, TargetView } from '../../../src/admin/views.js';
-import { mergeConnections, mergeUpstreams } from '../../../src/server/workers.js';
+import { mergeConnections, mergeUpstreams, redactConfig, type ConnectionView, type TargetView } from '../../../src/admin/views.js';
 
 function target(url: string, activeConnections: number, inFlightRequests: number, healthy = true): TargetView {
   return { url, weight: 1, backup: false, healthy, activeConnections, inFlightRequests };
@@ -51,4 +51,18 @@ test('mergeConnections tags each connection with its worker, sorts oldest first,
     ],
     total: 7,
   });
+});
+
+test('redactConfig hides secret values at any depth and keeps the rest', () => {
+  const config = {
+    admin: { listen: '127.0.0.1:9901', token: 'sekret' },
+    auth: { users: { type: 'jwt', secret: 'hs-key', apiKey: '' }, partners: { keys: [{ id: 'acme', sha256: 'ab12' }] } },
+    store: { redis: { password: 'pw', host: 'r' } },
+  };
+  expect(redactConfig(config)).toEqual({
+    admin: { listen: '127.0.0.1:9901', token: '[redacted]' },
+    auth: { users: { type: 'jwt', secret: '[redacted]', apiKey: '' }, partners: { keys: [{ id: 'acme', sha256: '[redacted]' }] } },
+    store: { redis: { password: '[redacted]', host: 'r' } },
+  });
+  expect(config.admin.token).toBe('sekret');
 });
