@@ -1,5 +1,6 @@
 // config/compile: turns a checked GatewayConfig into the frozen runtime view the server uses:
 // durations and sizes become numbers once, here, and nothing downstream parses strings again.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { parseDuration } from '../core/duration.js';
@@ -21,12 +22,44 @@ export interface TargetSpec {
   readonly secure: boolean;
   readonly weight: number;
   readonly backup: boolean;
+  // Opaque and stable: names the target in a sticky cookie without giving its address away.
+  readonly id: string;
 }
+
+// Where `balance: hash` reads a request's key.
+export type HashOn =
+  | { readonly from: 'ip' }
+  | { readonly from: 'header' | 'cookie' | 'query'; readonly name: string }; // header names lower-cased
+
+export interface HealthCheckSpec {
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly unhealthyAfter: number;
+  readonly healthyAfter: number;
+  readonly expectStatus: readonly (readonly [min: number, max: number])[]; // inclusive ranges
+}
+
+export interface PassiveSpec {
+  readonly consecutiveFailures: number;
+  readonly ejectForMs: number;
+  readonly maxEjectForMs: number;
+  readonly ejectLast: boolean;
+}
+
+export type BalancePolicy = 'round_robin' | 'least_conn' | 'random' | 'hash';
 
 export interface UpstreamSpec {
   readonly name: string;
   readonly targets: readonly TargetSpec[];
-  readonly balance: 'round_robin';
+  readonly balance: BalancePolicy;
+  readonly hashOn: HashOn;                         // read only with balance: hash
+  readonly stickyCookie: string | null;
+  readonly healthCheck: HealthCheckSpec | null;
+  readonly passive: PassiveSpec | null;
+  readonly slowStartMs: number;                    // 0 = off
+  readonly onUnhealthy: 'keep' | 'close';
+  readonly closeSpreadMs: number;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
   readonly idleTimeoutMs: number;
@@ -108,19 +141,59 @@ function compileWebSocket(w: RouteConfig['websocket']): WebSocketSpec {
   };
 }
 
-function compileTarget(t: UpstreamConfig['targets'][number]): TargetSpec {
+function compileTarget(upstream: string, t: UpstreamConfig['targets'][number], index: number): TargetSpec {
   const u = new URL(t.url);
   const secure = u.protocol === 'https:' || u.protocol === 'wss:';
   const port = u.port === '' ? (secure ? 443 : 80) : Number(u.port);
   const origin = `${secure ? 'https' : 'http'}://${u.host}`;
-  return { url: origin, origin, hostname: u.hostname.replace(/^\[|\]$/g, ''), port, secure, weight: t.weight, backup: t.backup };
+  // The same upstream, address and place give the same id across restarts and instances.
+  const id = createHash('sha256').update(`${upstream}\0${origin}\0${index}`).digest('base64url').slice(0, 12);
+  return { url: origin, origin, hostname: u.hostname.replace(/^\[|\]$/g, ''), port, secure, weight: t.weight, backup: t.backup, id };
+}
+
+function compileHashOn(text: string | undefined): HashOn {
+  if (text === undefined || text === 'ip') return { from: 'ip' };
+  const colon = text.indexOf(':');
+  const from = text.slice(0, colon) as 'header' | 'cookie' | 'query';
+  const name = text.slice(colon + 1);
+  return { from, name: from === 'header' ? name.toLowerCase() : name };
+}
+
+function compileStatusRanges(expect: number | string | (number | string)[]): [number, number][] {
+  return (Array.isArray(expect) ? expect : [expect]).map((e): [number, number] => {
+    if (typeof e === 'number') return [e, e];
+    if (e.endsWith('xx')) return [Number(e[0]) * 100, Number(e[0]) * 100 + 99];
+    const [lo, hi] = e.split('-');
+    return [Number(lo), Number(hi ?? lo)];
+  });
+}
+
+function compileHealthCheck(h: NonNullable<UpstreamConfig['healthCheck']>): HealthCheckSpec {
+  return {
+    path: h.path,
+    intervalMs: parseDuration(h.interval),
+    timeoutMs: parseDuration(h.timeout),
+    unhealthyAfter: h.unhealthyAfter,
+    healthyAfter: h.healthyAfter,
+    expectStatus: compileStatusRanges(h.expectStatus),
+  };
 }
 
 function compileUpstream(name: string, u: UpstreamConfig): UpstreamSpec {
   return {
     name,
-    targets: u.targets.map(compileTarget),
+    targets: u.targets.map((t, i) => compileTarget(name, t, i)),
     balance: u.balance,
+    hashOn: compileHashOn(u.hashOn),
+    stickyCookie: u.sticky?.cookie ?? null,
+    healthCheck: u.healthCheck === undefined ? null : compileHealthCheck(u.healthCheck),
+    passive:
+      u.passive === undefined
+        ? null
+        : { consecutiveFailures: u.passive.consecutiveFailures, ejectForMs: parseDuration(u.passive.ejectFor), maxEjectForMs: parseDuration(u.passive.maxEjectFor), ejectLast: u.passive.ejectLast },
+    slowStartMs: parseDuration(u.slowStart),
+    onUnhealthy: u.onUnhealthy,
+    closeSpreadMs: parseDuration(u.closeSpread),
     connectTimeoutMs: parseDuration(u.timeouts.connect),
     responseTimeoutMs: parseDuration(u.timeouts.response),
     idleTimeoutMs: parseDuration(u.timeouts.idle),

@@ -38,9 +38,39 @@ export const targetSchema = z.strictObject({
   backup: z.boolean().default(false),
 });
 
+// Where `balance: hash` reads its key: the client address, or a header, cookie or query parameter.
+const hashOn = z.string().regex(/^(ip|header:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|cookie:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|query:[^\s&=#]+)$/, {
+  error: 'invalid hashOn: use ip, header:NAME, cookie:NAME or query:NAME',
+});
+// "2xx", "200", "200-299", or a list of those.
+const statusRange = z.union([z.number().int().min(100).max(599), z.string().regex(/^([1-5]xx|[1-5]\d\d(-[1-5]\d\d)?)$/, { error: 'invalid status: use 200, 200-299 or 2xx' })]);
+
+export const healthCheckSchema = z.strictObject({
+  path: z.string().regex(/^\/[\x21-\x7e]*$/, { error: 'healthCheck.path must start with / and hold printable ASCII' }).default('/healthz'),
+  interval: duration.default('5s'),
+  timeout: duration.default('2s'),
+  unhealthyAfter: z.number().int().min(1).max(100).default(3),
+  healthyAfter: z.number().int().min(1).max(100).default(2),
+  expectStatus: z.union([statusRange, z.array(statusRange).min(1)]).default('2xx'),
+});
+
+export const passiveSchema = z.strictObject({
+  consecutiveFailures: z.number().int().min(1).max(1000).default(5),
+  ejectFor: duration.default('30s'),
+  maxEjectFor: duration.default('5m'),   // repeat offenders: ejectFor doubles up to this
+  ejectLast: z.boolean().default(false), // false: the last healthy target is never ejected
+});
+
 export const upstreamSchema = z.strictObject({
   targets: z.array(targetSchema).min(1, { error: 'an upstream needs at least one target' }),
-  balance: z.literal('round_robin', { error: 'only round_robin is available in this version' }).default('round_robin'),
+  balance: z.enum(['round_robin', 'least_conn', 'random', 'hash'], { error: 'balance must be round_robin, least_conn, random or hash' }).default('round_robin'),
+  hashOn: hashOn.optional(),
+  sticky: z.strictObject({ cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: 'sticky.cookie must be a cookie name (letters, digits, - and _)' }) }).optional(),
+  healthCheck: healthCheckSchema.optional(),
+  passive: passiveSchema.optional(),
+  slowStart: duration.default('0s'),
+  onUnhealthy: z.enum(['keep', 'close'], { error: 'onUnhealthy must be keep or close' }).default('keep'),
+  closeSpread: duration.default('10s'),
   timeouts: z
     .strictObject({
       connect: duration.default('5s'),

@@ -33,15 +33,24 @@ export interface ExchangeHandler {
 export interface ExchangeTarget {
   inFlight: number;
   readonly origin: string;
+  readonly id: string; // opaque; what a sticky cookie holds
   dispatch(options: DispatchOptions, handler: ExchangeHandler): void;
+}
+
+// What ties a request to a target: the key `balance: hash` hashes, the target a sticky cookie
+// names. Worked out once per request by server/, and only for upstreams that use them.
+export interface Affinity {
+  readonly hashKey: string | null;
+  readonly stickyId: string | null;
 }
 
 // The named pool the relay picks a target from; `exclude` lets a retry avoid the one that failed.
 export interface TargetChooser {
   readonly name: string;
   readonly retries: number;
+  readonly stickyCookie: string | null; // set: the answer names the chosen target in this cookie
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
   readonly idleTimeoutMs: number;
-  pick(exclude: ExchangeTarget | null): ExchangeTarget | null;
+  pick(exclude: ExchangeTarget | null, affinity: Affinity | null): ExchangeTarget | null;
 }

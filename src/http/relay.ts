@@ -2,7 +2,7 @@
 // exchange's response until it ends; the target's client owns the upstream socket (upstream/h1 for
 // plain TCP, undici for https://). It sees targets only through core/exchange's interfaces.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ExchangeControl, ExchangeHandler, ExchangeTarget, TargetChooser } from '../core/exchange.js';
+import type { Affinity, ExchangeControl, ExchangeHandler, ExchangeTarget, TargetChooser } from '../core/exchange.js';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import type { HeaderOps } from '../config/compile.js';
@@ -51,6 +51,7 @@ export class HttpRelay implements ExchangeHandler {
     private readonly hasBody: boolean,
     private readonly maxBodyBytes: number,
     private readonly done: RelayDone | null,
+    private readonly affinity: Affinity | null = null, // null: the upstream hashes nothing and pins nothing
   ) {
     this.attemptsLeft = hasBody || !IDEMPOTENT.has(req.method ?? '') ? 0 : pool.retries;
     (res as OwnedRes).relay = this;
@@ -68,7 +69,7 @@ export class HttpRelay implements ExchangeHandler {
 
   // `failure`: why the previous attempt failed; it is the answer when no other target is left to try.
   start(exclude: ExchangeTarget | null = null, failure: GatewayError | null = null): void {
-    const target = this.pool.pick(exclude);
+    const target = this.pool.pick(exclude, this.affinity);
     if (target === null) {
       this.fail(failure ?? new GatewayError('NO_HEALTHY_TARGET', `upstream ${this.pool.name} has no healthy target`));
       return;
@@ -106,6 +107,8 @@ export class HttpRelay implements ExchangeHandler {
     // The client gets the id our logs and error bodies carry, not one the upstream made up.
     if (ops === null || !ops.drop.has('x-request-id')) out.push('x-request-id', this.requestId);
     if (ops !== null) for (const [k, v] of ops.set) out.push(k, v);
+    const cookie = this.pool.stickyCookie;
+    if (cookie !== null && this.target !== null && this.affinity?.stickyId !== this.target.id) out.push('set-cookie', stickyCookieLine(cookie, this.target.id, this.req));
     this.status = statusCode;
     try {
       res.writeHead(statusCode, statusText, out);
@@ -223,6 +226,13 @@ class UndiciControl implements ExchangeControl {
   resume(): void {
     this.resumeUndici?.();
   }
+}
+
+// The cookie that pins a client to a target (sticky sessions): the target's opaque id, for the
+// whole site, out of reach of scripts; Secure when the client came over TLS.
+export function stickyCookieLine(name: string, id: string, req: IncomingMessage): string {
+  const secure = (req.socket as { encrypted?: boolean }).encrypted === true ? '; Secure' : '';
+  return `${name}=${id}; Path=/; HttpOnly; SameSite=Lax${secure}`;
 }
 
 function resOnDrain(this: OwnedRes): void {

@@ -5,7 +5,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { TargetSpec, UpstreamSpec } from '../config/compile.js';
 import type { Clock } from '../core/clock.js';
-import type { DispatchOptions, ExchangeHandler, ExchangeTarget, TargetChooser } from '../core/exchange.js';
+import type { Affinity, DispatchOptions, ExchangeHandler, ExchangeTarget, TargetChooser } from '../core/exchange.js';
 import { createRoundRobin } from './balancers/round-robin.js';
 import { H1Pool } from './h1/client.js';
 
@@ -51,6 +51,10 @@ export class Target implements ExchangeTarget {
     return this.spec.origin;
   }
 
+  get id(): string {
+    return this.spec.id;
+  }
+
   // HOT: per request. Both clients call the same handler methods (core/exchange.ts).
   dispatch(options: DispatchOptions, handler: ExchangeHandler): void {
     if (this.h1 !== null) {
@@ -68,10 +72,10 @@ export class Target implements ExchangeTarget {
   }
 }
 
-// A balancer chooses among the usable targets; it never sees unhealthy ones. `exclude` lets a
-// retry avoid the target that just failed.
+// A balancer chooses among the usable targets (it skips unhealthy ones). `exclude` lets a retry
+// avoid the target that just failed; `hashKey` is the request's key under `balance: hash`.
 export interface Balancer {
-  pick(targets: readonly Target[], exclude: ExchangeTarget | null): Target | null;
+  pick(targets: readonly Target[], exclude: ExchangeTarget | null, hashKey: string | null): Target | null;
 }
 
 export class UpstreamPool implements TargetChooser {
@@ -107,9 +111,18 @@ export class UpstreamPool implements TargetChooser {
     return this.spec.idleTimeoutMs;
   }
 
+  get stickyCookie(): string | null {
+    return this.spec.stickyCookie;
+  }
+
   // HOT: per request. Backup targets only serve when no primary target is healthy (nginx `backup`).
-  pick(exclude: ExchangeTarget | null = null): Target | null {
-    const t = this.balancer.pick(this.primary, exclude);
+  pick(exclude: ExchangeTarget | null = null, affinity: Affinity | null = null): Target | null {
+    if (affinity !== null && affinity.stickyId !== null) {
+      // A sticky client stays on its target while that target is healthy, else it is re-picked.
+      const pinned = this.targets.find((x) => x.spec.id === affinity.stickyId);
+      if (pinned !== undefined && pinned.healthy && pinned !== exclude) return pinned;
+    }
+    const t = this.balancer.pick(this.primary, exclude, affinity === null ? null : affinity.hashKey);
     if (t !== null) return t;
     for (const b of this.backup) if (b.healthy && b !== exclude) return b;
     return null;

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { expect, onTestFinished, test } from 'vitest';
-import type { DispatchOptions, ExchangeControl, ExchangeHandler, ExchangeTarget, TargetChooser } from '../../../src/core/exchange.js';
+import type { Affinity, DispatchOptions, ExchangeControl, ExchangeHandler, ExchangeTarget, TargetChooser } from '../../../src/core/exchange.js';
 import type { HeaderOps } from '../../../src/config/compile.js';
 import { HttpRelay } from '../../../src/http/relay.js';
 import { send } from '../../helpers/http.js';
@@ -30,7 +30,10 @@ class ScriptedTarget implements ExchangeTarget {
   inFlight = 0;
   readonly seen: DispatchOptions[] = [];
   readonly controls: Control[] = [];
-  constructor(readonly origin: string, private readonly script: Script) {}
+  readonly id: string;
+  constructor(readonly origin: string, private readonly script: Script) {
+    this.id = `id-${origin.slice(7)}`;
+  }
   dispatch(options: DispatchOptions, handler: ExchangeHandler): void {
     this.seen.push(options);
     const control = new Control(handler);
@@ -46,9 +49,11 @@ class Chooser implements TargetChooser {
   readonly responseTimeoutMs = 30_000;
   readonly idleTimeoutMs = 60_000;
   readonly excluded: (ExchangeTarget | null)[] = [];
-  constructor(private readonly targets: readonly ScriptedTarget[], readonly retries = 1) {}
-  pick(exclude: ExchangeTarget | null): ExchangeTarget | null {
+  constructor(private readonly targets: readonly ScriptedTarget[], readonly retries = 1, readonly stickyCookie: string | null = null) {}
+  pick(exclude: ExchangeTarget | null, affinity: Affinity | null): ExchangeTarget | null {
     this.excluded.push(exclude);
+    const pinned = this.targets.find((t) => t.id === affinity?.stickyId);
+    if (pinned !== undefined) return pinned;
     return this.targets.find((t) => t !== exclude) ?? null;
   }
 }
@@ -66,10 +71,10 @@ function failWith(code: string): Script {
 }
 
 // A server whose every request is relayed through `chooser`; its URL.
-async function relayServer(chooser: TargetChooser, responseOps: HeaderOps | null = null): Promise<string> {
+async function relayServer(chooser: TargetChooser, responseOps: HeaderOps | null = null, affinity: Affinity | null = null): Promise<string> {
   const server: Server = createServer((req, res) => {
     const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
-    new HttpRelay(req, res, chooser, req.url ?? '/', ['host', 'upstream'], responseOps, 'req-1', hasBody, 1024, null).start();
+    new HttpRelay(req, res, chooser, req.url ?? '/', ['host', 'upstream'], responseOps, 'req-1', hasBody, 1024, null, affinity).start();
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -163,4 +168,18 @@ test('a chunked body over maxBodyBytes aborts the exchange: the client gets 413 
   expect(res.status).toBe(413);
   expect(JSON.parse(res.body.toString())).toMatchObject({ error: { code: 'BODY_TOO_LARGE' } });
   expect(target.controls[0]!.aborted).toMatchObject({ code: 'BODY_TOO_LARGE' });
+});
+
+test('a sticky upstream names the chosen target in its cookie, by id', async () => {
+  const a = new ScriptedTarget('http://a', answer(200, [], 'a'));
+  const res = await send(await relayServer(new Chooser([a], 1, 'sid')));
+  expect(res.headers['set-cookie']).toEqual(['sid=id-a; Path=/; HttpOnly; SameSite=Lax']);
+});
+
+test('a client already pinned to the target it gets is not sent the cookie again', async () => {
+  const a = new ScriptedTarget('http://a', answer(200, [], 'a'));
+  const b = new ScriptedTarget('http://b', answer(200, [], 'b'));
+  const res = await send(await relayServer(new Chooser([a, b], 1, 'sid'), null, { hashKey: null, stickyId: 'id-b' }));
+  expect(res.body.toString()).toBe('b');
+  expect(res.headers['set-cookie']).toBeUndefined();
 });
