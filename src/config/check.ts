@@ -358,6 +358,8 @@ function checkTargetUrl(text: string): string | null {
   return null;
 }
 
+const NOT_HASH = new Set(['round_robin', 'least_conn', 'random']);
+
 function checkUpstreams(raw: Obj, problems: Problem[]): void {
   if (!isObj(raw.upstreams)) return;
   for (const [name, up] of Object.entries(raw.upstreams)) {
@@ -372,6 +374,16 @@ function checkUpstreams(raw: Obj, problems: Problem[]): void {
       problems.push({
         path: formatPath(['upstreams', name, 'targets']),
         message: 'every target is a backup, so none would ever be used first; remove backup: true from at least one',
+      });
+    }
+    // hashOn is read by the hash balancer alone: elsewhere it would be silently ignored. `sticky` with
+    // `balance: hash` is allowed: the cookie's target wins, the hash places a client without one.
+    // A misspelt balance is the schema's problem already; this one is about a valid other policy.
+    const balance = up.balance ?? 'round_robin';
+    if (up.hashOn !== undefined && typeof balance === 'string' && NOT_HASH.has(balance)) {
+      problems.push({
+        path: formatPath(['upstreams', name, 'hashOn']),
+        message: `hashOn is only used with balance: hash, and this upstream balances by ${balance}; add balance: hash or remove hashOn`,
       });
     }
   }

@@ -50,6 +50,9 @@ test('fills in every default and keeps durations and sizes as strings', () => {
       chat: {
         targets: [{ url: 'http://127.0.0.1:3001', weight: 1, backup: false }],
         balance: 'round_robin',
+        slowStart: '0s',
+        onUnhealthy: 'keep',
+        closeSpread: '10s',
         timeouts: { connect: '5s', response: '30s', idle: '60s' },
         retries: 1,
         maxConnectionsPerTarget: 10_000,
@@ -151,6 +154,10 @@ test.each<{ name: string; change: (c: Raw) => void; path: string; message: strin
     path: 'upstreams.chat.targets[0].url', message: /^a target URL cannot hold credentials; remove them/ },
   { name: 'an upstream whose targets are all backups', change: (c) => { c.upstreams.chat.targets[0].backup = true; },
     path: 'upstreams.chat.targets', message: /every target is a backup.*remove backup: true from at least one/ },
+  { name: 'hashOn without balance: hash', change: (c) => { c.upstreams.chat.hashOn = 'header:X-User'; },
+    path: 'upstreams.chat.hashOn', message: 'hashOn is only used with balance: hash, and this upstream balances by round_robin; add balance: hash or remove hashOn' },
+  { name: 'hashOn beside another balance policy', change: (c) => { c.upstreams.chat.balance = 'least_conn'; c.upstreams.chat.hashOn = 'ip'; },
+    path: 'upstreams.chat.hashOn', message: /this upstream balances by least_conn; add balance: hash or remove hashOn$/ },
   { name: 'an odd upstream name in a path', change: (c) => { c.upstreams['a.b'] = { targets: [{ url: 'x' }] }; },
     path: 'upstreams["a.b"].targets[0].url', message: /has no scheme/ },
 
@@ -235,6 +242,19 @@ test.each(['http://127.0.0.1:3001', 'https://a.example.com', 'ws://127.0.0.1:1/'
   const config = base();
   config.upstreams.chat.targets[0].url = url;
   expect(checkConfig(config).problems).toEqual([]);
+});
+
+test('balance: hash takes hashOn, and sticky beside it (the cookie wins, the hash places the rest)', () => {
+  for (const upstream of [{ balance: 'hash' }, { balance: 'hash', hashOn: 'cookie:uid' }, { balance: 'hash', hashOn: 'query:room', sticky: { cookie: 'sid' } }]) {
+    const config = base();
+    Object.assign(config.upstreams.chat, upstream);
+    expect(checkConfig(config).problems, JSON.stringify(upstream)).toEqual([]);
+  }
+});
+
+test('hashOn beside a misspelt balance is reported once, as the misspelling', () => {
+  const problems = problemsOf((c) => { c.upstreams.chat.balance = 'hsah'; c.upstreams.chat.hashOn = 'ip'; });
+  expect(problems.map((p) => p.path)).toEqual(['upstreams.chat.balance']);
 });
 
 test('admin on a loopback address needs no token', () => {
