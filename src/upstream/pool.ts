@@ -6,7 +6,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { TargetSpec, UpstreamSpec } from '../config/compile.js';
 import type { Clock } from '../core/clock.js';
 import type { Affinity, DispatchOptions, ExchangeHandler, ExchangeTarget, TargetChooser } from '../core/exchange.js';
-import { createRoundRobin } from './balancers/round-robin.js';
+import { createBalancer } from './balancers/create.js';
 import { H1Pool } from './h1/client.js';
 
 // An unused pooled connection closes after 3-4 s (the pool checks once a second): before the 5 s
@@ -88,7 +88,7 @@ export class UpstreamPool implements TargetChooser {
     this.targets = spec.targets.map((t) => new Target(t, spec, clock));
     this.primary = this.targets.filter((t) => !t.spec.backup);
     this.backup = this.targets.filter((t) => t.spec.backup);
-    this.balancer = createRoundRobin(this.primary);
+    this.balancer = createBalancer(spec, this.primary);
   }
 
   get name(): string {
