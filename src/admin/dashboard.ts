@@ -43,7 +43,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div class="card"><div class="k">in-flight HTTP</div><div class="v" id="inflight">–</div></div>
     <div class="card"><div class="k">routes</div><div class="v" id="routes">–</div></div>
   </div>
-  <section><h2>Upstreams</h2><table><thead><tr><th>upstream</th><th>target</th><th>health</th><th class="num">tunnels</th><th class="num">in flight</th><th class="num">weight</th></tr></thead><tbody id="upstreams"></tbody></table></section>
+  <section><h2>Upstreams</h2><table><thead><tr><th>upstream</th><th>target</th><th>health</th><th>why</th><th>last check</th><th class="num">tunnels</th><th class="num">in flight</th><th class="num">weight</th></tr></thead><tbody id="upstreams"></tbody></table></section>
   <section><h2>Live connections <input id="filter" placeholder="filter by route or user"></h2><table><thead><tr><th>id</th><th>route</th><th>user</th><th>client</th><th>target</th><th>age</th><th>idle</th><th class="num">msgs in</th><th class="num">msgs out</th><th class="num">bytes in</th><th class="num">bytes out</th><th></th></tr></thead><tbody id="conns"></tbody></table></section>
 </main>
 <script>
@@ -84,7 +84,9 @@ export const DASHBOARD_HTML = `<!doctype html>
         const tr = document.createElement('tr');
         cell(tr, u.name); cell(tr, t.url + (t.backup ? ' (backup)' : ''));
         const h = cell(tr, t.healthy ? 'healthy' : 'unhealthy'); const dot = document.createElement('span'); dot.className = 'dot ' + (t.healthy ? 'up' : 'down'); h.prepend(dot);
-        cell(tr, num(t.activeConnections), 'num'); cell(tr, num(t.inFlightRequests), 'num'); cell(tr, String(t.weight), 'num');
+        cell(tr, t.healthReason + (t.ejectedUntil ? ' until ' + new Date(t.ejectedUntil).toLocaleTimeString() : ''));
+        cell(tr, t.lastCheck ? t.lastCheck.result + ' · ' + age(now - Date.parse(t.lastCheck.at)) + ' ago' : '–');
+        cell(tr, num(t.activeConnections), 'num'); cell(tr, num(t.inFlightRequests), 'num'); cell(tr, t.effectiveWeight < t.weight ? t.effectiveWeight + ' / ' + t.weight : String(t.weight), 'num');
         ub.appendChild(tr);
       }
       $('inflight').textContent = num(inflight);

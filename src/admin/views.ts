@@ -21,6 +21,10 @@ export interface TargetView {
   weight: number;
   backup: boolean;
   healthy: boolean;
+  healthReason: string;      // 'ok', or why not: 'status 500', 'timeout', 'refused', 'ejected: …'
+  lastCheck: { at: string; result: string } | null; // the last active check (ISO 8601); null: none yet or no healthCheck
+  ejectedUntil: string | null; // ISO 8601, while passive health keeps it out
+  effectiveWeight: number;   // the weight under slow start (the configured one once ramped up)
   activeConnections: number; // open WebSocket tunnels
   inFlightRequests: number;
 }
@@ -74,6 +78,10 @@ export function upstreamViews(pools: Iterable<UpstreamPool>): UpstreamView[] {
       weight: t.spec.weight,
       backup: t.spec.backup,
       healthy: t.healthy,
+      healthReason: t.healthReason,
+      lastCheck: t.lastCheckResult === null ? null : { at: new Date(t.lastCheckAtMs).toISOString(), result: t.lastCheckResult },
+      ejectedUntil: t.ejectedUntilMs === 0 ? null : new Date(t.ejectedUntilMs).toISOString(),
+      effectiveWeight: Math.round(t.effectiveWeight(p.clock.nowMs) * 100) / 100,
       activeConnections: t.activeTunnels,
       inFlightRequests: t.inFlight,
     })),
@@ -116,7 +124,10 @@ export function redactConfig(value: unknown): unknown {
 
 // ---- a cluster primary merges its workers' views ------------------------------------------------
 
-/** Upstreams by name, targets by URL: counters summed; healthy only if every worker sees it healthy. */
+/**
+ * Upstreams by name, targets by URL: counters summed; healthy only if every worker sees it healthy,
+ * with the reason of a worker that does not; the latest check and ejection; the lowest slow-start weight.
+ */
 export function mergeUpstreams(lists: readonly (readonly UpstreamView[])[]): UpstreamView[] {
   const merged = new Map<string, { view: UpstreamView; byKey: Map<string, TargetView> }>();
   for (const list of lists) {
@@ -140,7 +151,11 @@ export function mergeUpstreams(lists: readonly (readonly UpstreamView[])[]): Ups
         } else {
           have.activeConnections += t.activeConnections;
           have.inFlightRequests += t.inFlightRequests;
+          if (have.healthy && !t.healthy) have.healthReason = t.healthReason;
           have.healthy &&= t.healthy;
+          if (t.lastCheck !== null && (have.lastCheck === null || t.lastCheck.at > have.lastCheck.at)) have.lastCheck = t.lastCheck;
+          if (t.ejectedUntil !== null && (have.ejectedUntil === null || t.ejectedUntil > have.ejectedUntil)) have.ejectedUntil = t.ejectedUntil;
+          have.effectiveWeight = Math.min(have.effectiveWeight, t.effectiveWeight);
         }
       }
     }

@@ -35,6 +35,41 @@ export interface ExchangeTarget {
   readonly origin: string;
   readonly id: string; // opaque; what a sticky cookie holds
   dispatch(options: DispatchOptions, handler: ExchangeHandler): void;
+  // The outcome of one attempt, for passive health (upstream/passive.ts): null when the upstream
+  // answered below 500, else what went wrong ('status 502', 'timeout', 'refused', 'reset'). Optional:
+  // a target without passive health (a test's scripted one) need not judge outcomes.
+  report?(failure: string | null): void;
+}
+
+// What passive health counts against a target, by error code (the deepest cause that names one):
+// connect errors, resets and timeouts. Anything else (a malformed answer, our own abort) is null.
+const FAILURE_KINDS: Record<string, string> = {
+  ECONNREFUSED: 'refused',
+  ECONNRESET: 'reset',
+  EPIPE: 'reset',
+  EHOSTUNREACH: 'unreachable',
+  ENETUNREACH: 'unreachable',
+  UND_ERR_SOCKET: 'reset',
+  UND_ERR_CLOSED: 'reset',
+  H1_SOCKET_CLOSED: 'reset',
+  UPSTREAM_UNAVAILABLE: 'reset',
+  ETIMEDOUT: 'timeout',
+  UND_ERR_CONNECT_TIMEOUT: 'timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'timeout',
+  UND_ERR_BODY_TIMEOUT: 'timeout',
+  H1_CONNECT_TIMEOUT: 'timeout',
+  H1_HEADERS_TIMEOUT: 'timeout',
+  H1_BODY_TIMEOUT: 'timeout',
+  UPSTREAM_TIMEOUT: 'timeout',
+};
+
+export function failureKind(err: unknown): string | null {
+  let kind: string | null = null;
+  for (let e = err; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') kind = FAILURE_KINDS[code] ?? kind;
+  }
+  return kind;
 }
 
 // What ties a request to a target: the key `balance: hash` hashes, the target a sticky cookie

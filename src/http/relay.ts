@@ -2,7 +2,7 @@
 // exchange's response until it ends; the target's client owns the upstream socket (upstream/h1 for
 // plain TCP, undici for https://). It sees targets only through core/exchange's interfaces.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Affinity, ExchangeControl, ExchangeHandler, ExchangeTarget, TargetChooser } from '../core/exchange.js';
+import { failureKind, type Affinity, type ExchangeControl, type ExchangeHandler, type ExchangeTarget, type TargetChooser } from '../core/exchange.js';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import type { HeaderOps } from '../config/compile.js';
@@ -37,6 +37,7 @@ export class HttpRelay implements ExchangeHandler {
   private drainListened = false;
   private lastChunk: Buffer | null = null;
   private finished = false;
+  private aborted = false; // we cut the exchange short (client gone, body too large): not the target's fault
   private attemptsLeft: number;
   private bodyBytes = 0;
 
@@ -92,6 +93,7 @@ export class HttpRelay implements ExchangeHandler {
   onHeaders(statusCode: number, rawHeaders: readonly (Buffer | string)[], resume: (() => void) | null, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx informational: not relayed
     this.headersReceived = true;
+    this.target?.report?.(statusCode >= 500 ? `status ${statusCode}` : null);
     if (resume !== null && this.control instanceof UndiciControl) this.control.resumeUndici = resume;
     const res = this.res;
     if (res.destroyed) return false;
@@ -150,6 +152,7 @@ export class HttpRelay implements ExchangeHandler {
 
   onError(err: Error): void {
     this.release();
+    if (!this.headersReceived && !this.aborted) this.target?.report?.(failureKind(err));
     const gwErr = toGatewayError(err, 'UPSTREAM_UNAVAILABLE');
     if (!this.headersReceived && this.attemptsLeft > 0 && RETRYABLE.has(String((err as { code?: unknown }).code)) && !this.res.destroyed) {
       this.attemptsLeft--;
@@ -181,6 +184,7 @@ export class HttpRelay implements ExchangeHandler {
   }
 
   abort(err: GatewayError): void {
+    this.aborted = true;
     if (this.control !== null && !this.finished) this.control.abort(err);
     else this.fail(err);
   }

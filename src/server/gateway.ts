@@ -20,6 +20,7 @@ import { createListener, listen } from './listener.js';
 import { applyConfig, reloadFromSource } from './reload.js';
 import { buildRuntime, clockTickFor, createPools } from './runtime.js';
 import { ServerState } from './state.js';
+import { poolEvents } from './tunnel-events.js';
 
 export interface GatewayOptions {
   /** A pino logger to use instead of the one built from `config.log`. */
@@ -54,7 +55,7 @@ export class Gateway {
     clock.setTick(clockTickFor(compiled));
     const poolClock = options.clock ?? null;
     const middleware = { global: [], byRoute: new Map<string, Middleware[]>() };
-    const runtime = buildRuntime(compiled, middleware, createPools(compiled, poolClock));
+    const runtime = buildRuntime(compiled, middleware, createPools(compiled, poolClock, poolEvents(this.log, () => this.state)));
     const prom = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? false, upstreams: () => this.state.runtime.pools.values() });
     this.state = new ServerState(this.log, prom, new TunnelRegistry(prom), clock, poolClock, middleware, runtime);
   }

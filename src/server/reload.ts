@@ -13,6 +13,7 @@ import type { WsTunnel } from '../ws/tunnel.js';
 import { applyLimits, createListener, diffListeners, listen } from './listener.js';
 import { buildRuntime, carryPools, clockTickFor, closePoolsNotIn, type Runtime } from './runtime.js';
 import type { ServerState } from './state.js';
+import { poolEvents } from './tunnel-events.js';
 
 /** Rereads the reload source (the config file) and applies it. */
 export async function reloadFromSource(state: ServerState): Promise<ReloadResult> {
@@ -49,7 +50,7 @@ async function swapConfig(state: ServerState, input: unknown): Promise<ReloadRes
   const notes: string[] = [];
   if (JSON.stringify(compiled.source.admin) !== JSON.stringify(old.config.source.admin)) notes.push('admin changes need a restart');
   if (compiled.source.workers !== old.config.source.workers) notes.push('workers changes need a restart');
-  const pools = carryPools(old.pools, compiled, state.poolClock);
+  const pools = carryPools(old.pools, compiled, state.poolClock, poolEvents(state.log, () => state));
   let next: Runtime;
   try {
     next = buildRuntime(compiled, state.middleware, pools);

@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js';
 import type { Middleware } from '../middleware/chain.js';
 import type { GatewayMetrics, RouteMetrics } from '../observability/metrics.js';
 import { createMatcher, type Matcher } from '../routing/matcher.js';
-import { UpstreamPool } from '../upstream/pool.js';
+import { UpstreamPool, type PoolEvents } from '../upstream/pool.js';
 
 // One route of the running config, with what it needs at request time resolved once.
 export interface RouteRuntime {
@@ -52,16 +52,16 @@ export function routeMetrics(prom: GatewayMetrics, route: RouteRuntime): RouteMe
   return (route.metrics ??= prom.route(route.spec.name));
 }
 
-export function createPools(config: CompiledConfig, clock: Clock | null): Map<string, UpstreamPool> {
-  return new Map([...config.upstreams].map(([name, spec]) => [name, new UpstreamPool(spec, clock)]));
+export function createPools(config: CompiledConfig, clock: Clock | null, events: PoolEvents | null): Map<string, UpstreamPool> {
+  return new Map([...config.upstreams].map(([name, spec]) => [name, new UpstreamPool(spec, clock, events)]));
 }
 
 // Pools whose upstream is unchanged carry over (warm connections, counters); the others are new.
-export function carryPools(old: ReadonlyMap<string, UpstreamPool>, config: CompiledConfig, clock: Clock | null): Map<string, UpstreamPool> {
+export function carryPools(old: ReadonlyMap<string, UpstreamPool>, config: CompiledConfig, clock: Clock | null, events: PoolEvents | null): Map<string, UpstreamPool> {
   const pools = new Map<string, UpstreamPool>();
   for (const [name, spec] of config.upstreams) {
     const prev = old.get(name);
-    pools.set(name, prev !== undefined && JSON.stringify(prev.spec) === JSON.stringify(spec) ? prev : new UpstreamPool(spec, clock));
+    pools.set(name, prev !== undefined && JSON.stringify(prev.spec) === JSON.stringify(spec) ? prev : new UpstreamPool(spec, clock, events));
   }
   return pools;
 }

@@ -1,11 +1,16 @@
 // server/tunnel-events: what the gateway does when a tunnel opens and when it is gone: the
 // registry, the target's counter, metrics, the ws_open and ws_close log lines, and the lifecycle
-// hooks middleware registered (ctx.onOpen / ctx.onClose).
+// hooks middleware registered (ctx.onOpen / ctx.onClose); and what a target's health means for
+// tunnels: handshake outcomes for passive health, 1012 for the tunnels of a target gone down.
+import type { Clock, Sweepable } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
+import { failureKind } from '../core/exchange.js';
 import type { WsCloseInfo, WsOpenInfo } from '../middleware/chain.js';
 import type { Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
-import type { Target } from '../upstream/pool.js';
+import type { PoolEvents, Target, UpstreamPool } from '../upstream/pool.js';
+import { CLOSE_CODES } from '../ws/close-codes.js';
+import type { HandshakeResult } from '../ws/handshake.js';
 import type { TunnelObserver, WsTunnel } from '../ws/tunnel.js';
 import type { Exchange } from './exchange.js';
 import { routeMetrics, type RouteRuntime } from './runtime.js';
@@ -104,5 +109,51 @@ function callHook<T>(log: Logger, fn: (info: T) => void, info: T): void {
     fn(info);
   } catch (err) {
     log.error({ event: EVENTS.ERROR, code: 'INTERNAL' satisfies ErrorCode, err }, 'lifecycle hook threw');
+  }
+}
+
+// An upstream handshake's outcome as passive health counts it (server/ws-ingress.ts): a 101 or a
+// 4xx is an answer; a 5xx, a refusal, a reset or a timeout is a failure. During a drain the
+// handshakes we cancel ourselves are not the target's fault.
+export function reportHandshake(state: ServerState, target: Target, result: HandshakeResult): void {
+  if (state.draining) return;
+  const failure = result.socket !== null ? null : failureKind(result.error) ?? (result.status >= 500 ? `status ${result.status}` : null);
+  target.report(failure);
+}
+
+// What every upstream pool tells the gateway: its health lines go to the gateway's log, and a target
+// that goes down under `onUnhealthy: close` has its tunnels closed. `state` is read when that
+// happens (the gateway builds its first pools before its state).
+export function poolEvents(log: Logger, state: () => ServerState): PoolEvents {
+  return { log, targetDown: (pool, target) => closeTunnelsOf(state(), pool, target) };
+}
+
+// onUnhealthy: close. The target's tunnels get 1012 (try again: the client reconnects to a healthy
+// target), spread evenly over closeSpread so that they do not all reconnect in the same tick.
+function closeTunnelsOf(state: ServerState, pool: UpstreamPool, target: Target): void {
+  const tunnels: WsTunnel[] = [];
+  for (const t of state.registry.values()) if (tunnelTargets.get(t) === target) tunnels.push(t);
+  if (tunnels.length === 0) return;
+  const closer = new TunnelCloser(state.clock, target, tunnels, state.clock.nowMs, pool.spec.closeSpreadMs);
+  if (!closer.closeDue(state.clock.nowMs)) state.clock.add(closer); // the first goes at once
+}
+
+// Closes the tunnels one after the other on the gateway clock's ticks; stops early if the target
+// came back (the remaining tunnels stay).
+class TunnelCloser implements Sweepable {
+  private next = 0;
+  constructor(private readonly clock: Clock, private readonly target: Target, private readonly tunnels: readonly WsTunnel[], private readonly startMs: number, private readonly spreadMs: number) {}
+
+  sweep(nowMs: number): void {
+    if (this.closeDue(nowMs)) this.clock.delete(this);
+  }
+
+  // Closes the tunnels whose turn has come; true when nothing is left to do.
+  closeDue(nowMs: number): boolean {
+    const n = this.tunnels.length;
+    while (this.next < n && !this.target.healthy && nowMs >= this.startMs + Math.floor((this.next * this.spreadMs) / n)) {
+      this.tunnels[this.next++]!.close(CLOSE_CODES.SERVICE_RESTART, 'upstream target unhealthy');
+    }
+    return this.next >= n || this.target.healthy;
   }
 }

@@ -23,7 +23,7 @@ import { requestIdOf } from './http-ingress.js';
 import { PendingUpgrade } from './pending-upgrade.js';
 import { routeMetrics, type RouteRuntime } from './runtime.js';
 import type { ServerState } from './state.js';
-import { tunnelOpened } from './tunnel-events.js';
+import { reportHandshake, tunnelOpened } from './tunnel-events.js';
 
 // How long our close frame waits for a silent peer before the tunnel destroys both sockets.
 const WS_CLOSE_TIMEOUT_MS = 5_000;
@@ -118,6 +118,7 @@ function connectUpstream(state: ServerState, pending: PendingUpgrade, forward: F
   const timeoutMs = pool.spec.connectTimeoutMs + pool.spec.responseTimeoutMs;
   pending.connect((answerTo) =>
     handshake(target.spec, forward.path, headers, accept, offered, timeoutMs, answerTo, (result) => {
+      reportHandshake(state, target, result);
       if (pending.upstreamAnswered(result)) openTunnel(state, pending, forward, target, clientKey, user, accept, result, ex);
     }),
   );

@@ -4,7 +4,7 @@ import { expect, test } from 'vitest';
 import { mergeConnections, mergeUpstreams, redactConfig, type ConnectionView, type TargetView } from '../../../src/admin/views.js';
 
 function target(url: string, activeConnections: number, inFlightRequests: number, healthy = true): TargetView {
-  return { url, weight: 1, backup: false, healthy, activeConnections, inFlightRequests };
+  return { url, weight: 1, backup: false, healthy, healthReason: healthy ? 'ok' : 'status 500', lastCheck: null, ejectedUntil: null, effectiveWeight: 1, activeConnections, inFlightRequests };
 }
 
 // A live connection as a worker reports it (admin/views ConnectionView).
@@ -18,6 +18,18 @@ test('mergeUpstreams sums each target over the workers and calls it healthy only
     [{ name: 'chat', balance: 'round_robin', targets: [target('http://a:1', 3, 0), target('http://b:1', 1, 4, false)] }],
   ]);
   expect(merged).toEqual([{ name: 'chat', balance: 'round_robin', targets: [target('http://a:1', 5, 1), target('http://b:1', 1, 4, false)] }]);
+});
+
+test('mergeUpstreams keeps the latest check and ejection and the lowest slow-start weight over the workers', () => {
+  const early = { at: '2026-01-01T00:00:01.000Z', result: 'ok' };
+  const late = { at: '2026-01-01T00:00:02.000Z', result: 'timeout' };
+  const merged = mergeUpstreams([
+    [{ name: 'chat', balance: 'round_robin', targets: [{ ...target('http://a:1', 0, 0), lastCheck: late, effectiveWeight: 0.4 }] }],
+    [{ name: 'chat', balance: 'round_robin', targets: [{ ...target('http://a:1', 0, 0, false), lastCheck: early, ejectedUntil: '2026-01-01T00:00:30.000Z' }] }],
+  ]);
+  expect(merged[0]!.targets).toEqual([
+    { ...target('http://a:1', 0, 0, false), lastCheck: late, ejectedUntil: '2026-01-01T00:00:30.000Z', effectiveWeight: 0.4 },
+  ]);
 });
 
 test('mergeUpstreams keeps a URL listed twice in one upstream as two targets, and upstreams only one worker has', () => {
