@@ -2,7 +2,10 @@
 // answer or the relay to an upstream; the exchange's end (in-flight count, metrics, access log).
 // Module-level functions over ServerState, in the style of fastify's handleRequest.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UpstreamSpec } from '../config/compile.js';
 import { GatewayError } from '../core/errors.js';
+import type { Affinity } from '../core/exchange.js';
+import { cookieValue } from '../http/cookies.js';
 import { sendError } from '../http/error-response.js';
 import { clientAddress, createRequestId, isSafeRequestId, isTrustedPeer, plainAddress } from '../http/forwarded.js';
 import { HttpRelay } from '../http/relay.js';
@@ -12,6 +15,7 @@ import { EVENTS } from '../observability/events.js';
 import type { RouteMetrics } from '../observability/metrics.js';
 import { METHOD_MISMATCH } from '../routing/matcher.js';
 import { normalizePath, upstreamPath } from '../routing/normalize.js';
+import { hashKeyOf } from '../upstream/balancers/hash.js';
 import { isOverLimit, markAnswered } from './connections.js';
 import { Exchange } from './exchange.js';
 import { routeMetrics, type RouteRuntime, type Runtime } from './runtime.js';
@@ -124,8 +128,29 @@ function terminal(
     return;
   }
   const headers = upstreamRequestHeaders(req, spec.requestHeaders, peer, trusted, requestId, ex === null ? null : ex.upstreamHeaders);
+  const pool = route.pool!;
+  const affinity = usesAffinity(pool.spec)
+    ? affinityOf(pool.spec, req, ex !== null ? ex.clientAddress : clientAddress(peer, trusted, headerString(req.headers['x-forwarded-for']), rt.config.trustedProxies, rt.config.trustedProxyCount))
+    : null;
   // The relay hangs itself on res (exchangeOnClose and the access log find it there).
-  new HttpRelay(req, res, route.pool!, forwardPath, headers, spec.responseHeaders, requestId, hasBody, maxBody, done).start();
+  new HttpRelay(req, res, pool, forwardPath, headers, spec.responseHeaders, requestId, hasBody, maxBody, done, affinity).start();
+}
+
+// Only upstreams that hash or pin read anything of the request to choose a target; the others keep
+// a null Affinity, so their path allocates nothing for it (and never works out the client address).
+export function usesAffinity(spec: UpstreamSpec): boolean {
+  return spec.balance === 'hash' || spec.stickyCookie !== null;
+}
+
+// The request's Affinity (core/exchange.ts) for an upstream that usesAffinity(). `client` is the
+// address `hashOn: ip` hashes. With both sticky and hash, the pool tries the sticky target first
+// and the hash key chooses only when the cookie names no healthy target.
+export function affinityOf(spec: UpstreamSpec, req: IncomingMessage, client: string): Affinity {
+  const cookie = spec.stickyCookie;
+  return {
+    hashKey: spec.balance === 'hash' ? hashKeyOf(spec.hashOn, req, client) : null,
+    stickyId: cookie === null ? null : cookieValue(req.headers.cookie, cookie),
+  };
 }
 
 // SPEC section 3: a trusted peer's X-Request-Id is kept (when it is safe to log); otherwise ours.

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { GatewayError } from '../core/errors.js';
 import { randomHex } from '../core/random.js';
 import { clientAddress, isTrustedPeer, plainAddress } from '../http/forwarded.js';
+import { stickyCookieLine } from '../http/relay.js';
 import { headerString, upstreamRequestHeaders } from '../http/request-headers.js';
 import { runChain } from '../middleware/chain.js';
 import { EVENTS } from '../observability/events.js';
@@ -19,7 +20,7 @@ import { rawUpstreamHandshake } from '../ws/upstream-socket.js';
 import type { Target } from '../upstream/pool.js';
 import { isOverLimit } from './connections.js';
 import { Exchange } from './exchange.js';
-import { requestIdOf } from './http-ingress.js';
+import { affinityOf, requestIdOf, usesAffinity } from './http-ingress.js';
 import { PendingUpgrade } from './pending-upgrade.js';
 import { routeMetrics, type RouteRuntime } from './runtime.js';
 import type { ServerState } from './state.js';
@@ -108,9 +109,13 @@ function connectUpstream(state: ServerState, pending: PendingUpgrade, forward: F
     state.prom.wsConnectionsLimited(routeMetrics(state.prom, route));
     return pending.refuse(new GatewayError('WS_TOO_MANY_CONNECTIONS', `over maxPerClient (${wsSpec.maxPerClient}) on route ${route.spec.name}`), 'retry-after: 1\r\n');
   }
-  const target = pool.pick();
-  if (target === null) return pending.refuse(new GatewayError('NO_HEALTHY_TARGET', `upstream ${pool.name} has no healthy target`));
   const req = pending.req;
+  const affinity = usesAffinity(pool.spec) ? affinityOf(pool.spec, req, client) : null;
+  const target = pool.pick(null, affinity);
+  if (target === null) return pending.refuse(new GatewayError('NO_HEALTHY_TARGET', `upstream ${pool.name} has no healthy target`));
+  // As on an HTTP answer (http/relay.ts): the 101 names the target unless the cookie already did.
+  const cookie = pool.stickyCookie;
+  const setCookie = cookie !== null && affinity?.stickyId !== target.id ? `set-cookie: ${stickyCookieLine(cookie, target.id, req)}\r\n` : '';
   const accept = acceptKey(req.headers['sec-websocket-key']!);
   const headers = upstreamRequestHeaders(req, route.spec.requestHeaders, forward.peer, forward.trusted, pending.requestId, ex === null ? null : ex.upstreamHeaders);
   const handshake = target.spec.secure ? upstreamHandshake : rawUpstreamHandshake;
@@ -119,15 +124,15 @@ function connectUpstream(state: ServerState, pending: PendingUpgrade, forward: F
   pending.connect((answerTo) =>
     handshake(target.spec, forward.path, headers, accept, offered, timeoutMs, answerTo, (result) => {
       reportHandshake(state, target, result);
-      if (pending.upstreamAnswered(result)) openTunnel(state, pending, forward, target, clientKey, user, accept, result, ex);
+      if (pending.upstreamAnswered(result)) openTunnel(state, pending, forward, target, clientKey, user, accept, result, ex, setCookie);
     }),
   );
 }
 
 // The upstream said 101: the client gets its 101 and the tunnel takes both sockets.
-function openTunnel(state: ServerState, pending: PendingUpgrade, forward: Forward, target: Target, clientKey: string, user: string | null, accept: string, result: HandshakeResult, ex: Exchange | null): void {
+function openTunnel(state: ServerState, pending: PendingUpgrade, forward: Forward, target: Target, clientKey: string, user: string | null, accept: string, result: HandshakeResult, ex: Exchange | null, setCookie: string): void {
   const route = forward.route;
-  const client = pending.handOver(switchingProtocols(accept, result.protocol, result.extensions));
+  const client = pending.handOver(switchingProtocols(accept, result.protocol, result.extensions, setCookie));
   const tunnel = new WsTunnel(
     client,
     result.socket!,

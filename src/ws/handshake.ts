@@ -174,9 +174,10 @@ function relayPlainResponse(res: IncomingMessage, client: HandshakeClient): bool
 }
 
 // The 101 we send the client: the upstream's choice of subprotocol and extensions, unchanged.
-export function switchingProtocols(accept: string, protocol: string, extensions: string): string {
+// `extraLines`: header lines of the gateway's own, each ending in CRLF (a sticky session's cookie).
+export function switchingProtocols(accept: string, protocol: string, extensions: string, extraLines = ''): string {
   let out = `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n`;
   if (protocol !== '') out += `sec-websocket-protocol: ${protocol}\r\n`;
   if (extensions !== '') out += `sec-websocket-extensions: ${extensions}\r\n`;
-  return out + '\r\n';
+  return out + extraLines + '\r\n';
 }
