@@ -25,6 +25,7 @@ export const ERRORS = {
   WS_HEARTBEAT_LOST:    { status: 500, wsClose: 1001, message: 'client did not answer the heartbeat in time' },
   WS_OPERATOR_CLOSE:    { status: 500, wsClose: 1008, message: 'closed by operator' },
   WS_ROUTE_REMOVED:     { status: 500, wsClose: 1012, message: 'route or target removed by a config reload' },
+  WS_TARGET_UNHEALTHY:  { status: 503, wsClose: 1012, message: 'the upstream target turned unhealthy (onUnhealthy: close)' },
   WS_UPSTREAM_LOST:     { status: 502, wsClose: 1014, message: 'upstream connection lost without a close frame' },
   UPSTREAM_UNAVAILABLE: { status: 502, wsClose: 1014, message: 'upstream refused or reset the connection' },
   UPSTREAM_BAD_RESPONSE:{ status: 502, wsClose: 1014, message: 'upstream sent an invalid response' },

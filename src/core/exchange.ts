@@ -84,6 +84,7 @@ export interface TargetChooser {
   readonly name: string;
   readonly retries: number;
   readonly stickyCookie: string | null; // set: the answer names the chosen target in this cookie
+  readonly retryAfterS: number;         // the Retry-After of a 503 when no target is available
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
   readonly idleTimeoutMs: number;

@@ -72,7 +72,7 @@ export class HttpRelay implements ExchangeHandler {
   start(exclude: ExchangeTarget | null = null, failure: GatewayError | null = null): void {
     const target = this.pool.pick(exclude, this.affinity);
     if (target === null) {
-      this.fail(failure ?? new GatewayError('NO_HEALTHY_TARGET', `upstream ${this.pool.name} has no healthy target`));
+      this.fail(failure ?? new GatewayError('NO_HEALTHY_TARGET', `upstream ${this.pool.name} has no healthy target with room (health checks, ejections, maxConnectionsPerTarget)`));
       return;
     }
     this.target = target;
@@ -180,7 +180,7 @@ export class HttpRelay implements ExchangeHandler {
     }
     this.status = err.status;
     if (this.hasBody) this.res.setHeader('connection', 'close'); // the unread body makes the connection unusable
-    sendError(this.res, err, this.requestId);
+    sendError(this.res, err, this.requestId, err.code === 'NO_HEALTHY_TARGET' ? [['retry-after', String(this.pool.retryAfterS)]] : undefined);
   }
 
   abort(err: GatewayError): void {

@@ -3,7 +3,7 @@
 // hooks middleware registered (ctx.onOpen / ctx.onClose); and what a target's health means for
 // tunnels: handshake outcomes for passive health, 1012 for the tunnels of a target gone down.
 import type { Clock, Sweepable } from '../core/clock.js';
-import type { ErrorCode } from '../core/errors.js';
+import { GatewayError, type ErrorCode } from '../core/errors.js';
 import { failureKind } from '../core/exchange.js';
 import type { WsCloseInfo, WsOpenInfo } from '../middleware/chain.js';
 import type { Logger } from '../observability/log.js';
@@ -152,7 +152,7 @@ class TunnelCloser implements Sweepable {
   closeDue(nowMs: number): boolean {
     const n = this.tunnels.length;
     while (this.next < n && !this.target.healthy && nowMs >= this.startMs + Math.floor((this.next * this.spreadMs) / n)) {
-      this.tunnels[this.next++]!.close(CLOSE_CODES.SERVICE_RESTART, 'upstream target unhealthy');
+      this.tunnels[this.next++]!.close(CLOSE_CODES.SERVICE_RESTART, 'upstream target unhealthy', new GatewayError('WS_TARGET_UNHEALTHY'));
     }
     return this.next >= n || this.target.healthy;
   }

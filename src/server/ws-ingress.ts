@@ -112,7 +112,10 @@ function connectUpstream(state: ServerState, pending: PendingUpgrade, forward: F
   const req = pending.req;
   const affinity = usesAffinity(pool.spec) ? affinityOf(pool.spec, req, client) : null;
   const target = pool.pick(null, affinity);
-  if (target === null) return pending.refuse(new GatewayError('NO_HEALTHY_TARGET', `upstream ${pool.name} has no healthy target`));
+  if (target === null) {
+    const err = new GatewayError('NO_HEALTHY_TARGET', `upstream ${pool.name} has no healthy target with room (health checks, ejections, maxConnectionsPerTarget)`);
+    return pending.refuse(err, `retry-after: ${pool.retryAfterS}\r\n`);
+  }
   // As on an HTTP answer (http/relay.ts): the 101 names the target unless the cookie already did.
   const cookie = pool.stickyCookie;
   const setCookie = cookie !== null && affinity?.stickyId !== target.id ? `set-cookie: ${stickyCookieLine(cookie, target.id, req)}\r\n` : '';

@@ -36,12 +36,19 @@ export class Target implements ExchangeTarget {
   lastCheckResult: string | null = null; // 'ok' or why that check failed
   ejectedUntilMs = 0;                    // > 0: ejected by passive.ts until this pool clock time
   ejectReason = '';
-  healthySinceMs = 0;                    // when it last turned healthy again; 0: healthy from the start
+  healthySinceMs = -1;                   // when it last turned healthy again; -1: healthy from the start
   activeTunnels = 0;   // open WebSocket tunnels to this target
   inFlight = 0;        // HTTP exchanges waiting for or streaming a response
+  // What balancers weigh it by: the configured weight, or less while it slow-starts (the pool's
+  // sweep raises it; see effectiveWeight).
+  weight: number;
+  // maxConnectionsPerTarget: at this many exchanges plus tunnels it takes nothing more.
+  readonly maxConnections: number;
   private readonly slowStartMs: number;
   constructor(readonly spec: TargetSpec, upstream: UpstreamSpec, clock: Clock | null, private readonly owner: UpstreamPool | null = null) {
     this.slowStartMs = upstream.slowStartMs;
+    this.weight = spec.weight;
+    this.maxConnections = upstream.maxConnectionsPerTarget;
     if (!spec.secure) {
       this.tls = null;
       this.h1 = new H1Pool(spec.hostname, spec.port, {
@@ -80,7 +87,7 @@ export class Target implements ExchangeTarget {
   // after the target turned healthy again, rising linearly to all of it over slowStartMs.
   effectiveWeight(nowMs: number): number {
     const weight = this.spec.weight;
-    if (this.slowStartMs === 0 || this.healthySinceMs === 0 || !this.healthy) return weight;
+    if (this.slowStartMs === 0 || this.healthySinceMs < 0 || !this.healthy) return weight;
     const ramp = (nowMs - this.healthySinceMs) / this.slowStartMs;
     if (ramp >= 1) return weight;
     return weight * (SLOW_START_FLOOR + (1 - SLOW_START_FLOOR) * Math.max(0, ramp));
@@ -108,7 +115,13 @@ export class Target implements ExchangeTarget {
   }
 }
 
-// A balancer chooses among the usable targets (it skips unhealthy ones). `exclude` lets a retry
+// HOT: per target per pick. A target takes new work when it is healthy, not the one a retry avoids,
+// and under maxConnectionsPerTarget (over it: the next target, or 503 when all are full).
+export function usable(t: Target, exclude: ExchangeTarget | null): boolean {
+  return t.healthy && t !== exclude && t.inFlight + t.activeTunnels < t.maxConnections;
+}
+
+// A balancer chooses among the usable targets (it skips the others, see `usable`). `exclude` lets a retry
 // avoid the target that just failed; `hashKey` is the request's key under `balance: hash`.
 export interface Balancer {
   pick(targets: readonly Target[], exclude: ExchangeTarget | null, hashKey: string | null): Target | null;
@@ -175,18 +188,26 @@ export class UpstreamPool implements TargetChooser, Sweepable {
       // A sticky client stays on its target while that target is healthy, else it is re-picked.
       const pinned = this.targets.find((x) => x.spec.id === affinity.stickyId);
       // A client pinned to a backup during a failover goes back to the primaries once one recovers.
-      if (pinned !== undefined && pinned.healthy && pinned !== exclude && (!pinned.spec.backup || !this.primary.some(isHealthy))) return pinned;
+      if (pinned !== undefined && usable(pinned, exclude) && (!pinned.spec.backup || !this.primary.some(isHealthy))) return pinned;
     }
     const t = this.balancer.pick(this.primary, exclude, affinity === null ? null : affinity.hashKey);
     if (t !== null) return t;
-    for (const b of this.backup) if (b.healthy && b !== exclude) return b;
+    for (const b of this.backup) if (usable(b, exclude)) return b;
     return null;
   }
 
-  // Sweepable: starts the health checks that are due and ends ejections that are over.
+  // What a 503 NO_HEALTHY_TARGET tells the client to wait before trying again: the next health
+  // check's worth, or a second.
+  get retryAfterS(): number {
+    return this.spec.healthCheck === null ? 1 : Math.max(1, Math.ceil(this.spec.healthCheck.intervalMs / 1000));
+  }
+
+  // Sweepable: starts the health checks that are due, ends ejections that are over, and raises
+  // the weights of targets that slow-start.
   sweep(nowMs: number): void {
     this.checker?.sweep(nowMs);
     this.passive?.sweep(nowMs);
+    if (this.spec.slowStartMs > 0) for (const t of this.targets) if (t.weight !== t.spec.weight) t.weight = t.effectiveWeight(nowMs);
   }
 
   // health.ts: one check's result, and whether the target is now failing (after the consecutive counts).
@@ -220,7 +241,10 @@ export class UpstreamPool implements TargetChooser, Sweepable {
     target.healthy = !target.checkFailing && target.ejectedUntilMs === 0;
     target.healthReason = target.checkFailing ? target.checkReason : target.ejectedUntilMs !== 0 ? target.ejectReason : 'ok';
     if (target.healthy === wasHealthy || this.closed) return;
-    if (target.healthy) target.healthySinceMs = this.clock.nowMs;
+    if (target.healthy) {
+      target.healthySinceMs = this.clock.nowMs;
+      target.weight = target.effectiveWeight(this.clock.nowMs);
+    }
     const log = this.events?.log ?? null;
     const line = {
       event: EVENTS.UPSTREAM_HEALTH,

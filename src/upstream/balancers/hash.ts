@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { HashOn } from '../../config/compile.js';
 import type { ExchangeTarget } from '../../core/exchange.js';
-import type { Balancer, Target } from '../pool.js';
+import { usable, type Balancer, type Target } from '../pool.js';
 import { createRoundRobin } from './round-robin.js';
 
 // Points on the ring per unit of weight, ketama's figure: a share's spread shrinks with
@@ -25,9 +25,9 @@ export function createHashRing(targets: readonly Target[]): Balancer {
     pick(list: readonly Target[], exclude: ExchangeTarget | null, hashKey: string | null): Target | null {
       if (hashKey === null) return keyless.pick(list, exclude, null);
       // Checked first so that the walk below always ends at a usable target's point.
-      let usable = false;
-      for (let i = 0; i < list.length && !usable; i++) usable = list[i]!.healthy && list[i] !== exclude;
-      if (!usable) return null;
+      let any = false;
+      for (let i = 0; i < list.length && !any; i++) any = usable(list[i]!, exclude);
+      if (!any) return null;
       const h = hash32(hashKey);
       let lo = 0;
       let hi = points.length;
@@ -40,7 +40,7 @@ export function createHashRing(targets: readonly Target[]): Balancer {
       // after its points, spread over many of them, and no other key moves.
       for (let i = lo === points.length ? 0 : lo; ; i = i + 1 === points.length ? 0 : i + 1) {
         const t = list[owners[i]!]!;
-        if (t.healthy && t !== exclude) return t;
+        if (usable(t, exclude)) return t;
       }
     },
   };

@@ -1,7 +1,7 @@
 // upstream/balancers/least-conn: `balance: least_conn`, the usable target with the fewest open
 // exchanges and tunnels per unit of weight (nginx least_conn); ties go to one of them at random.
 import type { ExchangeTarget } from '../../core/exchange.js';
-import type { Balancer, Target } from '../pool.js';
+import { usable, type Balancer, type Target } from '../pool.js';
 
 // `random` is injectable so that tests replay the same tie-breaks.
 export function createLeastConn(random: () => number = Math.random): Balancer {
@@ -14,10 +14,10 @@ export function createLeastConn(random: () => number = Math.random): Balancer {
       let tieWeight = 0;
       for (let i = 0; i < list.length; i++) {
         const t = list[i]!;
-        if (!t.healthy || t === exclude) continue;
+        if (!usable(t, exclude)) continue;
         const load = t.inFlight + t.activeTunnels;
-        const weight = t.spec.weight;
-        // load / weight against bestLoad / bestWeight, cross-multiplied: integers compare exactly,
+        const weight = t.weight;
+        // load / weight against bestLoad / bestWeight, cross-multiplied: whole weights compare exactly,
         // where the quotients could round two equal loads apart.
         const diff = best === null ? -1 : load * bestWeight - bestLoad * weight;
         if (diff < 0) {

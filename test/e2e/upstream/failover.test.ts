@@ -3,9 +3,11 @@
 // the failing target's WebSockets with 1012. Time moves only through the gateway's ManualClock.
 import { expect, test } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.js';
-import { closed, expectEcho, openWs } from '../../helpers/clients.js';
+import { closed, expectEcho, openWs, rawHttp } from '../../helpers/clients.js';
 import { startGateway } from '../../helpers/gateway.js';
+import { errorCodeOf } from '../../helpers/http.js';
 import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
+import { handshakeRequest } from '../../helpers/ws.js';
 
 const STEP_MS = 100;       // one client request per 100 ms of gateway time
 const INTERVAL_MS = 1000;
@@ -116,10 +118,26 @@ test('onUnhealthy: close ends the WebSockets of a target that turns unhealthy wi
   expect(await secondClosed).toEqual({ code: 1012, reason: 'upstream target unhealthy' });
   expect(gw.logs.find((l) => l.event === 'upstream_health')).toMatchObject({ upstream: 'chat', target: echo.url, healthy: false, reason: 'status 426' });
   await gw.waitForLog((l) => l.event === 'ws_close' && gw.logs.filter((x) => x.event === 'ws_close').length === 2);
-  expect(gw.logs.filter((l) => l.event === 'ws_close').map((l) => [l.code, l.initiator])).toEqual([
-    [1012, 'gateway'],
-    [1012, 'gateway'],
+  expect(gw.logs.filter((l) => l.event === 'ws_close').map((l) => [l.code, l.initiator, l.error])).toEqual([
+    [1012, 'gateway', 'WS_TARGET_UNHEALTHY'],
+    [1012, 'gateway', 'WS_TARGET_UNHEALTHY'],
   ]);
+});
+
+test('maxConnectionsPerTarget: a full target takes no more WebSockets; when every target is full the handshake gets 503 with Retry-After', async () => {
+  const a = await startWsEcho();
+  const b = await startWsEcho();
+  const gw = await startGateway({
+    upstreams: { chat: { targets: [{ url: a.url }, { url: b.url }], maxConnectionsPerTarget: 1 } },
+    routes: [{ name: 'chat', match: { path: '/ws/*' }, upstream: 'chat' }],
+  });
+  await openWs(gw.wsUrl('/ws/1'));
+  await openWs(gw.wsUrl('/ws/2'));
+  expect([a.connections.length, b.connections.length]).toEqual([1, 1]); // one each: neither took two
+  const refused = await rawHttp(gw.port, handshakeRequest(gw.port, '/ws/3'), { untilClose: true });
+  expect(refused.status).toBe(503);
+  expect(errorCodeOf(refused)).toBe('NO_HEALTHY_TARGET');
+  expect(refused.raw).toMatch(/\r\nretry-after: 1\r\n/i);
 });
 
 test('passive health: a target answering 5xx is ejected after consecutiveFailures exchanges and comes back after ejectFor', async () => {

@@ -48,6 +48,7 @@ class Chooser implements TargetChooser {
   readonly connectTimeoutMs = 5_000;
   readonly responseTimeoutMs = 30_000;
   readonly idleTimeoutMs = 60_000;
+  readonly retryAfterS = 5;
   readonly excluded: (ExchangeTarget | null)[] = [];
   constructor(private readonly targets: readonly ScriptedTarget[], readonly retries = 1, readonly stickyCookie: string | null = null) {}
   pick(exclude: ExchangeTarget | null, affinity: Affinity | null): ExchangeTarget | null {
@@ -137,6 +138,7 @@ test('no target to pick answers 503 NO_HEALTHY_TARGET', async () => {
   const res = await send(await relayServer(new Chooser([])));
   expect(res.status).toBe(503);
   expect(JSON.parse(res.body.toString())).toMatchObject({ error: { code: 'NO_HEALTHY_TARGET' } });
+  expect(res.headers['retry-after']).toBe('5');
 });
 
 test('counts the exchange in flight on its target until the answer completes', async () => {

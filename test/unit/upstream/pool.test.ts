@@ -1,6 +1,7 @@
 import { expect, onTestFinished, test } from 'vitest';
 import { parseConfig } from '../../../src/config/check.js';
 import { compileConfig, type UpstreamSpec } from '../../../src/config/compile.js';
+import { ManualClock } from '../../../src/core/clock.js';
 import { UpstreamPool, type Target } from '../../../src/upstream/pool.js';
 
 interface TargetInput {
@@ -136,4 +137,50 @@ test('pick(exclude) skips an excluded backup too', () => {
 test('close() resolves for plain and https:// targets alike', async () => {
   const pool = newPool([{ url: A }, { url: 'https://127.0.0.1:7443' }, { url: BACKUP_1, backup: true }]);
   await expect(pool.close()).resolves.toBeUndefined();
+});
+
+// A pool with slow start: ejection (passive.ts's way in) takes a target out, its end brings it back.
+function slowStartPool(clock: ManualClock): UpstreamPool {
+  const config = parseConfig({
+    upstreams: { app: { targets: [{ url: A }, { url: B }], slowStart: '10s', passive: { consecutiveFailures: 1, ejectFor: '1s' } } },
+    routes: [{ name: 'app', match: { path: '/*' }, upstream: 'app' }],
+  });
+  const pool = new UpstreamPool(compileConfig(config).upstreams.get('app')!, clock);
+  onTestFinished(() => pool.close());
+  return pool;
+}
+
+test('slowStart: a target back from an ejection starts at a tenth of its weight and ramps to all of it', () => {
+  const clock = new ManualClock(100);
+  const pool = slowStartPool(clock);
+  const a = targetAt(pool, A);
+  pool.eject(a, 1_000, 'ejected: test');
+  expect(picks(pool, 4)).toEqual([B, B, B, B]);
+  pool.eject(a, 0, '');
+  expect(a.weight).toBeCloseTo(0.1);
+  const share = (): number => picks(pool, 1_100).filter((o) => o === A).length;
+  expect(share()).toBeLessThan(130); // about a tenth of B's share: 100 of 1,100
+  clock.advance(5_000);
+  expect(a.weight).toBeGreaterThan(0.5);
+  expect(a.weight).toBeLessThan(0.6);
+  clock.advance(5_000);
+  expect(a.weight).toBe(1);
+  expect(share()).toBe(550);
+});
+
+test('maxConnectionsPerTarget: a target with that many exchanges and tunnels is skipped; all full picks nothing', () => {
+  const config = parseConfig({
+    upstreams: { app: { targets: [{ url: A }, { url: B }], maxConnectionsPerTarget: 2 } },
+    routes: [{ name: 'app', match: { path: '/*' }, upstream: 'app' }],
+  });
+  const pool = new UpstreamPool(compileConfig(config).upstreams.get('app')!);
+  onTestFinished(() => pool.close());
+  const a = targetAt(pool, A);
+  const b = targetAt(pool, B);
+  a.inFlight = 1;
+  a.activeTunnels = 1;
+  expect(picks(pool, 3)).toEqual([B, B, B]);
+  b.activeTunnels = 2;
+  expect(pool.pick()).toBeNull();
+  expect(pool.retryAfterS).toBe(1);
 });
