@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UpstreamSpec } from '../config/compile.js';
 import { GatewayError } from '../core/errors.js';
 import type { Affinity } from '../core/exchange.js';
-import { cookieValue } from '../http/cookies.js';
+import { cookieValue } from '../core/cookies.js';
 import { sendError } from '../http/error-response.js';
 import { clientAddress, createRequestId, isSafeRequestId, isTrustedPeer, plainAddress } from '../http/forwarded.js';
 import { HttpRelay } from '../http/relay.js';

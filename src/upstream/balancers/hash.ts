@@ -2,6 +2,7 @@
 // which reads a request's key where `hashOn` says; not the parsing of `hashOn` (config/compile.ts).
 import type { IncomingMessage } from 'node:http';
 import type { HashOn } from '../../config/compile.js';
+import { cookieValue } from '../../core/cookies.js';
 import type { ExchangeTarget } from '../../core/exchange.js';
 import { usable, type Balancer, type Target } from '../pool.js';
 import { createRoundRobin } from './round-robin.js';
@@ -92,31 +93,13 @@ export function hashKeyOf(hashOn: HashOn, req: IncomingMessage, clientAddress: s
       break;
     }
     case 'cookie':
-      key = cookieOf(req.headers.cookie, hashOn.name);
+      key = cookieValue(req.headers.cookie, hashOn.name);
       break;
     case 'query':
       key = queryOf(req.url, hashOn.name);
       break;
   }
   return key === '' ? null : key;
-}
-
-// RFC 6265 §5.4: the Cookie header is `name=value` pairs joined by "; " (Node joins repeated Cookie
-// headers the same way). The first pair with that name wins, as in browsers' document.cookie.
-function cookieOf(header: string | undefined, name: string): string | null {
-  if (header === undefined) return null;
-  for (let at = 0; at < header.length; ) {
-    while (header.charCodeAt(at) === 0x20 || header.charCodeAt(at) === 0x09) at++; // SP, HTAB
-    let end = header.indexOf(';', at);
-    if (end === -1) end = header.length;
-    if (end - at > name.length && header.charCodeAt(at + name.length) === 0x3d && header.startsWith(name, at)) {
-      const value = header.slice(at + name.length + 1, end).trim();
-      // RFC 6265 §4.1.1: a cookie-value may be wrapped in DQUOTEs, which are not part of it.
-      return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
-    }
-    at = end + 1;
-  }
-  return null;
 }
 
 // The first `name` parameter of the request target's query, decoded as URLSearchParams does. Keys

@@ -1,4 +1,5 @@
-// http/cookies: reading one named cookie from a request's Cookie header (RFC 6265 §4.2.1). Not
+// core/cookies: reading one named cookie from a request's Cookie header (RFC 6265 §4.2.1), for the
+// sticky cookie (server/) and `hashOn: cookie:NAME` (upstream/balancers/hash.ts). Not
 // Set-Cookie (the gateway writes only its sticky cookie, in http/relay.ts) and no percent-decoding:
 // the cookies the gateway reads hold values it wrote itself or ids it compares as they are.
 

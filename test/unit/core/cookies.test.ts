@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { cookieValue } from '../../../src/http/cookies.js';
+import { cookieValue } from '../../../src/core/cookies.js';
 
 test.each<{ name: string; header: string | undefined; cookie: string; value: string | null }>([
   { name: 'no Cookie header', header: undefined, cookie: 'sid', value: null },
