@@ -1,6 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { ConfigError, checkConfig, formatProblems, parseConfig } from '../../../src/config/check.js';
-import type { Problem } from '../../../src/config/load.js';
+import { loadConfigFile, type Problem } from '../../../src/config/load.js';
 
 // Fixtures are deliberately ill-typed (the point is to feed the checker wrong shapes), hence `any` here
 // only, and the unchecked reads and calls the cases below make on it.
@@ -338,4 +339,13 @@ test('a rewrite with a space or a non-ASCII character is refused: it would break
     });
     expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual([expect.stringMatching(/^routes\[1\]\.rewrite: invalid path: printable ASCII/)]);
   }
+});
+
+test('wsgate.example.yaml, the commented example of every key, passes every check', () => {
+  const file = fileURLToPath(new URL('../../../wsgate.example.yaml', import.meta.url));
+  const { raw, problems } = loadConfigFile(file, {});
+  expect(problems).toEqual([]);
+  const { config, problems: checked } = checkConfig(raw);
+  expect(checked).toEqual([]);
+  expect(config?.upstreams.app?.healthCheck).toMatchObject({ path: '/healthz', unhealthyAfter: 3 });
 });
