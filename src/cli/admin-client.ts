@@ -1,16 +1,27 @@
-// cli/admin-client: `wsgate connections` and `wsgate reload` talk to a running gateway's admin API.
+// cli/admin-client: `wsgate connections` and `wsgate reload` talk to a running gateway's admin API;
+// the request helper that `wsgate connections --watch` (watch.ts) and `wsgate status` (status.ts) share.
 import { request } from 'undici';
 
 export const DEFAULT_ADMIN = 'http://127.0.0.1:9901';
 
-interface ConnectionView {
+// The fields of GET /api/connections the CLI shows (admin/views.ts has the full shape).
+export interface ConnectionView {
   id: string;
   route: string;
   user: string | null;
   client: string;
+  path?: string | null;  // newer gateways only
   openedAt: string;
   messagesIn: number;
   messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface ConnectionFilter {
+  route?: string | undefined;
+  user?: string | undefined;
+  limit?: string | undefined;
 }
 
 function adminHeaders(): Record<string, string> {
@@ -18,10 +29,11 @@ function adminHeaders(): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
-async function call(admin: string, method: 'GET' | 'POST', path: string): Promise<{ status: number; body: unknown }> {
+export async function call(admin: string, method: 'GET' | 'POST', path: string, options: { text?: boolean } = {}): Promise<{ status: number; body: unknown }> {
   const base = /^https?:\/\//.test(admin) ? admin : `http://${admin}`;
   const res = await request(new URL(path, base), { method, headers: adminHeaders(), headersTimeout: 10_000, bodyTimeout: 10_000 });
   const text = await res.body.text();
+  if (options.text === true && res.statusCode === 200) return { status: res.statusCode, body: text };
   let body: unknown = text;
   try {
     body = JSON.parse(text);
@@ -31,7 +43,7 @@ async function call(admin: string, method: 'GET' | 'POST', path: string): Promis
   return { status: res.statusCode, body };
 }
 
-function errorLine(body: unknown): string {
+export function errorLine(body: unknown): string {
   const err = (body as { error?: { code?: string; message?: string } } | null)?.error;
   return err ? `${err.code}: ${err.message}` : String(body);
 }
@@ -52,13 +64,18 @@ export function connectionsTable(list: readonly ConnectionView[], nowMs: number)
   return rows.map((r) => r.map((cell, i) => (i >= 5 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
-export async function connectionsCommand(admin: string | undefined, route: string | undefined, user: string | undefined): Promise<number> {
+export function connectionsPath(filter: ConnectionFilter): string {
   const q = new URLSearchParams();
-  if (route !== undefined) q.set('route', route);
-  if (user !== undefined) q.set('user', user);
+  if (filter.route !== undefined) q.set('route', filter.route);
+  if (filter.user !== undefined) q.set('user', filter.user);
+  if (filter.limit !== undefined) q.set('limit', filter.limit);
+  return `/api/connections${q.size > 0 ? `?${q}` : ''}`;
+}
+
+export async function connectionsCommand(admin: string | undefined, filter: ConnectionFilter): Promise<number> {
   const target = admin ?? DEFAULT_ADMIN;
   try {
-    const { status, body } = await call(target, 'GET', `/api/connections${q.size > 0 ? `?${q}` : ''}`);
+    const { status, body } = await call(target, 'GET', connectionsPath(filter));
     if (status !== 200) {
       process.stderr.write(`wsgate connections: ${target} answered ${status}: ${errorLine(body)}\n`);
       return 1;

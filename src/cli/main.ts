@@ -13,8 +13,12 @@ commands:
   demo [--port N] [--admin HOST:PORT]
                          run the built-in demo: gateway + embedded upstreams + page
                          (also what \`start\` runs when there is no config file)
-  connections [--admin URL] [--route R] [--user U]
-                         list live WebSocket connections (admin API; WSGATE_ADMIN_TOKEN if set)
+  connections [--admin URL] [--route R] [--user U] [--limit N] [--watch]
+                         list live WebSocket connections (admin API; WSGATE_ADMIN_TOKEN if set);
+                         --watch refreshes every second like \`top\`, busiest (messages/s) first;
+                         q or Ctrl-C quits
+  status [--admin URL]   one-screen summary: routes, upstream targets and their health, open
+                         WebSockets per route, requests/s and messages/s, ready or draining
   reload [--admin URL]   ask a running gateway to reload its config file
   bench http|ws URL [--connections N] [--rate R] [--duration 10s] [--size 64b] [--json]
                          load generator: ops/s, MB/s, latency percentiles, errors by kind
@@ -29,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     const { benchCommand } = await import('./bench/command.js');
     return benchCommand(rest);
   }
-  let values: { config?: string | undefined; workers?: string | undefined; port?: string | undefined; admin?: string | undefined; route?: string | undefined; user?: string | undefined; help?: boolean | undefined };
+  let values: { config?: string | undefined; workers?: string | undefined; port?: string | undefined; admin?: string | undefined; route?: string | undefined; user?: string | undefined; limit?: string | undefined; watch?: boolean | undefined; help?: boolean | undefined };
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -40,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
         admin: { type: 'string' },
         route: { type: 'string' },
         user: { type: 'string' },
+        limit: { type: 'string' },
+        watch: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -67,8 +73,21 @@ async function main(argv: string[]): Promise<number> {
       return demoCommand(values);
     }
     case 'connections': {
+      if (values.limit !== undefined && !/^[1-9][0-9]*$/.test(values.limit)) {
+        process.stderr.write(`wsgate connections: --limit must be a positive integer, got "${values.limit}"\n`);
+        return 1;
+      }
+      const filter = { route: values.route, user: values.user, limit: values.limit };
+      if (values.watch === true) {
+        const { watchCommand } = await import('./watch.js');
+        return watchCommand(values.admin, filter);
+      }
       const { connectionsCommand } = await import('./admin-client.js');
-      return connectionsCommand(values.admin, values.route, values.user);
+      return connectionsCommand(values.admin, filter);
+    }
+    case 'status': {
+      const { statusCommand } = await import('./status.js');
+      return statusCommand(values.admin);
     }
     case 'reload': {
       const { reloadCommand } = await import('./admin-client.js');

@@ -1,9 +1,9 @@
-// e2e: `wsgate connections` and `wsgate reload` against a running `wsgate start`, and SIGHUP
-// (SPEC sections 1, 6 and 10), all as real processes.
+// e2e: `wsgate connections` (and its --watch), `wsgate status` and `wsgate reload` against a running
+// `wsgate start`, and SIGHUP (SPEC sections 1, 6 and 10), all as real processes.
 import { rmSync, writeFileSync } from 'node:fs';
 import { expect, onTestFinished, test } from 'vitest';
 import { closed, nextMessage, openWs } from '../../helpers/clients.js';
-import { ADDED_ROUTE, runCli, startCli, writeConfig, yamlConfig, type CliProcess } from '../../helpers/cli.js';
+import { ADDED_ROUTE, escapeRegExp, runCli, startCli, writeConfig, yamlConfig, type CliProcess } from '../../helpers/cli.js';
 import { startWsEcho } from '../../helpers/servers.js';
 import { closedPort, fetchText } from '../../helpers/http.js';
 
@@ -141,7 +141,7 @@ test('a SIGHUP sent as soon as the listening line appears reloads rather than ki
   expect(await fetchText(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
 });
 
-test('wsgate connections and wsgate reload exit 2 with one line when nothing listens at the admin address', async () => {
+test('wsgate connections (with or without --watch), status and reload exit 2 with one line when nothing listens at the admin address', async () => {
   const port = await closedPort();
   const admin = `http://127.0.0.1:${port}`;
   const connections = await runCli(['connections', '--admin', admin]);
@@ -152,6 +152,16 @@ test('wsgate connections and wsgate reload exit 2 with one line when nothing lis
   const reload = await runCli(['reload', '--admin', admin]);
   expect(reload.code).toBe(2);
   expect(reload.stderr).toMatch(new RegExp(`^wsgate reload: cannot reach the admin API at http://127\\.0\\.0\\.1:${port}: [^\\n]+\\n$`));
+
+  const status = await runCli(['status', '--admin', admin]);
+  expect(status.code).toBe(2);
+  expect(status.stdout).toBe('');
+  expect(status.stderr).toMatch(new RegExp(`^wsgate status: cannot reach the admin API at http://127\\.0\\.0\\.1:${port}: [^\\n]+\\n$`));
+
+  const watch = await runCli(['connections', '--watch', '--admin', admin]);
+  expect(watch.code).toBe(2);
+  expect(watch.stdout).toBe('');
+  expect(watch.stderr).toMatch(new RegExp(`^wsgate connections: cannot reach the admin API at http://127\\.0\\.0\\.1:${port}: [^\\n]+\\n$`));
 });
 
 test('wsgate connections sends WSGATE_ADMIN_TOKEN as the bearer token; without it a protected gateway answers 401 and it exits 1', async () => {
@@ -174,4 +184,70 @@ test('wsgate connections sends WSGATE_ADMIN_TOKEN as the bearer token; without i
   const allowed = await runCli(['connections', '--admin', gw.admin]);
   expect(allowed.code).toBe(0);
   expect(allowed.stdout.trimEnd().split('\n').at(-1)).toBe('1 shown, 1 live');
+});
+
+// Resolves with stdout once `done(stdout)` holds, checked on each chunk the child prints.
+function stdoutUntil(cli: CliProcess, done: (stdout: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!done(cli.stdout())) return;
+      cli.child.stdout?.off('data', check);
+      resolve(cli.stdout());
+    };
+    cli.child.stdout?.on('data', check);
+    void cli.closed.then((e) => reject(new Error(`wsgate exited (code ${e.code}) first; stdout: ${cli.stdout()} stderr: ${cli.stderr()}`)));
+    check();
+  });
+}
+
+test('wsgate status prints the routes, each upstream target with its health, open WebSockets and rates', async () => {
+  const echo = await startWsEcho();
+  const gw = await startGatewayProcess(chatConfig(echo.url));
+  expect(await fetchText(`${gw.base}/hello`)).toEqual({ status: 200, body: 'hello' });
+  const ws = await openWs(`${gw.wsBase}/chat/room`);
+  ws.send('traffic');
+  await nextMessage(ws);
+  await gw.cli.waitForEvent('ws_open');
+
+  const run = await runCli(['status', '--admin', gw.admin]);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  const lines = run.stdout.trimEnd().split('\n');
+  expect(lines[0]).toBe(`wsgate at ${gw.admin}: ready`);
+  expect(lines).toContain('routes (2): chat, hello');
+  expect(lines).toContain('upstreams (1):');
+  expect(lines).toContainEqual(expect.stringMatching(/^ {2}realtime \(\S+\): 1\/1 healthy$/));
+  const port = new URL(echo.url).port;
+  expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^    \\S+://127\\.0\\.0\\.1:${port}\\S*  healthy  1 WebSocket, 0 in flight$`)));
+  expect(lines).toContain('connections: 1 open');
+  expect(lines).toContain('  chat: 1');
+  expect(lines.at(-1)).toMatch(/^rates: \d+\.\d requests\/s, \d+\.\d messages\/s$/);
+});
+
+test('wsgate connections --watch with stdout not a terminal prints a plain snapshot a second, until stopped', { timeout: 15_000 }, async () => {
+  const echo = await startWsEcho();
+  const gw = await startGatewayProcess(chatConfig(echo.url));
+  const ws = await openWs(`${gw.wsBase}/chat/room`);
+  ws.send('counted');
+  await nextMessage(ws);
+  const opened = await gw.cli.waitForEvent('ws_open');
+
+  const watch = startCli(['connections', '--watch', '--admin', gw.admin, '--route', 'chat', '--limit', '10']);
+  const stdout = await stdoutUntil(watch, (out) => out.split('\n\n').length >= 3); // two complete snapshots, each ending in a blank line
+  expect(stdout).not.toContain('\x1b');
+  const [first, second] = stdout.split('\n\n');
+  for (const snapshot of [first!, second!]) {
+    const lines = snapshot.trimEnd().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^wsgate connections at ${escapeRegExp(gw.admin)}  \\d\\d:\\d\\d:\\d\\d  1 shown, 1 live$`));
+    expect(lines[1]).toMatch(/^ID\s+ROUTE\s+CLIENT\s+USER\s+(PATH\s+)?AGE\s+MSG\/S\s+MSGS IN\s+MSGS OUT\s+BYTES IN\s+BYTES OUT$/);
+    expect(lines[2]).toMatch(new RegExp(`^${opened.id as string}\\s+chat\\s+127\\.0\\.0\\.1\\S*\\s+-\\s+.*\\s1\\s+1\\s+\\d+(\\.\\d)?k?B\\s+\\d+(\\.\\d)?k?B$`));
+    expect(lines).toHaveLength(3);
+  }
+  // msg/s needs two fetches: unknown in the first snapshot, a number from the second on.
+  expect(first!.split('\n')[2]!.split(/\s{2,}/)).toContain('-');
+  expect(second!.split('\n')[2]).toMatch(/\s\d+\.\d\s/);
+
+  watch.signal('SIGTERM');
+  expect(await watch.closed).toEqual({ code: 0, signal: null });
+  expect(watch.stderr()).toBe('');
 });
