@@ -164,7 +164,7 @@ test('wsgate connections (with or without --watch), status and reload exit 2 wit
   expect(watch.stderr).toMatch(new RegExp(`^wsgate connections: cannot reach the admin API at http://127\\.0\\.0\\.1:${port}: [^\\n]+\\n$`));
 });
 
-test('wsgate connections sends WSGATE_ADMIN_TOKEN as the bearer token; without it a protected gateway answers 401 and it exits 1', async () => {
+test('wsgate connections (and --watch) and wsgate status send WSGATE_ADMIN_TOKEN as the bearer token; without it a protected gateway answers 401 and they exit 1', { timeout: 30_000 }, async () => {
   const echo = await startWsEcho();
   const token = 'e2e-admin-token-7d1c';
   const gw = await startGatewayProcess(chatConfig(echo.url, '', `  token: ${token}\n`));
@@ -173,6 +173,12 @@ test('wsgate connections sends WSGATE_ADMIN_TOKEN as the bearer token; without i
   const denied = await runCli(['connections', '--admin', gw.admin]);
   expect(denied.code).toBe(1);
   expect(denied.stderr).toMatch(new RegExp(`^wsgate connections: ${gw.admin.replace(/[.]/g, '\\.')} answered 401: UNAUTHORIZED: [^\\n]+\\n$`));
+  const deniedWatch = await runCli(['connections', '--watch', '--admin', gw.admin]);
+  expect(deniedWatch.code).toBe(1);
+  expect(deniedWatch.stderr).toMatch(new RegExp(`^wsgate connections: ${escapeRegExp(gw.admin)} answered 401: UNAUTHORIZED: [^\\n]+\\n$`));
+  const deniedStatus = await runCli(['status', '--admin', gw.admin]);
+  expect(deniedStatus.code).toBe(1);
+  expect(deniedStatus.stderr).toMatch(new RegExp(`^wsgate status: ${escapeRegExp(gw.admin)} answered 401: UNAUTHORIZED: [^\\n]+\\n$`));
 
   // The child inherits this process's environment.
   const before = process.env.WSGATE_ADMIN_TOKEN;
@@ -184,6 +190,10 @@ test('wsgate connections sends WSGATE_ADMIN_TOKEN as the bearer token; without i
   const allowed = await runCli(['connections', '--admin', gw.admin]);
   expect(allowed.code).toBe(0);
   expect(allowed.stdout.trimEnd().split('\n').at(-1)).toBe('1 shown, 1 live');
+  const status = await runCli(['status', '--admin', gw.admin]);
+  expect(status.stderr).toBe('');
+  expect(status.code).toBe(0);
+  expect(status.stdout).toContain('connections: 1 open\n');
 });
 
 // Resolves with stdout once `done(stdout)` holds, checked on each chunk the child prints.
