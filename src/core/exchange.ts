@@ -39,6 +39,24 @@ export interface ExchangeTarget {
   // answered below 500, else what went wrong ('status 502', 'timeout', 'refused', 'reset'). Optional:
   // a target without passive health (a test's scripted one) need not judge outcomes.
   report?(failure: string | null): void;
+  // Per-target metrics (optional, like report): a response head's status and the seconds since the
+  // attempt was sent (negative: not timed), and an attempt that failed, by errorKind().
+  answered?(status: number, seconds: number): void;
+  failed?(kind: ErrorKind): void;
+}
+
+// What wsgate_upstream_errors_total counts an upstream failure as: could not connect (refused or
+// unreachable), no connection or answer in time, the connection cut, or an answer we cannot relay. null: not the target's doing (our own abort, a pool closed at shutdown).
+export type ErrorKind = 'refused' | 'timeout' | 'reset' | 'bad_response';
+
+export function errorKind(err: unknown): ErrorKind | null {
+  const kind = failureKind(err);
+  if (kind === 'unreachable') return 'refused';
+  if (kind !== null) return kind as ErrorKind;
+  for (let e = err; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === 'UPSTREAM_BAD_RESPONSE') return 'bad_response';
+  }
+  return null;
 }
 
 // What passive health counts against a target, by error code (the deepest cause that names one):

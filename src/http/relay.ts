@@ -2,7 +2,7 @@
 // exchange's response until it ends; the target's client owns the upstream socket (upstream/h1 for
 // plain TCP, undici for https://). It sees targets only through core/exchange's interfaces.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { failureKind, type Affinity, type ExchangeControl, type ExchangeHandler, type ExchangeTarget, type TargetChooser } from '../core/exchange.js';
+import { errorKind, failureKind, type Affinity, type ExchangeControl, type ExchangeHandler, type ExchangeTarget, type TargetChooser } from '../core/exchange.js';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import type { HeaderOps } from '../config/compile.js';
@@ -40,6 +40,7 @@ export class HttpRelay implements ExchangeHandler {
   private aborted = false; // we cut the exchange short (client gone, body too large): not the target's fault
   private attemptsLeft: number;
   private bodyBytes = 0;
+  private dispatchedMs = 0; // performance.now() when the current attempt went to its target (its metrics)
 
   constructor(
     readonly req: IncomingMessage,
@@ -77,6 +78,7 @@ export class HttpRelay implements ExchangeHandler {
     }
     this.target = target;
     target.inFlight++;
+    this.dispatchedMs = performance.now();
     target.dispatch({ path: this.path, method: this.req.method!, headers: this.headers, body: this.hasBody ? this.req : null }, this);
   }
 
@@ -94,6 +96,7 @@ export class HttpRelay implements ExchangeHandler {
     if (statusCode < 200) return true; // 1xx informational: not relayed
     this.headersReceived = true;
     this.target?.report?.(statusCode >= 500 ? `status ${statusCode}` : null);
+    this.target?.answered?.(statusCode, (performance.now() - this.dispatchedMs) / 1000);
     if (resume !== null && this.control instanceof UndiciControl) this.control.resumeUndici = resume;
     const res = this.res;
     if (res.destroyed) return false;
@@ -153,6 +156,10 @@ export class HttpRelay implements ExchangeHandler {
   onError(err: Error): void {
     this.release();
     if (!this.headersReceived && !this.aborted) this.target?.report?.(failureKind(err));
+    if (!this.aborted) {
+      const kind = errorKind(err);
+      if (kind !== null) this.target?.failed?.(kind);
+    }
     const gwErr = toGatewayError(err, 'UPSTREAM_UNAVAILABLE');
     if (!this.headersReceived && this.attemptsLeft > 0 && RETRYABLE.has(String((err as { code?: unknown }).code)) && !this.res.destroyed) {
       this.attemptsLeft--;

@@ -1,8 +1,13 @@
 // observability/metrics: every Prometheus metric name and label (SPEC section 7), one prom-client
 // Registry per gateway, and the cluster primary's merge of its workers' metrics.
 // Nothing here runs per message: tunnels' message and byte counts are added as deltas on the clock
-// tick (reportTunnel) and at close; children are taken once per route (or once per label set), and
-// the ones that change per tunnel are plain numbers (PendingCount) until a scrape.
+// tick (reportTunnel), at close and at scrape time (the live tunnels are read then, so a scrape
+// includes everything relayed before it); children are taken once per route, target (or label set),
+// and the ones that change per request or tunnel are plain numbers (PendingCount) until a scrape.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ErrorKind } from '../core/exchange.js';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -11,6 +16,33 @@ export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
 const HTTP_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 // 1 s .. 24 h: how long a WebSocket stayed open.
 const WS_BUCKETS_S = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400];
+
+// The route label of requests and handshakes that match no route (an empty label would read as no label).
+export const UNMATCHED_ROUTE = 'unmatched';
+
+// wsgate_upstream_requests_total's status_class, by the status's first digit.
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+// The package's version, read once: the nearest package.json above this file, from src/ (tsx) and dist/ alike.
+export const VERSION: string = readVersion();
+
+function readVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+        if (pkg.name === 'wsgate' && typeof pkg.version === 'string') return pkg.version;
+      } catch {
+        // not ours, or unreadable: keep walking up
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
+  }
+}
 
 export const DIRECTION_IN = 'client_to_upstream';
 export const DIRECTION_OUT = 'upstream_to_client';
@@ -68,6 +100,8 @@ export class RouteMetrics {
   durationSum = 0;
   durationCount = 0;
   readonly wsActive: PendingCount;
+  readonly wsActiveChild: GaugeChild;
+  wsSeen = false; // the route proxies WebSockets or has had a tunnel: its active gauge reads 0, not absent
   readonly wsOpened: PendingCount;
   readonly wsRejected: CounterChild;
   readonly wsFailed: CounterChild;
@@ -81,7 +115,8 @@ export class RouteMetrics {
   readonly limitedMessages: CounterChild;
   readonly limitedConnections: CounterChild;
   constructor(readonly name: string, m: GatewayMetrics) {
-    this.wsActive = m.pending(m.wsActive.labels(name));
+    this.wsActiveChild = m.wsActive.labels(name);
+    this.wsActive = m.pending(this.wsActiveChild);
     this.wsOpened = m.pending(m.wsConnections.labels(name, 'opened'));
     this.wsRejected = m.wsConnections.labels(name, 'rejected');
     this.wsFailed = m.wsConnections.labels(name, 'failed');
@@ -134,11 +169,86 @@ export class HttpDurationMetric {
   }
 }
 
+// The children of one upstream target, taken when the target first answers or fails (kept on the
+// target, upstream/pool.ts): plain numbers on the hot path, like RouteMetrics.
+export class TargetMetrics {
+  private readonly classes: (PendingCount | null)[] = [null, null, null, null, null];
+  private readonly errors = new Map<ErrorKind, PendingCount>();
+  readonly durationBuckets = new Float64Array(HTTP_BUCKETS_S.length); // per bucket, not cumulative
+  durationSum = 0;
+  durationCount = 0;
+  constructor(readonly upstream: string, readonly target: string, private readonly m: GatewayMetrics) {}
+
+  // HOT: per response head (HTTP, and a WebSocket handshake's answer without a duration: seconds < 0).
+  answered(status: number, seconds: number): void {
+    const i = Math.min(4, Math.max(0, ((status / 100) | 0) - 1));
+    const count = this.classes[i] ?? (this.classes[i] = this.m.pending(this.m.upstreamRequests.labels(this.upstream, this.target, STATUS_CLASSES[i]!)));
+    count.value++;
+    if (seconds < 0) return;
+    let b = 0;
+    while (b < HTTP_BUCKETS_S.length && seconds > HTTP_BUCKETS_S[b]!) b++;
+    if (b < HTTP_BUCKETS_S.length) this.durationBuckets[b]!++;
+    this.durationSum += seconds;
+    this.durationCount++;
+  }
+
+  failed(kind: ErrorKind): void {
+    let count = this.errors.get(kind);
+    if (count === undefined) {
+      count = this.m.pending(this.m.upstreamErrors.labels(this.upstream, this.target, kind));
+      this.errors.set(kind, count);
+    }
+    count.value++;
+  }
+}
+
+// wsgate_upstream_request_duration_seconds, laid out from the targets' plain buckets at scrape
+// time, as HttpDurationMetric does for routes.
+export class UpstreamDurationMetric {
+  readonly duration;
+  constructor(targets: ReadonlyMap<string, TargetMetrics>) {
+    this.duration = {
+      name: 'wsgate_upstream_request_duration_seconds',
+      help: 'Time from sending an HTTP request to a target to its response head',
+      type: 'histogram',
+      aggregator: 'sum',
+      get: async () => {
+        const name = this.duration.name;
+        const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+        for (const t of targets.values()) {
+          if (t.durationCount === 0) continue;
+          const labels = { upstream: t.upstream, target: t.target };
+          let acc = 0;
+          for (let i = 0; i < HTTP_BUCKETS_S.length; i++) {
+            acc += t.durationBuckets[i]!;
+            values.push({ labels: { le: HTTP_BUCKETS_S[i]!, ...labels }, value: acc, metricName: `${name}_bucket` });
+          }
+          values.push({ labels: { le: '+Inf', ...labels }, value: t.durationCount, metricName: `${name}_bucket` });
+          values.push({ labels, value: t.durationSum, metricName: `${name}_sum` });
+          values.push({ labels, value: t.durationCount, metricName: `${name}_count` });
+        }
+        return { name, help: this.duration.help, type: this.duration.type, values, aggregator: this.duration.aggregator };
+      },
+      reset: () => {
+        for (const t of targets.values()) {
+          t.durationBuckets.fill(0);
+          t.durationSum = 0;
+          t.durationCount = 0;
+        }
+      },
+    };
+  }
+}
+
 export interface GatewayMetricsOptions {
   /** prom-client's process and Node.js defaults; once per process (the CLI), not per test gateway. */
   readonly defaultMetrics: boolean;
   /** The live pools, read at scrape time for the upstream gauges. */
   readonly upstreams: () => Iterable<UpstreamCounts>;
+  /** The live tunnels, whose counts since their last report are added at scrape time. */
+  readonly tunnels: () => Iterable<TunnelCounts>;
+  /** The routes that proxy WebSockets: their active gauge reads 0 from the start. */
+  readonly wsRoutes: () => Iterable<string>;
 }
 
 export class GatewayMetrics {
@@ -154,19 +264,29 @@ export class GatewayMetrics {
   readonly upstreamHealthy: Gauge;
   readonly upstreamActive: Gauge;
   readonly rateLimited: Counter;
+  readonly upstreamRequests: Counter;
+  readonly upstreamErrors: Counter;
+  readonly upstreamDuration: UpstreamDurationMetric;
+  readonly buildInfo: Gauge;
   private readonly routes = new Map<string, RouteMetrics>();
+  private readonly targets = new Map<string, TargetMetrics>();
   private readonly pendingCounts: PendingCount[] = [];
+  private readonly tunnels: () => Iterable<TunnelCounts>;
+  private readonly wsRoutes: () => Iterable<string>;
+  private flushed = false; // within one scrape: every metric's collect() runs in the same tick
 
   constructor(options: GatewayMetricsOptions) {
+    this.tunnels = options.tunnels;
+    this.wsRoutes = options.wsRoutes;
     const registers = [this.registry];
     const flush = (): void => this.flush();
-    this.httpRequests = new Counter({ name: 'wsgate_http_requests_total', help: 'HTTP exchanges finished, by route ("" when none matched), method and status', labelNames: ['route', 'method', 'status'], registers, collect: flush });
+    this.httpRequests = new Counter({ name: 'wsgate_http_requests_total', help: `HTTP exchanges finished, by route ("${UNMATCHED_ROUTE}" when none matched), method and status`, labelNames: ['route', 'method', 'status'], registers, collect: flush });
     this.httpDuration = new HttpDurationMetric(this.routes);
     this.registry.registerMetric(this.httpDuration.duration as never);
-    this.wsActive = new Gauge({ name: 'wsgate_ws_connections_active', help: 'Open WebSocket tunnels', labelNames: ['route'], registers, collect: flush });
-    this.wsConnections = new Counter({ name: 'wsgate_ws_connections_total', help: 'WebSocket handshakes: opened, rejected by the gateway (4xx) or failed upstream (5xx)', labelNames: ['route', 'outcome'], registers, collect: flush });
-    this.wsMessages = new Counter({ name: 'wsgate_ws_messages_total', help: 'WebSocket data messages relayed (counted on the clock tick and at close)', labelNames: ['route', 'direction'], registers, collect: flush });
-    this.wsBytes = new Counter({ name: 'wsgate_ws_bytes_total', help: 'WebSocket bytes relayed, frame headers included (counted on the clock tick and at close)', labelNames: ['route', 'direction'], registers, collect: flush });
+    this.wsActive = new Gauge({ name: 'wsgate_ws_connections_active', help: 'Open WebSocket tunnels (0, not absent, for a route with none)', labelNames: ['route'], registers, collect: flush });
+    this.wsConnections = new Counter({ name: 'wsgate_ws_connections_total', help: `WebSocket handshakes: opened, rejected by the gateway (4xx) or failed upstream (5xx); route "${UNMATCHED_ROUTE}" when none matched`, labelNames: ['route', 'outcome'], registers, collect: flush });
+    this.wsMessages = new Counter({ name: 'wsgate_ws_messages_total', help: 'WebSocket data messages relayed (up to the moment of the scrape)', labelNames: ['route', 'direction'], registers, collect: flush });
+    this.wsBytes = new Counter({ name: 'wsgate_ws_bytes_total', help: 'WebSocket bytes relayed, frame headers included (up to the moment of the scrape)', labelNames: ['route', 'direction'], registers, collect: flush });
     this.wsCloses = new Counter({ name: 'wsgate_ws_closes_total', help: 'WebSocket tunnels closed, by close code and the side that closed first', labelNames: ['route', 'code', 'initiator'], registers, collect: flush });
     this.wsDuration = new Histogram({ name: 'wsgate_ws_connection_duration_seconds', help: 'How long WebSocket tunnels stayed open', labelNames: ['route'], buckets: WS_BUCKETS_S, registers });
     // The upstream gauges are computed at scrape time from the running pools, reset first: a reload
@@ -195,6 +315,12 @@ export class GatewayMetrics {
       },
     });
     this.rateLimited = new Counter({ name: 'wsgate_rate_limited_total', help: 'Rate limits applied: ws_message (tunnel closed 1008), ws_connections (maxPerClient 429)', labelNames: ['route', 'kind'], registers });
+    this.upstreamRequests = new Counter({ name: 'wsgate_upstream_requests_total', help: 'Answers from a target: HTTP response heads and WebSocket handshake answers, by status class', labelNames: ['upstream', 'target', 'status_class'], registers, collect: flush });
+    this.upstreamErrors = new Counter({ name: 'wsgate_upstream_errors_total', help: 'Failed exchanges and handshakes with a target: refused (could not connect), timeout, reset, bad_response', labelNames: ['upstream', 'target', 'kind'], registers, collect: flush });
+    this.upstreamDuration = new UpstreamDurationMetric(this.targets);
+    this.registry.registerMetric(this.upstreamDuration.duration as never);
+    this.buildInfo = new Gauge({ name: 'wsgate_build_info', help: 'Always 1: the wsgate version and the Node.js version running it', labelNames: ['version', 'node'], registers });
+    this.buildInfo.labels(VERSION, process.versions.node).set(1);
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -204,9 +330,29 @@ export class GatewayMetrics {
     return p;
   }
 
-  // Before any scrape (every WebSocket metric's collect() calls it; the first one does the work).
+  // Before any scrape (every counted metric's collect() calls it; the first one in a scrape does the
+  // work): the live tunnels' counts since their last report, then every pending number.
   flush(): void {
+    if (this.flushed) return;
+    this.flushed = true;
+    queueMicrotask(() => {
+      this.flushed = false;
+    });
+    for (const t of this.tunnels()) this.reportTunnel(t);
+    for (const name of this.wsRoutes()) this.route(name).wsSeen = true;
     for (const p of this.pendingCounts) p.flush();
+    for (const r of this.routes.values()) if (r.wsSeen) r.wsActiveChild.inc(0); // present at 0
+  }
+
+  // The children of one target, shared by every Target object with the same upstream and URL.
+  target(upstream: string, origin: string): TargetMetrics {
+    const key = `${upstream}\0${origin}`;
+    let t = this.targets.get(key);
+    if (t === undefined) {
+      t = new TargetMetrics(upstream, origin, this);
+      this.targets.set(key, t);
+    }
+    return t;
   }
 
   route(name: string): RouteMetrics {
@@ -251,6 +397,7 @@ export class GatewayMetrics {
   }
 
   wsOpened(r: RouteMetrics): void {
+    r.wsSeen = true;
     r.wsOpened.value++;
     r.wsActive.value++;
   }

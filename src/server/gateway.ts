@@ -18,7 +18,7 @@ import { TunnelRegistry } from '../ws/registry.js';
 import { closeServers, drainAndStop } from './drain.js';
 import { createListener, listen } from './listener.js';
 import { applyConfig, reloadFromSource } from './reload.js';
-import { buildRuntime, clockTickFor, createPools } from './runtime.js';
+import { buildRuntime, clockTickFor, createPools, wsRouteNames } from './runtime.js';
 import { ServerState } from './state.js';
 import { poolEvents } from './tunnel-events.js';
 
@@ -56,7 +56,12 @@ export class Gateway {
     const poolClock = options.clock ?? null;
     const middleware = { global: [], byRoute: new Map<string, Middleware[]>() };
     const runtime = buildRuntime(compiled, middleware, createPools(compiled, poolClock, poolEvents(this.log, () => this.state)));
-    const prom = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? false, upstreams: () => this.state.runtime.pools.values() });
+    const prom = new GatewayMetrics({
+      defaultMetrics: options.defaultMetrics ?? false,
+      upstreams: () => this.state.runtime.pools.values(),
+      tunnels: () => this.state.registry.values(),
+      wsRoutes: () => wsRouteNames(this.state.runtime),
+    });
     this.state = new ServerState(this.log, prom, new TunnelRegistry(prom), clock, poolClock, middleware, runtime);
   }
 

@@ -12,7 +12,7 @@ import { HttpRelay } from '../http/relay.js';
 import { headerString, upstreamRequestHeaders } from '../http/request-headers.js';
 import { runChain } from '../middleware/chain.js';
 import { EVENTS } from '../observability/events.js';
-import type { RouteMetrics } from '../observability/metrics.js';
+import { UNMATCHED_ROUTE, type RouteMetrics } from '../observability/metrics.js';
 import { METHOD_MISMATCH } from '../routing/matcher.js';
 import { normalizePath, upstreamPath } from '../routing/normalize.js';
 import { hashKeyOf } from '../upstream/balancers/hash.js';
@@ -193,7 +193,7 @@ function exchangeFinished(res: OwnedRes): void {
   const status = res.writableFinished ? res.statusCode : 499;
   const seconds = (performance.now() - res.exchangeStart) / 1000;
   const route = res.route;
-  const metrics: RouteMetrics = route === null ? state.prom.route('') : routeMetrics(state.prom, route);
+  const metrics: RouteMetrics = route === null ? state.prom.route(UNMATCHED_ROUTE) : routeMetrics(state.prom, route);
   state.prom.httpFinished(metrics, res.req.method ?? 'GET', status, seconds);
   if (!state.log.isLevelEnabled('info')) return;
   const req = res.req;

@@ -14,6 +14,7 @@ import { GatewayError } from '../core/errors.js';
 import { rawErrorResponse } from '../http/error-response.js';
 import { plainAddress } from '../http/forwarded.js';
 import { EVENTS } from '../observability/events.js';
+import { UNMATCHED_ROUTE } from '../observability/metrics.js';
 import { rawHandshakeError, type HandshakeClient, type HandshakeResult } from '../ws/handshake.js';
 import { withoutQuery } from './http-ingress.js';
 import { routeMetrics, type RouteRuntime } from './runtime.js';
@@ -200,7 +201,7 @@ export class PendingUpgrade implements HandshakeClient {
     if (this.clientKey !== null) this.state.registry.release(this.clientKey);
     this.clientKey = null;
     const state = this.state;
-    state.prom.wsRefused(this.route === null ? state.prom.route('') : routeMetrics(state.prom, this.route), status);
+    state.prom.wsRefused(this.route === null ? state.prom.route(UNMATCHED_ROUTE) : routeMetrics(state.prom, this.route), status);
     if (state.log.isLevelEnabled('info')) {
       state.log.info(
         {

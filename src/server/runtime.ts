@@ -52,6 +52,11 @@ export function routeMetrics(prom: GatewayMetrics, route: RouteRuntime): RouteMe
   return (route.metrics ??= prom.route(route.spec.name));
 }
 
+// The routes a WebSocket can reach (every proxying route): their active-tunnels gauge reads 0 from the start.
+export function* wsRouteNames(rt: Runtime): Generator<string> {
+  for (const r of rt.config.routes) if (r.upstream !== null) yield r.name;
+}
+
 export function createPools(config: CompiledConfig, clock: Clock | null, events: PoolEvents | null): Map<string, UpstreamPool> {
   return new Map([...config.upstreams].map(([name, spec]) => [name, new UpstreamPool(spec, clock, events)]));
 }

@@ -4,7 +4,7 @@
 // tunnels: handshake outcomes for passive health, 1012 for the tunnels of a target gone down.
 import type { Clock, Sweepable } from '../core/clock.js';
 import { GatewayError, type ErrorCode } from '../core/errors.js';
-import { failureKind } from '../core/exchange.js';
+import { errorKind, failureKind } from '../core/exchange.js';
 import type { WsCloseInfo, WsOpenInfo } from '../middleware/chain.js';
 import type { Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
@@ -119,13 +119,19 @@ export function reportHandshake(state: ServerState, target: Target, result: Hand
   if (state.draining) return;
   const failure = result.socket !== null ? null : failureKind(result.error) ?? (result.status >= 500 ? `status ${result.status}` : null);
   target.report(failure);
+  // Metrics: a 101, or a non-101 answer relayed to the client, is an answer; the rest are errors.
+  if (result.socket !== null || result.relayed) target.answered(result.socket !== null ? 101 : result.status, -1);
+  else {
+    const kind = errorKind(result.error);
+    if (kind !== null) target.failed(kind);
+  }
 }
 
 // What every upstream pool tells the gateway: its health lines go to the gateway's log, and a target
 // that goes down under `onUnhealthy: close` has its tunnels closed. `state` is read when that
 // happens (the gateway builds its first pools before its state).
 export function poolEvents(log: Logger, state: () => ServerState): PoolEvents {
-  return { log, targetDown: (pool, target) => closeTunnelsOf(state(), pool, target) };
+  return { log, targetDown: (pool, target) => closeTunnelsOf(state(), pool, target), targetMetrics: (upstream, origin) => state().prom.target(upstream, origin) };
 }
 
 // onUnhealthy: close. The target's tunnels get 1012 (try again: the client reconnects to a healthy

@@ -7,9 +7,10 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { TargetSpec, UpstreamSpec } from '../config/compile.js';
 import { Clock, type Sweepable } from '../core/clock.js';
-import type { Affinity, DispatchOptions, ExchangeHandler, ExchangeTarget, TargetChooser } from '../core/exchange.js';
+import type { Affinity, DispatchOptions, ErrorKind, ExchangeHandler, ExchangeTarget, TargetChooser } from '../core/exchange.js';
 import { EVENTS } from '../observability/events.js';
 import type { Logger } from '../observability/log.js';
+import type { TargetMetrics } from '../observability/metrics.js';
 import { createBalancer } from './balancers/create.js';
 import { H1Pool } from './h1/client.js';
 import { HealthChecker } from './health.js';
@@ -39,6 +40,8 @@ export class Target implements ExchangeTarget {
   healthySinceMs = -1;                   // when it last turned healthy again; -1: healthy from the start
   activeTunnels = 0;   // open WebSocket tunnels to this target
   inFlight = 0;        // HTTP exchanges waiting for or streaming a response
+  // Its wsgate_upstream_* children, taken on its first answer or failure (null: none yet, or no gateway).
+  metrics: TargetMetrics | null = null;
   // What balancers weigh it by: the configured weight, or less while it slow-starts (the pool's
   // sweep raises it; see effectiveWeight).
   weight: number;
@@ -98,6 +101,19 @@ export class Target implements ExchangeTarget {
     this.owner?.passive?.record(this, failure);
   }
 
+  // HOT: per response head and WebSocket handshake answer (seconds < 0: not timed).
+  answered(status: number, seconds: number): void {
+    (this.metrics ?? this.takeMetrics())?.answered(status, seconds);
+  }
+
+  failed(kind: ErrorKind): void {
+    (this.metrics ?? this.takeMetrics())?.failed(kind);
+  }
+
+  private takeMetrics(): TargetMetrics | null {
+    return (this.metrics = this.owner?.targetMetrics(this) ?? null);
+  }
+
   // HOT: per request. Both clients call the same handler methods (core/exchange.ts).
   dispatch(options: DispatchOptions, handler: ExchangeHandler): void {
     if (this.h1 !== null) {
@@ -132,6 +148,8 @@ export interface Balancer {
 export interface PoolEvents {
   readonly log: Logger | null;
   targetDown(pool: UpstreamPool, target: Target): void;
+  // The per-target metrics (observability/metrics.ts) of one target URL of an upstream.
+  targetMetrics?(upstream: string, origin: string): TargetMetrics;
 }
 
 export class UpstreamPool implements TargetChooser, Sweepable {
@@ -194,6 +212,10 @@ export class UpstreamPool implements TargetChooser, Sweepable {
     if (t !== null) return t;
     for (const b of this.backup) if (usable(b, exclude)) return b;
     return null;
+  }
+
+  targetMetrics(target: Target): TargetMetrics | null {
+    return this.events?.targetMetrics?.(this.spec.name, target.spec.origin) ?? null;
   }
 
   // What a 503 NO_HEALTHY_TARGET tells the client to wait before trying again: the next health

@@ -1,11 +1,12 @@
 // GET /metrics through a real gateway and real upstreams (SPEC sections 6 and 7).
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { expect, onTestFinished, test } from 'vitest';
 import { startGateway, proxyConfig, type TestGateway } from '../../helpers/gateway.js';
 import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
 import { closed, nextMessage, openWs } from '../../helpers/clients.js';
-import { send } from '../../helpers/http.js';
+import { closedPort, send } from '../../helpers/http.js';
 
 async function scrape(gw: TestGateway, token?: string): Promise<string> {
   const res = await fetch(gw.adminUrl('/metrics'), token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
@@ -20,6 +21,17 @@ function valueOf(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
+// Every sample of a scrape, by series (name and labels as written), parsed line by line.
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const cut = line.lastIndexOf(' ');
+    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
+  }
+  return out;
+}
+
 // Tunnel counts reach the metrics on the gateway's clock tick: scrape until the series shows.
 async function scrapeUntil(gw: TestGateway, series: string, atLeast: number): Promise<string> {
   for (;;) {
@@ -29,7 +41,7 @@ async function scrapeUntil(gw: TestGateway, series: string, atLeast: number): Pr
   }
 }
 
-test('HTTP exchanges are counted by route, method and status, with their duration; unmatched ones under route ""', async () => {
+test('HTTP exchanges are counted by route, method and status, with their duration; unmatched ones under route "unmatched"', async () => {
   const up = await startHttpUpstream((_req, res) => res.end('ok'));
   const gw = await startGateway(proxyConfig(up.url, { match: { path: '/api/*' } }));
   for (let i = 0; i < 3; i++) expect((await send(gw.url('/api/x'))).status).toBe(200);
@@ -38,7 +50,8 @@ test('HTTP exchanges are counted by route, method and status, with their duratio
   expect(valueOf(text, 'wsgate_http_requests_total{route="app",method="GET",status="200"}')).toBe(3);
   expect(valueOf(text, 'wsgate_http_request_duration_seconds_count{route="app"}')).toBe(3);
   expect(valueOf(text, 'wsgate_http_request_duration_seconds_bucket{le="30",route="app"}')).toBe(3);
-  expect(valueOf(text, 'wsgate_http_requests_total{route="",method="GET",status="404"}')).toBe(1);
+  expect(valueOf(text, 'wsgate_http_requests_total{route="unmatched",method="GET",status="404"}')).toBe(1);
+  expect(text).not.toContain('route=""');
   expect(valueOf(text, 'wsgate_upstream_healthy{upstream="app",target="' + up.url + '"}')).toBe(1);
   // No process defaults unless asked for (the CLI asks): tests run many gateways in one process.
   expect(text).not.toContain('process_cpu_user_seconds_total');
@@ -98,4 +111,82 @@ test('GET /metrics needs the admin token when one is set', async () => {
   expect(res.status).toBe(401);
   expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
   expect(await scrape(gw, 's3cret')).toContain('# TYPE wsgate_http_requests_total counter');
+});
+
+test('a scrape right after traffic counts all of it exactly: tunnels, routes, unmatched requests, targets and their errors, build info', async () => {
+  const api = await startHttpUpstream((_req, res) => res.end('ok'));
+  const echo = await startWsEcho();
+  const dead = `http://127.0.0.1:${await closedPort()}`;
+  const gw = await startGateway({
+    upstreams: { api: { targets: [{ url: api.url }] }, chat: { targets: [{ url: echo.url }] }, dead: { targets: [{ url: dead }] } },
+    routes: [
+      { name: 'api', match: { path: '/api/*' }, upstream: 'api' },
+      { name: 'chat', match: { path: '/chat' }, upstream: 'chat' },
+      { name: 'dead', match: { path: '/dead/*' }, upstream: 'dead' },
+    ],
+  });
+  // Present at 0 before any traffic: every route a WebSocket can reach.
+  const before = samples(await scrape(gw));
+  expect(before.get('wsgate_ws_connections_active{route="chat"}')).toBe(0);
+  expect(before.get('wsgate_ws_connections_active{route="api"}')).toBe(0);
+
+  const ws = await openWs(gw.wsUrl('/chat'));
+  for (let i = 0; i < 5; i++) {
+    ws.send(`m${i}`);
+    await nextMessage(ws);
+  }
+  for (let i = 0; i < 3; i++) expect((await send(gw.url('/api/x'))).status).toBe(200);
+  expect((await send(gw.url('/nowhere'))).status).toBe(404);
+  expect((await send(gw.url('/dead/x'))).status).toBe(502);
+
+  // No waiting for the clock tick: the live tunnel's counts are read at scrape time.
+  const m = samples(await scrape(gw));
+  expect(m.get('wsgate_ws_messages_total{route="chat",direction="client_to_upstream"}')).toBe(5);
+  expect(m.get('wsgate_ws_messages_total{route="chat",direction="upstream_to_client"}')).toBe(5);
+  // Masked client frames of 2-byte texts: 2 + 4 + 2 each; the echo's unmasked: 2 + 2.
+  expect(m.get('wsgate_ws_bytes_total{route="chat",direction="client_to_upstream"}')).toBe(5 * 8);
+  expect(m.get('wsgate_ws_bytes_total{route="chat",direction="upstream_to_client"}')).toBe(5 * 4);
+  expect(m.get('wsgate_ws_connections_active{route="chat"}')).toBe(1);
+  expect(m.get('wsgate_ws_connections_total{route="chat",outcome="opened"}')).toBe(1);
+  expect(m.get('wsgate_http_requests_total{route="api",method="GET",status="200"}')).toBe(3);
+  expect(m.get('wsgate_http_requests_total{route="unmatched",method="GET",status="404"}')).toBe(1);
+  expect(m.get('wsgate_http_requests_total{route="dead",method="GET",status="502"}')).toBe(1);
+  expect([...m.keys()].filter((k) => k.includes('route=""'))).toEqual([]);
+  // Per target: answers by status class, time to the response head, errors by kind, open work.
+  expect(m.get(`wsgate_upstream_requests_total{upstream="api",target="${api.url}",status_class="2xx"}`)).toBe(3);
+  expect(m.get(`wsgate_upstream_request_duration_seconds_count{upstream="api",target="${api.url}"}`)).toBe(3);
+  expect(m.get(`wsgate_upstream_request_duration_seconds_bucket{le="+Inf",upstream="api",target="${api.url}"}`)).toBe(3);
+  expect(m.get(`wsgate_upstream_requests_total{upstream="chat",target="${echo.url}",status_class="1xx"}`)).toBe(1);
+  expect(m.get(`wsgate_upstream_errors_total{upstream="dead",target="${dead}",kind="refused"}`)).toBe(1);
+  expect(m.has(`wsgate_upstream_requests_total{upstream="dead",target="${dead}",status_class="5xx"}`)).toBe(false);
+  expect(m.get(`wsgate_upstream_active_connections{upstream="chat",target="${echo.url}"}`)).toBe(1);
+  expect(m.get(`wsgate_upstream_active_connections{upstream="api",target="${api.url}"}`)).toBe(0);
+  const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  expect(m.get(`wsgate_build_info{version="${version}",node="${process.versions.node}"}`)).toBe(1);
+
+  // Closed: the gauges read 0 rather than vanish, and nothing is counted twice.
+  const done = closed(ws);
+  ws.close(1000);
+  await done;
+  await gw.waitForLog((l) => l.event === 'ws_close');
+  const after = samples(await scrape(gw));
+  expect(after.get('wsgate_ws_connections_active{route="chat"}')).toBe(0);
+  expect(after.get(`wsgate_upstream_active_connections{upstream="chat",target="${echo.url}"}`)).toBe(0);
+  expect(after.get('wsgate_ws_messages_total{route="chat",direction="client_to_upstream"}')).toBe(5);
+  expect(after.get('wsgate_ws_messages_total{route="chat",direction="upstream_to_client"}')).toBe(5);
+  expect(after.get('wsgate_ws_closes_total{route="chat",code="1000",initiator="client"}')).toBe(1);
+  expect(after.get(`wsgate_upstream_requests_total{upstream="api",target="${api.url}",status_class="2xx"}`)).toBe(3);
+});
+
+test('a tunnel opened and closed between two scrapes leaves the active gauge of its route at 0', async () => {
+  const up = await startWsEcho();
+  const gw = await startGateway(proxyConfig(up.url, { match: { path: '/ws' } }));
+  const ws = await openWs(gw.wsUrl('/ws'));
+  const done = closed(ws);
+  ws.close(1000);
+  await done;
+  await gw.waitForLog((l) => l.event === 'ws_close');
+  const m = samples(await scrape(gw));
+  expect(m.get('wsgate_ws_connections_active{route="app"}')).toBe(0);
+  expect(m.get('wsgate_ws_connections_total{route="app",outcome="opened"}')).toBe(1);
 });
