@@ -3,7 +3,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { expect, onTestFinished, test } from 'vitest';
 import { closed, nextMessage, openWs } from '../../helpers/clients.js';
-import { ADDED_ROUTE, escapeRegExp, runCli, startCli, writeConfig, yamlConfig, type CliProcess } from '../../helpers/cli.js';
+import { ADDED_ROUTE, escapeRegExp, runCli, startCli, writeConfig, yamlConfig, type CliProcess, type LogLine } from '../../helpers/cli.js';
 import { startWsEcho } from '../../helpers/servers.js';
 import { closedPort, fetchText } from '../../helpers/http.js';
 
@@ -18,6 +18,23 @@ const ROUTES = `  - name: chat
 // The echo upstream behind /chat/*, and /hello; `extraRoutes` is appended to the route list.
 function chatConfig(echoUrl: string, extraRoutes = '', admin = ''): string {
   return yamlConfig({ upstreams: { realtime: echoUrl }, routes: ROUTES + extraRoutes, admin });
+}
+
+// The `config_loaded` line of the config with `routes` routes: a gateway also logs one at start.
+function loadedWithRoutes(cli: CliProcess, routes: number): Promise<LogLine> {
+  const find = (): LogLine | undefined => cli.logs.find((l) => l.event === 'config_loaded' && l.routes === routes);
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const found = find();
+      if (found === undefined) return;
+      cli.child.stdout?.off('data', check);
+      resolve(found);
+    };
+    // Listeners run in order: the helper's own, which parses the lines into `logs`, comes first.
+    cli.child.stdout?.on('data', check);
+    void cli.closed.then((e) => reject(new Error(`wsgate exited (code ${e.code}) before config_loaded with ${routes} routes; stderr: ${cli.stderr()}`)));
+    check();
+  });
 }
 
 interface Running {
@@ -73,7 +90,7 @@ test('wsgate reload applies the edited config file: exit 0, and the new route an
   expect(run.code).toBe(0);
   expect(run.stdout).toMatch(/^reloaded: 3 routes, 1 upstreams; 0 WebSockets will get 1012/);
   expect(await fetchText(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
-  expect(await gw.cli.waitForEvent('config_loaded')).toMatchObject({ routes: 3, orphanedWebSockets: 0 });
+  expect(await loadedWithRoutes(gw.cli, 3)).toMatchObject({ routes: 3, orphanedWebSockets: 0 });
 
   // The WebSocket opened before the reload carries on.
   ws.send('after the reload');
@@ -120,7 +137,7 @@ test('SIGHUP re-reads the config file and applies it; an invalid file is rejecte
 
   writeFileSync(gw.file, chatConfig(echo.url, ADDED_ROUTE));
   gw.cli.signal('SIGHUP');
-  expect(await gw.cli.waitForEvent('config_loaded')).toMatchObject({ level: 'info', routes: 3 });
+  expect(await loadedWithRoutes(gw.cli, 3)).toMatchObject({ level: 'info', routes: 3 });
   expect(await fetchText(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
 
   ws.send('still relayed');
@@ -137,11 +154,11 @@ test('a SIGHUP sent as soon as the listening line appears reloads rather than ki
   const gw = await startGatewayProcess(chatConfig(echo.url));
   writeFileSync(gw.file, chatConfig(echo.url, ADDED_ROUTE));
   gw.cli.signal('SIGHUP');
-  expect(await gw.cli.waitForEvent('config_loaded')).toMatchObject({ routes: 3 });
+  expect(await loadedWithRoutes(gw.cli, 3)).toMatchObject({ routes: 3 });
   expect(await fetchText(`${gw.base}/added`)).toEqual({ status: 200, body: 'added by reload' });
 });
 
-test('wsgate connections (with or without --watch), status and reload exit 2 with one line when nothing listens at the admin address', async () => {
+test('wsgate connections (with or without --watch), status and reload exit 2 with one line when nothing listens at the admin address', { timeout: 30_000 }, async () => {
   const port = await closedPort();
   const admin = `http://127.0.0.1:${port}`;
   const connections = await runCli(['connections', '--admin', admin]);
