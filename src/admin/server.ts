@@ -11,6 +11,8 @@ const DASHBOARD_BYTES = Buffer.from(DASHBOARD_HTML);
 export interface ConnectionFilter {
   readonly route: string | null;
   readonly user: string | null;
+  readonly path?: string | null;   // a prefix of the client's path
+  readonly client?: string | null; // a prefix of the client's address
   readonly limit: number;
 }
 
@@ -119,6 +121,8 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
       await source.connections({
         route: url.searchParams.get('route'),
         user: url.searchParams.get('user'),
+        path: url.searchParams.get('path'),
+        client: url.searchParams.get('client'),
         limit: Number.isInteger(limit) && limit > 0 ? limit : 1000,
       }),
     );

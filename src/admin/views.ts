@@ -38,7 +38,11 @@ export interface UpstreamView {
 export interface ConnectionView {
   id: string;
   route: string;
-  client: string;
+  path: string;          // the client's path, query removed
+  host: string;
+  client: string;        // the client's address (X-Forwarded-For from a trusted proxy)
+  clientPort: number | null; // the peer's port; null when the address was forwarded
+  userAgent: string;
   user: string | null;
   target: string;
   protocol: string;
@@ -92,7 +96,11 @@ export function connectionView(t: WsTunnel): ConnectionView {
   return {
     id: t.options.id,
     route: t.options.route,
+    path: t.options.path,
+    host: t.options.host,
     client: t.options.clientAddress,
+    clientPort: t.options.clientPort,
+    userAgent: t.options.userAgent,
     user: t.options.user,
     target: t.options.target,
     protocol: t.options.protocol,

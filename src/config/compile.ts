@@ -102,6 +102,7 @@ export interface RouteSpec {
   readonly requestHeaders: HeaderOps | null;
   readonly responseHeaders: HeaderOps | null;
   readonly websocket: WebSocketSpec;
+  readonly logSample: number; // 0 < logSample ≤ 1: the share of successful http_request lines logged
 }
 
 export interface CompiledConfig {
@@ -235,7 +236,24 @@ function compileRoute(r: RouteConfig): RouteSpec {
     requestHeaders: compileHeaderOps(r.headers?.request),
     responseHeaders: compileHeaderOps(r.headers?.response),
     websocket: compileWebSocket(r.websocket),
+    logSample: r.log?.sample ?? 1,
   };
+}
+
+// config_loaded's `hash`: the first 12 hex digits of the sha256 of the config's canonical JSON
+// (keys sorted), so two processes or two reloads can be compared; secrets go in hashed, never logged.
+export function configHash(source: GatewayConfig): string {
+  return createHash('sha256').update(canonicalJson(source)).digest('hex').slice(0, 12);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return value === undefined ? 'null' : JSON.stringify(value);
 }
 
 export function splitHostPort(text: string): { host: string; port: number } {

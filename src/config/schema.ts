@@ -121,6 +121,8 @@ export const routeSchema = z.strictObject({
   rewrite: z.string().startsWith('/').regex(/^[\x21-\x7e]*$/, { error: 'invalid path: printable ASCII without spaces only; percent-encode the rest' }).optional(),
   headers: z.strictObject({ request: headerOps.optional(), response: headerOps.optional() }).optional(),
   websocket: websocketSchema.optional(),
+  // A high-traffic route logs this share of its successful http_request lines; errors always log.
+  log: z.strictObject({ sample: z.number().gt(0, { error: 'log.sample is above 0 (use 0.001 to keep one line in a thousand)' }).max(1).default(1) }).optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -32,6 +32,11 @@ export class HttpRelay implements ExchangeHandler {
   status = 0;
   bytesOut = 0;
   error: GatewayError | null = null;
+  // The access log's upstreamMs (dispatch to response head); set only when http-ingress sets
+  // `timed` (the log is at info).
+  timed = false;
+  upstreamMs = -1;
+  lastFailed: ExchangeTarget | null = null; // the target a retry left: the access log names it when no other answered
   private control: ExchangeControl | null = null; // from the h1 client, or wrapping undici's callbacks
   private headersReceived = false;
   private drainListened = false;
@@ -39,7 +44,7 @@ export class HttpRelay implements ExchangeHandler {
   private finished = false;
   private aborted = false; // we cut the exchange short (client gone, body too large): not the target's fault
   private attemptsLeft: number;
-  private bodyBytes = 0;
+  bodyBytes = 0; // a chunked request body's bytes so far (Content-Length bodies are not counted)
   private dispatchedMs = 0; // performance.now() when the current attempt went to its target (its metrics)
 
   constructor(
@@ -95,6 +100,7 @@ export class HttpRelay implements ExchangeHandler {
   onHeaders(statusCode: number, rawHeaders: readonly (Buffer | string)[], resume: (() => void) | null, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx informational: not relayed
     this.headersReceived = true;
+    if (this.timed) this.upstreamMs = Math.round((performance.now() - this.dispatchedMs) * 1000) / 1000;
     this.target?.report?.(statusCode >= 500 ? `status ${statusCode}` : null);
     this.target?.answered?.(statusCode, (performance.now() - this.dispatchedMs) / 1000);
     if (resume !== null && this.control instanceof UndiciControl) this.control.resumeUndici = resume;
@@ -164,6 +170,7 @@ export class HttpRelay implements ExchangeHandler {
     if (!this.headersReceived && this.attemptsLeft > 0 && RETRYABLE.has(String((err as { code?: unknown }).code)) && !this.res.destroyed) {
       this.attemptsLeft--;
       const failed = this.target;
+      this.lastFailed = failed;
       this.target = null;
       this.finished = false; // the next attempt counts on its own target until it ends
       this.start(failed, gwErr);

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { connectionList, connectionView, redactConfig, routeViews, upstreamViews, type ConnectionList, type ConnectionView, type RouteView, type UpstreamView } from '../admin/views.js';
 import { createAdminServer, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
 import { parseConfig } from '../config/check.js';
-import { compileConfig, type CompiledConfig } from '../config/compile.js';
+import { compileConfig, configHash, type CompiledConfig } from '../config/compile.js';
 import type { GatewayConfigInput } from '../config/schema.js';
 import { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
@@ -119,6 +119,7 @@ export class Gateway {
       throw err;
     }
     if (!this.standalone) return;
+    this.log.info({ event: EVENTS.CONFIG_LOADED, trigger: 'start', routes: config.routes.length, upstreams: config.upstreams.size, hash: configHash(config.source) }, 'config loaded');
     this.log.info(
       { event: EVENTS.LISTENING, listeners: this.addresses(), admin: this.adminAddress(), routes: config.routes.length },
       'wsgate listening',

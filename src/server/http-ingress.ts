@@ -22,7 +22,7 @@ import { routeMetrics, type RouteRuntime, type Runtime } from './runtime.js';
 import type { ServerState } from './state.js';
 
 // The response carries its exchange's bookkeeping to exchangeOnClose (one typed field set, no closure).
-type OwnedRes = ServerResponse & { state: ServerState; exchangeStart: number; route: RouteRuntime | null; requestId: string; relay?: HttpRelay };
+type OwnedRes = ServerResponse & { state: ServerState; exchangeStart: number; route: RouteRuntime | null; requestId: string; ex: Exchange | null; relay?: HttpRelay };
 
 // HOT: per request.
 export function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): void {
@@ -35,6 +35,7 @@ export function handleRequest(state: ServerState, req: IncomingMessage, res: Ser
   owned.exchangeStart = performance.now();
   owned.state = state;
   owned.route = null;
+  owned.ex = null;
   state.inFlight++;
   res.on('close', exchangeOnClose); // in-flight count, metrics and the access log
   const peer = plainAddress(req.socket.remoteAddress);
@@ -75,6 +76,7 @@ export function handleRequest(state: ServerState, req: IncomingMessage, res: Ser
   // Only middleware reads the client's address: the fast path never computes it.
   const client = clientAddress(peer, trusted, headerString(req.headers['x-forwarded-for']), rt.config.trustedProxies, rt.config.trustedProxyCount);
   const ex = new Exchange(req, res, false, route.info, m.params, requestId, client, answerHttp);
+  owned.ex = ex; // the access log's `user`
   runChain(route.chain, ex, () =>
     new Promise<void>((resolve) => {
       terminal(rt, route, req, res, forwardPath, peer, trusted, requestId, ex, () => {
@@ -133,7 +135,9 @@ function terminal(
     ? affinityOf(pool.spec, req, ex !== null ? ex.clientAddress : clientAddress(peer, trusted, headerString(req.headers['x-forwarded-for']), rt.config.trustedProxies, rt.config.trustedProxyCount))
     : null;
   // The relay hangs itself on res (exchangeOnClose and the access log find it there).
-  new HttpRelay(req, res, pool, forwardPath, headers, spec.responseHeaders, requestId, hasBody, maxBody, done, affinity).start();
+  const relay = new HttpRelay(req, res, pool, forwardPath, headers, spec.responseHeaders, requestId, hasBody, maxBody, done, affinity);
+  relay.timed = (res as OwnedRes).state.log.isLevelEnabled('info'); // upstreamMs, for the access log only
+  relay.start();
 }
 
 // Only upstreams that hash or pin read anything of the request to choose a target; the others keep
@@ -198,6 +202,13 @@ function exchangeFinished(res: OwnedRes): void {
   if (!state.log.isLevelEnabled('info')) return;
   const req = res.req;
   const relay = res.relay;
+  const error = relay === undefined ? null : relay.error;
+  // log.sample: a busy route logs a share of its successes; every error is logged.
+  if (route !== null && route.spec.logSample < 1 && status < 400 && error === null && Math.random() >= route.spec.logSample) return;
+  const cause = error === null ? undefined : causeCode(error.cause);
+  const user = res.ex?.identity?.id;
+  const target = relay === undefined ? null : (relay.target ?? relay.lastFailed);
+  const userAgent = req.headers['user-agent'];
   state.log.info(
     {
       event: EVENTS.HTTP_REQUEST,
@@ -208,9 +219,33 @@ function exchangeFinished(res: OwnedRes): void {
       durationMs: Math.round(seconds * 1e6) / 1000,
       requestId: res.requestId,
       client: plainAddress(req.socket.remoteAddress),
-      ...(relay !== undefined && relay.target !== null ? { target: relay.target.origin } : {}),
-      ...(relay !== undefined && relay.error !== null ? { code: relay.error.code } : {}),
+      bytesIn: requestBodyBytes(req, relay),
+      bytesOut: relay === undefined ? Number(res.getHeader('content-length') ?? 0) : relay.bytesOut,
+      ...(userAgent !== undefined ? { userAgent } : {}),
+      ...(user !== undefined ? { user } : {}),
+      ...(target !== null ? { target: target.origin } : {}),
+      ...(relay !== undefined && relay.upstreamMs >= 0 ? { upstreamMs: relay.upstreamMs } : {}),
+      ...(error !== null ? { code: error.code } : {}),
+      ...(cause !== undefined ? { cause } : {}),
     },
     'request',
   );
+}
+
+// The request body's bytes as read: a Content-Length body counts once it was read whole; a chunked
+// one is counted by the relay as it streams (limits.maxBodyBytes); a body nobody read counts 0.
+function requestBodyBytes(req: IncomingMessage, relay: HttpRelay | undefined): number {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return req.complete ? Number(length) : 0;
+  return relay === undefined ? 0 : relay.bodyBytes;
+}
+
+// The errno or library code under a GatewayError (`ECONNREFUSED`, `UND_ERR_HEADERS_TIMEOUT`): the
+// first string `code` down the cause chain, for the 502/504 log line.
+export function causeCode(cause: unknown): string | undefined {
+  for (let c = cause, depth = 0; c !== null && typeof c === 'object' && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 }

@@ -16,7 +16,7 @@ import { plainAddress } from '../http/forwarded.js';
 import { EVENTS } from '../observability/events.js';
 import { UNMATCHED_ROUTE } from '../observability/metrics.js';
 import { rawHandshakeError, type HandshakeClient, type HandshakeResult } from '../ws/handshake.js';
-import { withoutQuery } from './http-ingress.js';
+import { causeCode, withoutQuery } from './http-ingress.js';
 import { routeMetrics, type RouteRuntime } from './runtime.js';
 import type { ServerState } from './state.js';
 
@@ -39,6 +39,9 @@ export class PendingUpgrade implements HandshakeClient {
   private upstream: { destroy(): void } | null = null;
   private clientLeft = false;
   private onSettled: ((status: number) => void) | null = null;
+  // For the http_request line of a refusal: set by ws-ingress once known.
+  target: string | null = null;
+  user: string | null = null;
 
   constructor(
     readonly state: ServerState,
@@ -90,7 +93,7 @@ export class PendingUpgrade implements HandshakeClient {
   refuse(err: GatewayError, extraHeaders = ''): void {
     if (this.phase !== NEW && this.phase !== CONNECTING) return;
     this.phase = DONE;
-    this.settle(err.status, err.code);
+    this.settle(err.status, err.code, err.cause);
     this.finishSocket(rawErrorResponse(err, this.requestId, extraHeaders + rawHandshakeError(err)));
   }
 
@@ -143,7 +146,7 @@ export class PendingUpgrade implements HandshakeClient {
       if (result.relayed) {
         // The upstream's own answer is on its way to the client (write/end below).
         this.phase = RELAYING;
-        this.settle(result.status, result.error?.code ?? null);
+        this.settle(result.status, result.error?.code ?? null, result.error?.cause);
         return false;
       }
       this.refuse(this.state.draining ? new GatewayError('SHUTTING_DOWN') : result.error ?? new GatewayError('UPSTREAM_BAD_RESPONSE'));
@@ -196,13 +199,16 @@ export class PendingUpgrade implements HandshakeClient {
   }
 
   // Logs, counts and releases once per upgrade; the socket's fate is the caller's.
-  private settle(status: number, code: string | null): void {
+  private settle(status: number, code: string | null, cause?: unknown): void {
     this.state.pendingUpgrades.delete(this);
     if (this.clientKey !== null) this.state.registry.release(this.clientKey);
     this.clientKey = null;
     const state = this.state;
     state.prom.wsRefused(this.route === null ? state.prom.route(UNMATCHED_ROUTE) : routeMetrics(state.prom, this.route), status);
     if (state.log.isLevelEnabled('info')) {
+      const req = this.req;
+      const userAgent = req.headers['user-agent'];
+      const errno = causeCode(cause);
       state.log.info(
         {
           event: EVENTS.HTTP_REQUEST,
@@ -214,7 +220,11 @@ export class PendingUpgrade implements HandshakeClient {
           requestId: this.requestId,
           client: plainAddress(this.socket.remoteAddress),
           websocket: true,
+          ...(userAgent !== undefined ? { userAgent } : {}),
+          ...(this.user !== null ? { user: this.user } : {}),
+          ...(this.target !== null ? { target: this.target } : {}),
           ...(code !== null ? { code } : {}),
+          ...(errno !== undefined ? { cause: errno } : {}),
         },
         'request',
       );

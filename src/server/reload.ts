@@ -3,7 +3,7 @@
 // runtime reference swapped, and tunnels whose route or target is gone closed with 1012 later.
 import type { Server } from 'node:http';
 import { parseConfig } from '../config/check.js';
-import { compileConfig, type CompiledConfig, type ListenerSpec } from '../config/compile.js';
+import { compileConfig, configHash, type CompiledConfig, type ListenerSpec } from '../config/compile.js';
 import type { Problem } from '../config/load.js';
 import { GatewayError } from '../core/errors.js';
 import type { ReloadResult } from '../admin/server.js';
@@ -74,7 +74,7 @@ async function swapConfig(state: ServerState, input: unknown): Promise<ReloadRes
   }
   const drainMs = compiled.limits.drainTimeoutMs;
   const message = `${compiled.routes.length} routes, ${compiled.upstreams.size} upstreams; ${orphans.length} WebSockets will get 1012 after ${drainMs} ms${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`;
-  state.log.info({ event: EVENTS.CONFIG_LOADED, routes: compiled.routes.length, upstreams: compiled.upstreams.size, orphanedWebSockets: orphans.length, notes }, 'config loaded');
+  state.log.info({ event: EVENTS.CONFIG_LOADED, trigger: 'reload', routes: compiled.routes.length, upstreams: compiled.upstreams.size, orphanedWebSockets: orphans.length, notes, hash: configHash(compiled.source) }, 'config loaded');
   return { ok: true, problems: [], message };
 }
 

@@ -11,7 +11,7 @@ import { EVENTS } from '../observability/events.js';
 import type { PoolEvents, Target, UpstreamPool } from '../upstream/pool.js';
 import { CLOSE_CODES } from '../ws/close-codes.js';
 import type { HandshakeResult } from '../ws/handshake.js';
-import type { TunnelObserver, WsTunnel } from '../ws/tunnel.js';
+import type { TunnelObserver, TunnelOptions, WsTunnel } from '../ws/tunnel.js';
 import type { Exchange } from './exchange.js';
 import { routeMetrics, type RouteRuntime } from './runtime.js';
 import type { ServerState } from './state.js';
@@ -29,7 +29,7 @@ export function tunnelOpened(state: ServerState, tunnel: WsTunnel, route: RouteR
   if (ex !== null && ex.closeHooks !== null) tunnelHooks.set(tunnel, ex.closeHooks);
   if (state.log.isLevelEnabled('info')) {
     const o = tunnel.options;
-    state.log.info({ event: EVENTS.WS_OPEN, id: o.id, route: o.route, client: o.clientAddress, target: o.target, protocol: o.protocol, requestId }, 'ws open');
+    state.log.info({ event: EVENTS.WS_OPEN, id: o.id, route: o.route, ...identityFields(o), target: o.target, protocol: o.protocol, requestId }, 'ws open');
   }
   if (ex !== null && ex.openHooks !== null) {
     const info = openInfo(tunnel);
@@ -59,7 +59,7 @@ function tunnelClosed(state: ServerState, tunnel: WsTunnel): void {
         event: EVENTS.WS_CLOSE,
         id: info.id,
         route: info.route,
-        client: info.clientAddress,
+        ...identityFields(tunnel.options),
         target: info.target,
         code: info.code,
         reason: info.reason,
@@ -162,4 +162,16 @@ class TunnelCloser implements Sweepable {
     }
     return this.next >= n || this.target.healthy;
   }
+}
+
+// Who the socket is, as ws_open and ws_close name it (the connection list shows the same fields).
+function identityFields(o: TunnelOptions): { path: string; host: string; client: string; clientPort?: number; userAgent?: string; user?: string } {
+  return {
+    path: o.path,
+    host: o.host,
+    client: o.clientAddress,
+    ...(o.clientPort !== null ? { clientPort: o.clientPort } : {}),
+    ...(o.userAgent !== '' ? { userAgent: o.userAgent } : {}),
+    ...(o.user !== null ? { user: o.user } : {}),
+  };
 }

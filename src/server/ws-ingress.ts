@@ -36,6 +36,7 @@ interface Forward {
   readonly peer: string;
   readonly trusted: boolean;
   readonly client: string;    // the client's address (X-Forwarded-For from a trusted peer)
+  readonly clientPath: string; // as the client sent it, query removed (the connection list, logs)
 }
 
 export function handleUpgrade(state: ServerState, req: IncomingMessage, duplex: Duplex, head: Buffer): void {
@@ -73,6 +74,7 @@ export function handleUpgrade(state: ServerState, req: IncomingMessage, duplex: 
     peer,
     trusted,
     client: clientAddress(peer, trusted, headerString(req.headers['x-forwarded-for']), rt.config.trustedProxies, rt.config.trustedProxyCount),
+    clientPath: path,
   };
   if (route.chain === null) return connectUpstream(state, pending, forward, null);
   const ex = new Exchange(req, null, true, route.info, m.params, pending.requestId, forward.client, (_ex, status, body, headers) => pending.answer(status, body, headers));
@@ -103,6 +105,7 @@ function connectUpstream(state: ServerState, pending: PendingUpgrade, forward: F
   const pool = route.pool!;
   const wsSpec = route.spec.websocket;
   const user = ex?.identity?.id ?? null;
+  pending.user = user;
   // maxPerClient is set per route, so it counts this route's tunnels only.
   const clientKey = `${route.spec.name}\0${user !== null ? `user:${user}` : `ip:${client}`}`;
   if (!pending.reserve(clientKey, wsSpec.maxPerClient)) {
@@ -116,6 +119,7 @@ function connectUpstream(state: ServerState, pending: PendingUpgrade, forward: F
     const err = new GatewayError('NO_HEALTHY_TARGET', `upstream ${pool.name} has no healthy target with room (health checks, ejections, maxConnectionsPerTarget)`);
     return pending.refuse(err, `retry-after: ${pool.retryAfterS}\r\n`);
   }
+  pending.target = target.spec.origin;
   // As on an HTTP answer (http/relay.ts): the 101 names the target unless the cookie already did.
   const cookie = pool.stickyCookie;
   const setCookie = cookie !== null && affinity?.stickyId !== target.id ? `set-cookie: ${stickyCookieLine(cookie, target.id, req)}\r\n` : '';
@@ -150,6 +154,11 @@ function openTunnel(state: ServerState, pending: PendingUpgrade, forward: Forwar
       extensions: result.extensions,
       websocket: route.spec.websocket,
       closeTimeoutMs: WS_CLOSE_TIMEOUT_MS,
+      path: forward.clientPath,
+      host: pending.req.headers.host ?? '',
+      // A forwarded address has no port we could trust; the peer's port belongs to the proxy.
+      clientPort: forward.trusted && pending.req.headers['x-forwarded-for'] !== undefined ? null : (client.remotePort ?? null),
+      userAgent: pending.req.headers['user-agent'] ?? '',
     },
     state.tunnelObserver,
     state.clock,

@@ -6,6 +6,8 @@ import type { WsTunnel } from './tunnel.js';
 export interface RegistryFilter {
   readonly route: string | null;
   readonly user: string | null;
+  readonly path?: string | null;   // prefix of the client's path
+  readonly client?: string | null; // prefix of the client's address
   readonly limit: number;
 }
 
@@ -57,10 +59,14 @@ export class TunnelRegistry implements Sweepable {
 
   list(filter: RegistryFilter): WsTunnel[] {
     const out: WsTunnel[] = [];
+    const path = filter.path ?? null;
+    const client = filter.client ?? null;
     for (const t of this.byId.values()) {
       if (out.length >= filter.limit) break;
       if (filter.route !== null && t.options.route !== filter.route) continue;
       if (filter.user !== null && t.options.user !== filter.user) continue;
+      if (path !== null && !t.options.path.startsWith(path)) continue;
+      if (client !== null && !t.options.clientAddress.startsWith(client)) continue;
       out.push(t);
     }
     return out;

@@ -66,6 +66,12 @@ export interface TunnelOptions {
   readonly extensions: string;
   readonly websocket: WebSocketSpec;
   readonly closeTimeoutMs: number;
+  // Who this socket is, for the connection list and ws_open/ws_close only (the tunnel never reads
+  // them): worked out once per handshake.
+  readonly path: string;             // the client's path, query removed
+  readonly host: string;
+  readonly clientPort: number | null; // the peer's port; null when the address came from X-Forwarded-For
+  readonly userAgent: string;
 }
 
 // The gateway's own pings carry this payload, so their pongs can be told from the upstream's.

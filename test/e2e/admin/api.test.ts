@@ -5,7 +5,7 @@ import { expect, test } from 'vitest';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { startHoldingUpstream, startWsEcho, type WsUpstream } from '../../helpers/servers.js';
 import { closed, expectEcho, openWs } from '../../helpers/clients.js';
-import { fetchText } from '../../helpers/http.js';
+import { closedPort, fetchText } from '../../helpers/http.js';
 import type { GatewayConfig } from '../../../src/index.js';
 import type { ConnectionList, ConnectionView, RouteView, UpstreamView } from '../../../src/admin/views.js';
 
@@ -102,7 +102,11 @@ test('/api/connections lists a live WebSocket, and its counters grow with its me
   expect(view).toEqual({
     id: opened.id,
     route: 'chat',
+    path: '/chat/room',
+    host: `127.0.0.1:${gw.port}`,
     client: '127.0.0.1',
+    clientPort: expect.any(Number) as unknown,
+    userAgent: '',
     user: null,
     target: echoUrl,
     protocol: 'chat',
@@ -131,6 +135,41 @@ test('/api/connections lists a live WebSocket, and its counters grow with its me
   expect(last.messagesIn).toBe(4);
   expect(last.bytesIn).toBeGreaterThanOrEqual(later.bytesIn + 1000);
   expect(last.bytesOut).toBeGreaterThanOrEqual(later.bytesOut + 1000);
+});
+
+test('/api/connections names the socket: path without its query, host, client address and port, user agent and user (issue 10)', async () => {
+  const gw = await startGateway(config(await startWsEcho()), (g) =>
+    g.use('chat', (ctx, next) => {
+      ctx.identity = { id: 'alice' };
+      return next();
+    }),
+  );
+  const localPort = await closedPort();
+  // ws passes http.request's options on: localPort fixes the client's port to look for.
+  const options = { localPort, headers: { 'user-agent': 'probe/1.0' } };
+  await openWs(gw.wsUrl('/chat/room-42?access_token=t0k3n'), undefined, options);
+  await openWs(gw.wsUrl('/feed/news'));
+  const opened = await gw.waitForLog((l) => l.event === 'ws_open' && l.route === 'chat');
+
+  const chat = await admin<ConnectionList>(gw, '/api/connections?route=chat');
+  const view: ConnectionView = chat.body.connections[0]!;
+  expect(view).toMatchObject({ path: '/chat/room-42', host: `127.0.0.1:${gw.port}`, client: '127.0.0.1', clientPort: localPort, userAgent: 'probe/1.0', user: 'alice' });
+  expect(opened).toMatchObject({ id: view.id, path: '/chat/room-42', host: `127.0.0.1:${gw.port}`, client: '127.0.0.1', clientPort: localPort, userAgent: 'probe/1.0', user: 'alice' });
+
+  // ?path= and ?client= match prefixes.
+  expect((await admin<ConnectionList>(gw, '/api/connections?path=/chat/room-4')).body.connections.map((c) => c.id)).toEqual([view.id]);
+  expect((await admin<ConnectionList>(gw, '/api/connections?path=/feed')).body.connections.map((c) => c.path)).toEqual(['/feed/news']);
+  expect((await admin<ConnectionList>(gw, '/api/connections?path=/nope')).body.connections).toEqual([]);
+  expect((await admin<ConnectionList>(gw, '/api/connections?client=127.0.')).body.connections).toHaveLength(2);
+  expect((await admin<ConnectionList>(gw, '/api/connections?client=10.')).body.connections).toEqual([]);
+});
+
+test('a connection from a trusted proxy shows the forwarded address and no port', async () => {
+  const gw = await startGateway({ ...config(await startWsEcho()), trustedProxies: ['127.0.0.1'] });
+  await openWs(gw.wsUrl('/chat/x'), undefined, { headers: { 'x-forwarded-for': '10.1.2.3' } });
+  const view = (await admin<ConnectionList>(gw, '/api/connections')).body.connections[0]!;
+  expect(view).toMatchObject({ client: '10.1.2.3', clientPort: null });
+  expect((await admin<ConnectionList>(gw, '/api/connections?client=10.1.')).body.connections).toHaveLength(1);
 });
 
 test('/api/connections?route= keeps one route, ?limit= caps the list, and total counts every live connection', async () => {

@@ -76,7 +76,7 @@ test('a reload that changes admin.token reports that it needs a restart, and the
   expect(result.message).toContain('admin changes need a restart');
   expect((await call(gw, 'GET', '/api/routes', 'Bearer another-token')).status).toBe(401);
   expect((await call(gw, 'GET', '/api/routes', `Bearer ${TOKEN}`)).status).toBe(200);
-  expect(await gw.waitForLog((l) => l.event === 'config_loaded')).toMatchObject({ notes: ['admin changes need a restart'] });
+  expect(await gw.waitForLog((l) => l.event === 'config_loaded' && l.trigger === 'reload')).toMatchObject({ notes: ['admin changes need a restart'] });
 });
 
 test('a non-loopback admin address without admin.token is refused before anything listens', () => {

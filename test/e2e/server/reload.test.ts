@@ -124,7 +124,7 @@ test('200 WebSockets exchanging messages all stay open and keep echoing across 5
   }
   await Promise.all(peers.map((p, i) => expectEcho(p.ws, `final ${i}`)));
   for (const c of up.connections) expect(c.readyState).toBe(WebSocket.OPEN);
-  const loaded = gw.logs.filter((l) => l.event === 'config_loaded');
+  const loaded = gw.logs.filter((l) => l.event === 'config_loaded' && l.trigger === 'reload');
   expect(loaded).toHaveLength(5);
   for (const l of loaded) expect(l).toMatchObject({ orphanedWebSockets: 0 });
   expect(gw.logs.filter((l) => l.event === 'ws_close')).toEqual([]);
@@ -155,7 +155,7 @@ test('a route added by a reload answers, and a removed route answers 404 to new 
   expect(routes.map((r) => r.name)).toEqual(['kept', 'new']);
   const running = (await (await fetch(gw.adminUrl('/api/config'))).json()) as { routes: { name: string }[] };
   expect(running.routes.map((r) => r.name)).toEqual(['kept', 'new']);
-  expect(await gw.waitForLog((l) => l.event === 'config_loaded')).toMatchObject({ level: 'info', routes: 2, upstreams: 0, orphanedWebSockets: 0 });
+  expect(await gw.waitForLog((l) => l.event === 'config_loaded' && l.trigger === 'reload')).toMatchObject({ level: 'info', routes: 2, upstreams: 0, orphanedWebSockets: 0 });
 });
 
 test('an HTTP request in flight on a route a reload removes still completes', async () => {
@@ -196,7 +196,7 @@ test('a WebSocket on a route removed by a reload gets 1012 after limits.drainTim
   expect(performance.now() - reloadedAt).toBeGreaterThanOrEqual(150);
   expect((await upstreamDoomed)[0]).toBe(1012);
   expect(await gw.waitForLog((l) => l.event === 'ws_close')).toMatchObject({ route: 'feed', code: 1012, initiator: 'gateway', error: 'WS_ROUTE_REMOVED' });
-  expect(await gw.waitForLog((l) => l.event === 'config_loaded')).toMatchObject({ orphanedWebSockets: 1 });
+  expect(await gw.waitForLog((l) => l.event === 'config_loaded' && l.trigger === 'reload')).toMatchObject({ orphanedWebSockets: 1 });
 
   await expectEcho(kept, 'the kept route still relays');
   expect(kept.readyState).toBe(WebSocket.OPEN);
@@ -258,7 +258,7 @@ test('an invalid config changes nothing: applyConfig returns its problems, logs 
   expect(result.problems).toEqual([{ path: 'routes[0].upstream', message: expect.stringContaining('unknown upstream "realtim"') as unknown }]);
   expect(result.message).toContain('the running config is unchanged');
   expect(await gw.waitForLog((l) => l.event === 'config_rejected')).toMatchObject({ level: 'warn', problems: result.problems });
-  expect(gw.logs.some((l) => l.event === 'config_loaded')).toBe(false);
+  expect(gw.logs.some((l) => l.event === 'config_loaded' && l.trigger === 'reload')).toBe(false);
 
   expect(await fetchText(gw.url('/hello'))).toEqual({ status: 200, body: 'hello' });
   expect((await fetchText(gw.url('/new'))).status).toBe(404);
@@ -275,7 +275,7 @@ test('POST /api/reload applies the reload source, and answers 400 CONFIG_REJECTE
   expect(ok.status).toBe(200);
   expect(ok.body).toEqual({ status: 'reloaded', message: expect.stringContaining('2 routes') as unknown });
   expect(await fetchText(gw.url('/two'))).toEqual({ status: 200, body: 'two' });
-  expect(await gw.waitForLog((l) => l.event === 'config_loaded')).toMatchObject({ routes: 2 });
+  expect(await gw.waitForLog((l) => l.event === 'config_loaded' && l.trigger === 'reload')).toMatchObject({ routes: 2 });
 
   next = { ...fullConfig({ routes: [respondRoute('three', '/three')] }), limits: { drainTimeout: 'soon' }, bogus: true };
   const rejected = await postReload(gw);

@@ -9,7 +9,7 @@ function target(url: string, activeConnections: number, inFlightRequests: number
 
 // A live connection as a worker reports it (admin/views ConnectionView).
 function conn(id: string, openedAt: string): ConnectionView {
-  return { id, route: 'chat', client: '10.0.0.1', user: null, target: 'http://a:1', protocol: '', openedAt, lastActivity: openedAt, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
+  return { id, route: 'chat', path: '/ws/chat', host: 'gw.example', client: '10.0.0.1', clientPort: 50000, userAgent: 'test', user: null, target: 'http://a:1', protocol: '', openedAt, lastActivity: openedAt, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
 }
 
 test('mergeUpstreams sums each target over the workers and calls it healthy only if every worker does', () => {
