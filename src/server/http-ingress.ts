@@ -220,7 +220,7 @@ function exchangeFinished(res: OwnedRes): void {
       requestId: res.requestId,
       client: plainAddress(req.socket.remoteAddress),
       bytesIn: requestBodyBytes(req, relay),
-      bytesOut: relay === undefined ? Number(res.getHeader('content-length') ?? 0) : relay.bytesOut,
+      bytesOut: responseBodyBytes(res, relay),
       ...(userAgent !== undefined ? { userAgent } : {}),
       ...(user !== undefined ? { user } : {}),
       ...(target !== null ? { target: target.origin } : {}),
@@ -238,6 +238,16 @@ function requestBodyBytes(req: IncomingMessage, relay: HttpRelay | undefined): n
   const length = req.headers['content-length'];
   if (length !== undefined) return req.complete ? Number(length) : 0;
   return relay === undefined ? 0 : relay.bodyBytes;
+}
+
+// The response body's bytes sent: the relay counts what it relayed; the gateway's own answers
+// (an error, a route's `respond`) are counted by their length, once sent whole.
+function responseBodyBytes(res: OwnedRes, relay: HttpRelay | undefined): number {
+  if (relay !== undefined && relay.bytesOut > 0) return relay.bytesOut;
+  if (!res.writableFinished || res.req.method === 'HEAD') return 0;
+  const respond = res.route === null ? null : res.route.spec.respond;
+  if (relay === undefined && respond !== null) return respond.body.length;
+  return Number(res.getHeader('content-length') ?? 0);
 }
 
 // The errno or library code under a GatewayError (`ECONNREFUSED`, `UND_ERR_HEADERS_TIMEOUT`): the

@@ -20,7 +20,9 @@ test('writes one http_request line per request with route, method, path, status,
   const lines = await Promise.all(requests.map(([method, path]) => gw.waitForLog((l) => l.event === 'http_request' && l.method === method && l.path === path)));
   lines.forEach((line, i) => expect(line.requestId).toBe(answers[i]!.headers['x-request-id']));
   expect(lines[0]).toMatchObject({ route: 'api', method: 'GET', path: '/api/users/1', status: 200, target: up.url });
-  expect(lines[1]).toMatchObject({ route: 'ping', method: 'GET', path: '/ping', status: 200 });
+  expect(lines[1]).toMatchObject({ route: 'ping', method: 'GET', path: '/ping', status: 200, bytesIn: 0, bytesOut: answers[1]!.body.length });
+  expect(lines[0]).toMatchObject({ bytesIn: 0, bytesOut: answers[0]!.body.length });
+  expect(lines[2]).toMatchObject({ bytesOut: answers[2]!.body.length });
   expect(lines[2]).toMatchObject({ method: 'GET', path: '/nowhere', status: 404 });
   expect(lines[3]).toMatchObject({ method: 'DELETE', path: '/api/x', status: 405 });
   for (const line of lines) {
@@ -121,12 +123,14 @@ test('a 502 to a closed port logs the target and the errno', async () => {
     upstreams: { gone: { targets: [{ url: `http://127.0.0.1:${port}` }] } },
     routes: [{ name: 'gone', match: { path: '/*' }, upstream: 'gone' }],
   });
-  expect((await send(gw.url('/x'))).status).toBe(502);
+  const res = await send(gw.url('/x'));
+  expect(res.status).toBe(502);
   const line = await gw.waitForLog((l) => l.event === 'http_request');
   expect(line.status).toBe(502);
   expect(line.code).toBe('UPSTREAM_UNAVAILABLE');
   expect(line.target).toBe(`http://127.0.0.1:${port}`);
   expect(line.cause).toBe('ECONNREFUSED');
+  expect(line.bytesOut).toBe(res.body.length); // the gateway's own JSON error
 });
 
 test('a refused WebSocket handshake to a closed port logs the target and the errno', async () => {
@@ -228,4 +232,14 @@ test('a query token and an Authorization header never reach any log line of a ru
   // The lines are there, only without the secrets.
   expect(gw.logs.filter((l) => l.event === 'http_request').map((l) => l.path)).toEqual(expect.arrayContaining(['/app/x', '/gone/x', '/nowhere']));
   expect(gw.logs.find((l) => l.event === 'ws_open')).toMatchObject({ path: '/ws/room', userAgent: 'probe/4.0' });
+});
+
+test('the config hash ignores key order, changes with a secret, and never shows the secret', async () => {
+  const a = await startGateway({ admin: { listen: '127.0.0.1:0', token: 'adm1n-s3cret' }, routes: [{ name: 'r', match: { path: '/' }, respond: { status: 200, body: 'ok' } }] });
+  const b = await startGateway({ routes: [{ respond: { body: 'ok', status: 200 }, match: { path: '/' }, name: 'r' }], admin: { token: 'adm1n-s3cret', listen: '127.0.0.1:0' } });
+  const c = await startGateway({ admin: { listen: '127.0.0.1:0', token: 'another-s3cret' }, routes: [{ name: 'r', match: { path: '/' }, respond: { status: 200, body: 'ok' } }] });
+  const [ha, hb, hc] = await Promise.all([a, b, c].map(async (g) => (await g.waitForLog((l) => l.event === 'config_loaded')).hash));
+  expect(ha).toBe(hb);
+  expect(hc).not.toBe(ha);
+  for (const g of [a, b, c]) expect(JSON.stringify(g.logs)).not.toContain('s3cret');
 });
