@@ -1,10 +1,12 @@
 // GET /metrics through a real gateway and real upstreams (SPEC sections 6 and 7).
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { expect, onTestFinished, test } from 'vitest';
 import { startGateway, proxyConfig, type TestGateway } from '../../helpers/gateway.js';
-import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
+import { startHttpUpstream, startRawUpstream, startWsEcho } from '../../helpers/servers.js';
+import { ManualClock } from '../../../src/core/clock.js';
 import { closed, nextMessage, openWs } from '../../helpers/clients.js';
 import { closedPort, send } from '../../helpers/http.js';
 
@@ -189,4 +191,45 @@ test('a tunnel opened and closed between two scrapes leaves the active gauge of 
   const m = samples(await scrape(gw));
   expect(m.get('wsgate_ws_connections_active{route="app"}')).toBe(0);
   expect(m.get('wsgate_ws_connections_total{route="app",outcome="opened"}')).toBe(1);
+});
+
+// Per-target error kinds (issue 10, item 1): one failed exchange each, with retries off so the count is exact.
+async function failingTarget(onSocket: (socket: Socket) => void, clock?: ManualClock): Promise<{ gw: TestGateway; url: string }> {
+  const up = await startRawUpstream(onSocket);
+  const gw = await startGateway(
+    { upstreams: { app: { targets: [{ url: up.url }], retries: 0, timeouts: { response: '200ms' } } }, routes: [{ name: 'app', match: { path: '/*' }, upstream: 'app' }] },
+    undefined,
+    { clock },
+  );
+  return { gw, url: up.url };
+}
+
+test('an upstream that never answers counts as a timeout of its target', async () => {
+  const clock = new ManualClock(10);
+  let requested!: () => void;
+  const read = new Promise<void>((resolve) => (requested = resolve));
+  const { gw, url } = await failingTarget((socket) => socket.once('data', () => requested()), clock);
+  const res = send(gw.url('/slow'));
+  await read;
+  clock.advance(200 + 2 * clock.tick);
+  expect((await res).status).toBe(504);
+  const text = await scrape(gw);
+  expect(text).toContain(`\nwsgate_upstream_errors_total{upstream="app",target="${url}",kind="timeout"} 1\n`);
+  expect(text).not.toContain('kind="reset"');
+});
+
+test('an upstream that cuts the connection after reading the request counts as a reset of its target', async () => {
+  const { gw, url } = await failingTarget((socket) => socket.once('data', () => socket.destroy()));
+  expect((await send(gw.url('/cut'))).status).toBe(502);
+  const text = await scrape(gw);
+  expect(text).toContain(`\nwsgate_upstream_errors_total{upstream="app",target="${url}",kind="reset"} 1\n`);
+  expect(text).not.toContain('kind="bad_response"');
+});
+
+test('an upstream that answers garbage counts as a bad_response of its target', async () => {
+  const { gw, url } = await failingTarget((socket) => socket.once('data', () => socket.write('NOT HTTP AT ALL\r\n\r\n')));
+  expect((await send(gw.url('/garbage'))).status).toBe(502);
+  const text = await scrape(gw);
+  expect(text).toContain(`\nwsgate_upstream_errors_total{upstream="app",target="${url}",kind="bad_response"} 1\n`);
+  expect(text).not.toContain('kind="reset"');
 });
