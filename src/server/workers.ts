@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseConfig } from '../config/check.js';
-import { compileConfig, type CompiledConfig } from '../config/compile.js';
+import { compileConfig, configHash, type CompiledConfig } from '../config/compile.js';
 import { isConfigUnreadable, type Problem } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { createAdminServer, type AdminSource, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
@@ -133,6 +133,9 @@ class Primary implements AdminSource {
     }
     if (this.state === 'stopping') return -1; // a signal came while the workers were starting
     this.state = 'running';
+    // The config every worker now runs, once for the cluster (workers log only reloads): the same
+    // line, and the same hash, as one process writes.
+    this.logConfigLoaded('start');
     const a = admin.address() as AddressInfo;
     this.log.info(
       {
@@ -146,6 +149,13 @@ class Primary implements AdminSource {
       'wsgate listening',
     );
     return -1;
+  }
+
+  // config_loaded for the config in this.compiled; a reload's line comes once every worker took it,
+  // beside each worker's own line.
+  private logConfigLoaded(trigger: 'start' | 'reload', extra: Record<string, unknown> = {}): void {
+    const c = this.compiled;
+    this.log.info({ event: EVENTS.CONFIG_LOADED, trigger, routes: c.routes.length, upstreams: c.upstreams.size, hash: configHash(c.source), workers: this.slots.length, ...extra }, 'config loaded');
   }
 
   private fork(slot: Slot): void {
@@ -387,6 +397,7 @@ class Primary implements AdminSource {
     // Workers that restart from now on start with it (a worker that died during the reload too).
     this.config = next;
     this.compiled = compiled;
+    this.logConfigLoaded('reload', { applied: results.length });
     const messages = [...new Set(results.map((r) => r.result.message))];
     const message =
       results.length === 0

@@ -174,7 +174,17 @@ test('POST /api/reload reaches every worker; an invalid file is refused by the p
   const ok = await admin(gw, 'POST', '/api/reload');
   expect(ok.status).toBe(200);
   expect(ok.body).toMatchObject({ status: 'reloaded', message: expect.stringMatching(/^3 routes, 2 upstreams; .* \(on each of 2 workers\)$/) as unknown });
-  expect(pidsOf(await waitForLines(gw.cli, (l) => l.event === 'config_loaded', 2))).toEqual(new Set(gw.listening.workerPids as number[]));
+  // The primary wrote the cluster's config_loaded at start, before its listening line (issue 10, item 2).
+  const primaryPid = gw.cli.child.pid;
+  const startLines = gw.cli.logs.filter((l) => l.event === 'config_loaded' && l.trigger === 'start');
+  expect(startLines).toEqual([expect.objectContaining({ pid: primaryPid, trigger: 'start', routes: 2, upstreams: 2, workers: 2, hash: expect.stringMatching(/^[0-9a-f]{12}$/) as unknown })]);
+  expect(gw.cli.logs.findIndex((l) => l.event === 'config_loaded')).toBeLessThan(gw.cli.logs.findIndex((l) => l.event === 'listening'));
+  const workerReload = (l: LogLine): boolean => l.event === 'config_loaded' && l.pid !== primaryPid;
+  expect(pidsOf(await waitForLines(gw.cli, workerReload, 2))).toEqual(new Set(gw.listening.workerPids as number[]));
+  // Once every worker took it, one line from the primary, with the hash the workers logged.
+  const [primaryReload] = await waitForLines(gw.cli, (l) => l.event === 'config_loaded' && l.pid === primaryPid && l.trigger === 'reload');
+  expect(primaryReload).toMatchObject({ routes: 3, upstreams: 2, workers: 2, applied: 2, hash: gw.cli.logs.find(workerReload)!.hash });
+  expect(primaryReload!.hash).not.toBe(startLines[0]!.hash);
   for (let i = 0; i < 6; i++) expect(await getFresh(gw.port, '/added')).toEqual({ status: 200, body: 'added by reload' });
   const served = await waitForLines(gw.cli, (l) => l.event === 'http_request' && l.route === 'added', 6);
   expect(pidsOf(served).size).toBe(2);
@@ -191,13 +201,18 @@ test('POST /api/reload reaches every worker; an invalid file is refused by the p
   for (let i = 0; i < 4; i++) expect(await getFresh(gw.port, '/added')).toEqual({ status: 200, body: 'added by reload' });
   const routes = (await admin(gw, 'GET', '/api/routes')).body as unknown as { name: string }[];
   expect(routes.map((r) => r.name)).toEqual(['ws', 'api', 'added']);
-  expect(gw.cli.logs.filter((l) => l.event === 'config_loaded')).toHaveLength(2);
+  // The refused file wrote none: the primary's start line, then the workers' and the primary's reload lines.
+  expect(gw.cli.logs.filter((l) => l.event === 'config_loaded')).toHaveLength(1 + 2 + 1);
 
   // SIGHUP to the primary reloads every worker the same way.
   writeFileSync(gw.file, clusterConfig(up.api, up.echo, 'workers: 2\n'));
   gw.cli.signal('SIGHUP');
-  const hup = await waitForLines(gw.cli, (l) => l.event === 'config_loaded', 4);
+  const hup = await waitForLines(gw.cli, workerReload, 4);
   expect(pidsOf(hup.slice(2))).toEqual(new Set(gw.listening.workerPids as number[]));
+  // Back to the file it started with: the same hash as at start, from the workers and the primary.
+  const hupPrimary = await waitForLines(gw.cli, (l) => l.event === 'config_loaded' && l.pid === primaryPid && l.trigger === 'reload', 2);
+  expect(hupPrimary[1]!.hash).toBe(startLines[0]!.hash);
+  for (const l of hup.slice(2)) expect(l.hash).toBe(startLines[0]!.hash);
   for (let i = 0; i < 4; i++) expect(await getFresh(gw.port, '/added')).toEqual({ status: 200, body: 'api /added' });
 });
 
