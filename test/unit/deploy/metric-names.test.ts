@@ -83,6 +83,28 @@ function exportedAs(name: string, types: ReadonlyMap<string, string>): string | 
   return undefined;
 }
 
+// The label names of a metric's samples in a scrape (a histogram's series included).
+function labelsOf(scrape: string, metric: string): Set<string> | undefined {
+  let seen = false;
+  const labels = new Set<string>();
+  for (const m of scrape.matchAll(/^([a-z_]+)\{([^}]*)\} /gm)) {
+    const name = m[1]!;
+    if (name !== metric && exportedAs(name, new Map([[metric, 'histogram']])) !== metric) continue;
+    seen = true;
+    for (const l of m[2]!.matchAll(/([a-z_]+)="/g)) labels.add(l[1]!);
+  }
+  return seen ? labels : undefined;
+}
+
+// `wsgate_x{a="…",b=~"…"}` in a query: the metric and the label names it selects on.
+function selectorsIn(text: string): { metric: string; labels: string[] }[] {
+  const found: { metric: string; labels: string[] }[] = [];
+  for (const m of text.matchAll(/(wsgate_[a-z_]+)\{([^}]*)\}/g)) {
+    found.push({ metric: m[1]!, labels: [...m[2]!.matchAll(/([a-z_]+)\s*(?:=~|!=|!~|=)/g)].map((l) => l[1]!) });
+  }
+  return found;
+}
+
 // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
 function anchorsOf(markdown: string): Set<string> {
   const anchors = new Set<string>();
@@ -120,6 +142,14 @@ describe('deploy files', () => {
       expect(names.size, file).toBeGreaterThan(5);
       const missing = [...names].filter((n) => exportedAs(n, types) === undefined);
       expect(missing, `${file} names metrics the gateway does not export`).toEqual([]);
+      // a selector's labels are the metric's own (checked where the traffic gave the metric samples)
+      const text = readFileSync(file, 'utf8').replace(/\\"/g, '"');
+      for (const { metric, labels } of selectorsIn(text)) {
+        const base = exportedAs(metric, types)!;
+        const known = labelsOf(scrape, base);
+        if (known === undefined) continue;
+        for (const l of labels) expect(known.has(l), `${file}: ${metric} has no label ${l}`).toBe(true);
+      }
     }
 
     // the check catches a name that does not exist, and a suffix on the wrong type
