@@ -122,6 +122,7 @@ export interface CompiledConfig {
   };
   readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
   readonly routes: readonly RouteSpec[];
+  readonly anomaly: { readonly enabled: boolean; readonly sigma: number; readonly forMs: number; readonly warmupMs: number; readonly windowMs: number };
   readonly source: GatewayConfig;
 }
 
@@ -314,6 +315,13 @@ export function compileConfig(config: GatewayConfig): CompiledConfig {
     },
     upstreams,
     routes: config.routes.map(compileRoute),
+    anomaly: {
+      enabled: config.anomaly.enabled,
+      sigma: config.anomaly.sigma,
+      forMs: parseDuration(config.anomaly.for),
+      warmupMs: parseDuration(config.anomaly.warmup),
+      windowMs: parseDuration(config.anomaly.window),
+    },
     source: config,
   };
   for (const r of compiled.routes) deepFreeze(r);

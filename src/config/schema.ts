@@ -153,6 +153,17 @@ export const configSchema = z.strictObject({
       drainTimeout: duration.default('30s'),
     })
     .prefault({}),
+  // Built-in anomaly detection per route (docs/observability.md): a signal above its baseline's mean
+  // + sigma standard deviations for `for` raises an `anomaly` line and wsgate_anomaly_active.
+  anomaly: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      sigma: z.number().min(1).max(100).default(4),
+      for: duration.default('30s'),
+      warmup: duration.default('5m'),
+      window: duration.refine((s) => parseDuration(s) >= 1000, { error: 'anomaly.window is at least 1s' }).default('5s'),
+    })
+    .prefault({}),
   store: z.literal('memory', { error: 'only "memory" is available in this version' }).default('memory'),
   upstreams: z.record(z.string(), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),

@@ -11,6 +11,7 @@ export const EVENTS = {
   DRAINING: 'draining',
   STOPPED: 'stopped',
   ERROR: 'error',
+  ANOMALY: 'anomaly',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -13,7 +13,7 @@ import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, R
 export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
 
 // 1 ms .. 30 s: an HTTP exchange through the gateway, upstream time included.
-const HTTP_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+export const HTTP_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 // 1 s .. 24 h: how long a WebSocket stayed open.
 const WS_BUCKETS_S = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400];
 
@@ -80,12 +80,19 @@ type HistogramChild = Histogram.Internal<string>;
 // time, and these change per tunnel open and close and per tunnel on every clock tick.
 export class PendingCount {
   value = 0;
+  private flushed = 0; // what earlier scrapes handed on
   constructor(private readonly child: CounterChild | GaugeChild) {}
+
+  /** Everything counted so far (the anomaly monitor takes deltas of it once per window). */
+  get total(): number {
+    return this.flushed + this.value;
+  }
 
   flush(): void {
     const v = this.value;
     if (v === 0) return;
     this.value = 0;
+    this.flushed += v;
     if (v > 0) this.child.inc(v);
     else (this.child as GaugeChild).dec(-v);
   }
@@ -268,6 +275,7 @@ export class GatewayMetrics {
   readonly upstreamErrors: Counter;
   readonly upstreamDuration: UpstreamDurationMetric;
   readonly buildInfo: Gauge;
+  readonly anomalyActive: Gauge;
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly targets = new Map<string, TargetMetrics>();
   private readonly pendingCounts: PendingCount[] = [];
@@ -321,6 +329,7 @@ export class GatewayMetrics {
     this.registry.registerMetric(this.upstreamDuration.duration as never);
     this.buildInfo = new Gauge({ name: 'wsgate_build_info', help: 'Always 1: the wsgate version and the Node.js version running it', labelNames: ['version', 'node'], registers });
     this.buildInfo.labels(VERSION, process.versions.node).set(1);
+    this.anomalyActive = new Gauge({ name: 'wsgate_anomaly_active', help: 'A signal of a route deviates from its baseline (1) or came back (0): new_connections, abnormal_closes, http_5xx, http_p99', labelNames: ['route', 'signal'], registers });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -353,6 +362,11 @@ export class GatewayMetrics {
       this.targets.set(key, t);
     }
     return t;
+  }
+
+  /** Every route seen so far (the anomaly monitor reads their totals once per window). */
+  routeMetrics(): Iterable<RouteMetrics> {
+    return this.routes.values();
   }
 
   route(name: string): RouteMetrics {

@@ -46,6 +46,7 @@ test('fills in every default and keeps durations and sizes as strings', () => {
       keepAliveTimeout: '75s',
       drainTimeout: '30s',
     },
+    anomaly: { enabled: true, sigma: 4, for: '30s', warmup: '5m', window: '5s' },
     store: 'memory',
     upstreams: {
       chat: {
