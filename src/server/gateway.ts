@@ -11,6 +11,7 @@ import type { GatewayConfigInput } from '../config/schema.js';
 import { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import type { Middleware } from '../middleware/chain.js';
+import { AnomalyMonitor, type AnomalySignal } from '../observability/anomaly.js';
 import { EVENTS } from '../observability/events.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
@@ -45,6 +46,7 @@ export class Gateway {
   readonly log: Logger;
   private readonly state: ServerState;
   private readonly standalone: boolean;
+  private readonly anomaly: AnomalyMonitor;
   private closing: Promise<void> | null = null;
 
   constructor(config: GatewayConfigInput, options: GatewayOptions = {}) {
@@ -63,6 +65,8 @@ export class Gateway {
       wsRoutes: () => wsRouteNames(this.state.runtime),
     });
     this.state = new ServerState(this.log, prom, new TunnelRegistry(prom), clock, poolClock, middleware, runtime);
+    // Reads the config on every window: a reload's anomaly settings apply from the next one.
+    this.anomaly = new AnomalyMonitor(prom, this.log, () => this.state.runtime.config.anomaly);
   }
 
   /** Global middleware (`use(fn)`) or middleware for one route by name (`use('chat', fn)`). */
@@ -118,6 +122,7 @@ export class Gateway {
       await closeServers(state);
       throw err;
     }
+    state.clock.add(this.anomaly); // the drain stops the clock, and with it the monitor
     if (!this.standalone) return;
     this.log.info({ event: EVENTS.CONFIG_LOADED, trigger: 'start', routes: config.routes.length, upstreams: config.upstreams.size, hash: configHash(config.source) }, 'config loaded');
     this.log.info(
@@ -185,6 +190,11 @@ export class Gateway {
 
   redactedConfig(): unknown {
     return redactConfig(this.config.source);
+  }
+
+  /** The anomalies active now (route and signal), as wsgate_anomaly_active reads 1. */
+  anomalies(): { route: string; signal: AnomalySignal }[] {
+    return this.anomaly.active();
   }
 
   /** GET /metrics, in the Prometheus text format. */
