@@ -3,7 +3,8 @@
 import { expect, test } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.js';
 import { proxyConfig, startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { startHttpUpstream } from '../../helpers/servers.js';
+import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
+import { closed, openWs } from '../../helpers/clients.js';
 
 const WINDOW_MS = 1000;
 const PER_WINDOW = 5;
@@ -19,12 +20,21 @@ async function counted(gw: TestGateway, total: number): Promise<void> {
   throw new Error(`the gateway never counted ${total} exchanges`);
 }
 
+// Until the gateway logged `total` ws_close lines (it counts a close before it logs it).
+async function wsClosed(gw: TestGateway, total: number): Promise<void> {
+  for (let i = 0; i < 10_000; i++) {
+    if (gw.logs.filter((l) => l.event === 'ws_close').length >= total) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`the gateway never closed ${total} tunnels`);
+}
+
 function anomalyLines(gw: TestGateway): Record<string, unknown>[] {
   return gw.logs.filter((l) => l.event === 'anomaly');
 }
 
-async function gauge(gw: TestGateway): Promise<number | undefined> {
-  const line = (await gw.gw.metrics()).split('\n').find((l) => l.startsWith('wsgate_anomaly_active{route="app",signal="http_5xx"} '));
+async function gauge(gw: TestGateway, signal = 'http_5xx'): Promise<number | undefined> {
+  const line = (await gw.gw.metrics()).split('\n').find((l) => l.startsWith(`wsgate_anomaly_active{route="app",signal="${signal}"} `));
   return line === undefined ? undefined : Number(line.split(' ')[1]);
 }
 
@@ -98,4 +108,84 @@ test('steady traffic past the warmup raises nothing', async () => {
   }
   expect(anomalyLines(gw)).toEqual([]);
   expect(await gauge(gw)).toBeUndefined();
+});
+
+test('a connection storm raises new_connections, and it clears when the rate is back', async () => {
+  const up = await startWsEcho();
+  const clock = new ManualClock(1000);
+  const gw = await startGateway(proxyConfig(up.url, {}, { anomaly: { window: '1s', for: '3s', warmup: '10s' } }), undefined, { clock });
+  let total = 0;
+  // `n` tunnels opened and closed normally, all counted, then the window ends.
+  const windows = async (count: number, n: number): Promise<void> => {
+    for (let w = 0; w < count; w++) {
+      const sockets = await Promise.all(Array.from({ length: n }, () => openWs(gw.wsUrl('/ws'))));
+      await Promise.all(sockets.map((ws) => {
+        const done = closed(ws);
+        ws.close(1000);
+        return done;
+      }));
+      total += n;
+      await wsClosed(gw, total);
+      clock.advance(WINDOW_MS);
+    }
+  };
+  clock.advance(WINDOW_MS);
+  await windows(15, 1);
+  expect(anomalyLines(gw)).toEqual([]);
+  await windows(3, 10);
+  expect(anomalyLines(gw)).toEqual([]);
+  await windows(1, 10);
+  const raised = anomalyLines(gw);
+  expect(raised).toHaveLength(1);
+  expect(raised[0]).toMatchObject({ level: 'warn', route: 'app', signal: 'new_connections', value: 10, mean: 1, sigma: 0 });
+  expect(await gauge(gw, 'new_connections')).toBe(1);
+  await windows(4, 1);
+  const lines = anomalyLines(gw);
+  expect(lines).toHaveLength(2);
+  expect(lines[1]).toMatchObject({ route: 'app', signal: 'new_connections', value: 1, cleared: true });
+  expect(await gauge(gw, 'new_connections')).toBe(0);
+});
+
+test('an upstream that keeps crashing its sockets raises abnormal_closes, and only that', async () => {
+  let crashing = false;
+  const up = await startWsEcho({}, (ws) => {
+    ws.on('message', (data, isBinary) => {
+      if (crashing) ws.terminate(); // gone without a close frame
+      else ws.send(data, { binary: isBinary });
+    });
+  });
+  const clock = new ManualClock(1000);
+  const gw = await startGateway(proxyConfig(up.url, {}, { anomaly: { window: '1s', for: '3s', warmup: '10s' } }), undefined, { clock });
+  let total = 0;
+  // Two tunnels a window, each sends one message: echoed then closed by the client, or crashed.
+  const windows = async (count: number): Promise<void> => {
+    for (let w = 0; w < count; w++) {
+      const sockets = await Promise.all([openWs(gw.wsUrl('/ws')), openWs(gw.wsUrl('/ws'))]);
+      await Promise.all(sockets.map((ws) => {
+        const done = closed(ws);
+        if (crashing) ws.send('x');
+        else ws.close(1000);
+        return done;
+      }));
+      total += sockets.length;
+      await wsClosed(gw, total);
+      clock.advance(WINDOW_MS);
+    }
+  };
+  clock.advance(WINDOW_MS);
+  await windows(15);
+  expect(anomalyLines(gw)).toEqual([]);
+  crashing = true;
+  await windows(4);
+  const closes = gw.logs.filter((l) => l.event === 'ws_close').slice(-2);
+  for (const c of closes) expect([1006, 1011, 1014]).toContain(c.code);
+  const raised = anomalyLines(gw);
+  expect(raised).toHaveLength(1);
+  expect(raised[0]).toMatchObject({ level: 'warn', route: 'app', signal: 'abnormal_closes', value: 2 });
+  expect(await gauge(gw, 'abnormal_closes')).toBe(1);
+  expect(gw.gw.anomalies()).toEqual([{ route: 'app', signal: 'abnormal_closes' }]);
+  crashing = false;
+  await windows(4);
+  expect(anomalyLines(gw).map((l) => [l.signal, l.cleared])).toEqual([['abnormal_closes', undefined], ['abnormal_closes', true]]);
+  expect(await gauge(gw, 'abnormal_closes')).toBe(0);
 });
