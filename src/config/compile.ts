@@ -122,7 +122,7 @@ export interface CompiledConfig {
   };
   readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
   readonly routes: readonly RouteSpec[];
-  readonly anomaly: { readonly enabled: boolean; readonly sigma: number; readonly forMs: number; readonly warmupMs: number; readonly windowMs: number };
+  readonly anomaly: { readonly enabled: boolean; readonly sigma: number; readonly forMs: number; readonly warmupMs: number; readonly windowMs: number; readonly webhook: string | null };
   readonly source: GatewayConfig;
 }
 
@@ -321,6 +321,7 @@ export function compileConfig(config: GatewayConfig): CompiledConfig {
       forMs: parseDuration(config.anomaly.for),
       warmupMs: parseDuration(config.anomaly.warmup),
       windowMs: parseDuration(config.anomaly.window),
+      webhook: config.anomaly.webhook ?? null,
     },
     source: config,
   };

@@ -162,6 +162,8 @@ export const configSchema = z.strictObject({
       for: duration.default('30s'),
       warmup: duration.default('5m'),
       window: duration.refine((s) => parseDuration(s) >= 1000, { error: 'anomaly.window is at least 1s' }).default('5s'),
+      // Each raise and clear is also POSTed here as JSON, retried with backoff.
+      webhook: z.string().regex(/^https?:\/\/[^\s]+$/, { error: 'anomaly.webhook must be an http:// or https:// URL' }).optional(),
     })
     .prefault({}),
   store: z.literal('memory', { error: 'only "memory" is available in this version' }).default('memory'),

@@ -114,6 +114,73 @@ export interface AnomalyConfig {
   readonly forMs: number;
   readonly warmupMs: number;
   readonly windowMs: number;
+  readonly webhook?: string | null;
+}
+
+// The optional webhook: each raise and clear POSTed as JSON. Sent from the clock's sweep, never
+// awaited by anything on the relay; a failure (no answer within the timeout, a non-2xx status) is
+// retried after 1 s, 2 s, 4 s, … up to WEBHOOK_ATTEMPTS attempts; at most WEBHOOK_QUEUE wait, the
+// oldest dropped first.
+const WEBHOOK_ATTEMPTS = 6;
+const WEBHOOK_BACKOFF_MS = 1000;
+const WEBHOOK_TIMEOUT_MS = 5000;
+const WEBHOOK_QUEUE = 100;
+
+interface Delivery {
+  readonly url: string;
+  readonly body: string;
+  attempts: number;
+  dueMs: number;
+  inFlight: boolean;
+}
+
+export class AnomalyWebhook {
+  private readonly queue: Delivery[] = [];
+
+  constructor(private readonly log: Logger) {}
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  send(url: string, payload: Record<string, unknown>, nowMs: number): void {
+    if (this.queue.length >= WEBHOOK_QUEUE) {
+      this.queue.shift();
+      this.log.warn({ event: EVENTS.ANOMALY_WEBHOOK, delivered: false, reason: 'queue full' }, 'anomaly webhook queue full: the oldest notification was dropped');
+    }
+    this.queue.push({ url, body: JSON.stringify(payload), attempts: 0, dueMs: nowMs, inFlight: false });
+    this.sweep(nowMs);
+  }
+
+  // On every clock tick: starts the deliveries that are due.
+  sweep(nowMs: number): void {
+    for (const d of this.queue) {
+      if (d.inFlight || d.dueMs > nowMs) continue;
+      d.inFlight = true;
+      d.attempts++;
+      fetch(d.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: d.body, signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) })
+        .then(
+          async (res) => {
+            await res.body?.cancel();
+            this.settle(d, res.ok ? null : `status ${res.status}`, nowMs);
+          },
+          (err: unknown) => this.settle(d, failureOf(err), nowMs),
+        )
+        .catch(() => undefined);
+    }
+  }
+
+  // The URL is never logged: a webhook URL often holds its token.
+  private settle(d: Delivery, failure: string | null, startedMs: number): void {
+    d.inFlight = false;
+    if (failure !== null && d.attempts < WEBHOOK_ATTEMPTS) {
+      d.dueMs = startedMs + WEBHOOK_BACKOFF_MS * 2 ** (d.attempts - 1);
+      return;
+    }
+    const i = this.queue.indexOf(d);
+    if (i >= 0) this.queue.splice(i, 1);
+    if (failure !== null) this.log.warn({ event: EVENTS.ANOMALY_WEBHOOK, delivered: false, attempts: d.attempts, reason: failure }, 'anomaly webhook failed, notification dropped');
+  }
 }
 
 // The totals of one route at the last window.
@@ -158,14 +225,18 @@ export function p99OfWindow(now: RouteTotals, before: RouteTotals): number | nul
 export class AnomalyMonitor implements Sweepable {
   private lastMs: number | null = null;
   private readonly routes = new Map<string, RouteState>();
+  readonly webhook: AnomalyWebhook;
 
   constructor(
     private readonly prom: GatewayMetrics,
     private readonly log: Logger,
     private readonly config: () => AnomalyConfig,
-  ) {}
+  ) {
+    this.webhook = new AnomalyWebhook(log);
+  }
 
   sweep(nowMs: number): void {
+    if (this.webhook.pending > 0) this.webhook.sweep(nowMs);
     const c = this.config();
     if (!c.enabled) {
       if (this.routes.size > 0) this.reset();
@@ -237,6 +308,7 @@ export class AnomalyMonitor implements Sweepable {
       this.prom.anomalyActive.labels(route, signal).set(0);
       this.log.info({ ...fields, cleared: true }, 'anomaly cleared');
     }
+    if (c.webhook) this.webhook.send(c.webhook, { ...fields, cleared: change.kind === 'cleared', at: new Date(nowMs).toISOString() }, nowMs);
   }
 
   // Detection turned off by a reload: what was active reads 0 and the baselines start over.
@@ -244,6 +316,13 @@ export class AnomalyMonitor implements Sweepable {
     for (const { route, signal } of this.active()) this.prom.anomalyActive.labels(route, signal).set(0);
     this.routes.clear();
   }
+}
+
+// The errno under fetch's TypeError (ECONNREFUSED, ENOTFOUND, …), or the error's name (TimeoutError).
+function failureOf(err: unknown): string {
+  if (!(err instanceof Error)) return 'error';
+  const cause = err.cause as { code?: unknown } | undefined;
+  return typeof cause?.code === 'string' ? cause.code : err.name;
 }
 
 function round(v: number): number {

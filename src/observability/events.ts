@@ -12,6 +12,7 @@ export const EVENTS = {
   STOPPED: 'stopped',
   ERROR: 'error',
   ANOMALY: 'anomaly',
+  ANOMALY_WEBHOOK: 'anomaly_webhook',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

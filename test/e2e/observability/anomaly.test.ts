@@ -189,3 +189,59 @@ test('an upstream that keeps crashing its sockets raises abnormal_closes, and on
   expect(anomalyLines(gw).map((l) => [l.signal, l.cleared])).toEqual([['abnormal_closes', undefined], ['abnormal_closes', true]]);
   expect(await gauge(gw, 'abnormal_closes')).toBe(0);
 });
+
+test('anomaly.webhook gets each raise and clear as JSON, retried on the clock when it fails', async () => {
+  let status = 200;
+  const up = await startHttpUpstream((_req, res) => {
+    res.statusCode = status;
+    res.end('x');
+  });
+  const bodies: Record<string, unknown>[] = [];
+  let failFirst = true;
+  const hook = await startHttpUpstream((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      bodies.push({ ...(JSON.parse(body) as Record<string, unknown>), contentType: req.headers['content-type'], method: req.method });
+      res.statusCode = failFirst ? 503 : 204;
+      failFirst = false;
+      res.end();
+    });
+  });
+  const clock = new ManualClock(1000);
+  const anomaly = { window: '1s', for: '2s', warmup: '5s', webhook: `${hook.url}/hooks/abc` };
+  const gw = await startGateway(proxyConfig(up.url, {}, { anomaly }), undefined, { clock });
+  let total = 0;
+  const windows = async (n: number): Promise<void> => {
+    for (let w = 0; w < n; w++) {
+      for (let i = 0; i < PER_WINDOW; i++) await (await fetch(gw.url('/x'))).text();
+      total += PER_WINDOW;
+      await counted(gw, total);
+      clock.advance(WINDOW_MS);
+    }
+  };
+  // Advances the clock a second at a time until the hook has `n` bodies (each try gets its turns).
+  const hookGets = async (n: number): Promise<void> => {
+    for (let tries = 0; bodies.length < n; tries++) {
+      expect(tries).toBeLessThan(20);
+      for (let i = 0; i < 2000 && bodies.length < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (bodies.length < n) clock.advance(1000);
+    }
+  };
+  clock.advance(WINDOW_MS);
+  await windows(8);
+  status = 500;
+  await windows(3);
+  expect(anomalyLines(gw)).toHaveLength(1);
+  await hookGets(2); // the first answer is 503: sent again after the backoff
+  expect(bodies[0]).toMatchObject({ event: 'anomaly', route: 'app', signal: 'http_5xx', cleared: false, value: PER_WINDOW, contentType: 'application/json', method: 'POST' });
+  expect(bodies[1]).toEqual(bodies[0]);
+  status = 200;
+  await windows(3);
+  expect(anomalyLines(gw).map((l) => l.cleared)).toEqual([undefined, true]);
+  await hookGets(3);
+  expect(bodies[2]).toMatchObject({ event: 'anomaly', route: 'app', signal: 'http_5xx', cleared: true, value: 0 });
+  // The URL, which may hold a token, is in no log line.
+  expect(JSON.stringify(gw.logs)).not.toContain('/hooks/abc');
+});
