@@ -329,7 +329,7 @@ export class GatewayMetrics {
     this.registry.registerMetric(this.upstreamDuration.duration as never);
     this.buildInfo = new Gauge({ name: 'wsgate_build_info', help: 'Always 1: the wsgate version and the Node.js version running it', labelNames: ['version', 'node'], registers });
     this.buildInfo.labels(VERSION, process.versions.node).set(1);
-    this.anomalyActive = new Gauge({ name: 'wsgate_anomaly_active', help: 'A signal of a route deviates from its baseline (1) or came back (0): new_connections, abnormal_closes, http_5xx, http_p99', labelNames: ['route', 'signal'], registers });
+    this.anomalyActive = new Gauge({ name: 'wsgate_anomaly_active', help: 'A signal of a route deviates from its baseline (1) or came back (0): new_connections, abnormal_closes, http_5xx, http_p99', labelNames: ['route', 'signal'], registers, aggregator: 'max' }); // with workers: 1 when any worker sees it
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
