@@ -70,11 +70,13 @@ test('redactConfig hides secret values at any depth and keeps the rest', () => {
     admin: { listen: '127.0.0.1:9901', token: 'sekret' },
     auth: { users: { type: 'jwt', secret: 'hs-key', apiKey: '' }, partners: { keys: [{ id: 'acme', sha256: 'ab12' }] } },
     store: { redis: { password: 'pw', host: 'r' } },
+    anomaly: { webhook: 'https://hooks.example.com/T0/B0/secret' },
   };
   expect(redactConfig(config)).toEqual({
     admin: { listen: '127.0.0.1:9901', token: '[redacted]' },
     auth: { users: { type: 'jwt', secret: '[redacted]', apiKey: '' }, partners: { keys: [{ id: 'acme', sha256: '[redacted]' }] } },
     store: { redis: { password: '[redacted]', host: 'r' } },
+    anomaly: { webhook: '[redacted]' },
   });
   expect(config.admin.token).toBe('sekret');
 });
