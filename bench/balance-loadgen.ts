@@ -11,7 +11,7 @@
 // errors summed, the rates summed, the window the longest, p50 the mean of the runs' p50 weighted by
 // operations, and the other percentiles and max the worst run's. Exit 0 without errors, 1 with errors,
 // 2 if the arguments are wrong, 4 if the parent died (its stdin pipe closed).
-import { fstatSync } from 'node:fs';
+import { fromParent } from './parent-pipe.js';
 import { BENCH_USAGE, parseBenchArgs } from '../src/cli/bench/options.js';
 import { benchExitCode, type BenchResult } from '../src/cli/bench/report.js';
 import { runBench } from '../src/cli/bench/run-bench.js';
@@ -29,8 +29,7 @@ if (values.length === 0 || values.length > base.connections) {
   process.exit(2);
 }
 // Started by bench/balance.ts with a pipe on stdin: when it closes, the parent died; stop at once.
-const stdin = fstatSync(0);
-if (stdin.isFIFO() || stdin.isSocket()) process.stdin.on('end', () => process.exit(4)).resume();
+fromParent(null, () => process.exit(4));
 
 let measuring = 0;
 const runs = values.map((value, i) => {

@@ -11,7 +11,7 @@
 // A line `counts` on stdin prints {"requests":[...],"checks":[...]}: the requests other than /healthz
 // and the health checks each target has answered since the start. Exits on SIGTERM, SIGINT, or when
 // its stdin pipe closes (the parent died).
-import { fstatSync } from 'node:fs';
+import { fromParent } from './parent-pipe.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -86,16 +86,7 @@ function stop(): void {
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-// Started by bench/balance.ts with a pipe on stdin (node makes it a socket pair, not a FIFO): its lines
-// ask for the counts; when it closes, the parent died. A terminal or /dev/null on stdin: run until a signal.
-const stdin = fstatSync(0);
-if (stdin.isFIFO() || stdin.isSocket()) {
-  let partial = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (text: string) => {
-    const parts = (partial + text).split('\n');
-    partial = parts.pop() ?? '';
-    for (const line of parts) if (line.trim() === 'counts') process.stdout.write(`${JSON.stringify({ requests, checks })}\n`);
-  });
-  process.stdin.on('end', stop);
-}
+// Started by bench/balance.ts: its lines ask for the counts; the pipe closing means the parent died.
+fromParent((line) => {
+  if (line === 'counts') process.stdout.write(`${JSON.stringify({ requests, checks })}\n`);
+}, stop);

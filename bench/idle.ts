@@ -25,7 +25,7 @@
 // bench/results/<UTC time>-idle.md.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
-import { existsSync, fstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +60,7 @@ import {
   type ProcStat,
   type Upstream,
 } from './lib.js';
+import { fromParent } from './parent-pipe.js';
 
 const PONG_TIMEOUT = '5s';
 // After the last connection opens and before the window starts: every connection is then past its
@@ -361,20 +362,14 @@ async function clientMain(args: string[]): Promise<void> {
   process.on('SIGTERM', () => process.exit(0));
 
   const client = new IdleClient(options);
-  // Started by the bench with a pipe on stdin (node makes it a socket pair, not a FIFO): each line
-  // `snap` asks for the counters, so that the parent starts and ends the window of every client at
-  // the same moment; when the pipe closes, the parent died: stop at once.
-  const stdin = fstatSync(0);
-  if (stdin.isFIFO() || stdin.isSocket()) {
-    let partial = '';
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (text: string) => {
-      const parts = (partial + text).split('\n');
-      partial = parts.pop() ?? '';
-      for (const line of parts) if (line.trim() === 'snap') emit({ phase: 'snap', ...client.counters });
-    });
-    process.stdin.on('end', () => process.exit(4));
-  }
+  // Each `snap` from the bench asks for the counters, so that the parent starts and ends the window
+  // of every client at the same moment; the pipe closing means the parent died: stop at once.
+  fromParent(
+    (line) => {
+      if (line === 'snap') emit({ phase: 'snap', ...client.counters });
+    },
+    () => process.exit(4),
+  );
 
   const startMs = performance.now();
   try {

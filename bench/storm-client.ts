@@ -13,7 +13,7 @@
 // the first opening fails. Wall-clock times (Date.now()) so the parent can compare them with the moment
 // it killed the target. Bounded: --deadline-ms after the start the process exits whatever happens;
 // it also exits when its stdin closes (the parent died) and on SIGTERM.
-import { fstatSync } from 'node:fs';
+import { fromParent } from './parent-pipe.js';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 
@@ -252,20 +252,13 @@ function announce(dead: number): void {
   emit({ phase: 'armed', dead, expected, open, dropsBeforeStorm });
 }
 
-const stdin = fstatSync(0);
-if (stdin.isFIFO() || stdin.isSocket()) {
-  let partial = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (text: string) => {
-    const parts = (partial + text).split('\n');
-    partial = parts.pop() ?? '';
-    for (const line of parts) {
-      const m = /^storm (\d+)$/.exec(line.trim());
-      if (m !== null) announce(Number(m[1]));
-    }
-  });
-  process.stdin.on('end', () => process.exit(4));
-}
+fromParent(
+  (line) => {
+    const m = /^storm (\d+)$/.exec(line);
+    if (m !== null) announce(Number(m[1]));
+  },
+  () => process.exit(4),
+);
 
 setTimeout(() => {
   if (!openDone) {

@@ -2,7 +2,7 @@
 // every WebSocket connection echoes each message back. Kept cheap so that it is not what is measured.
 // Prints {"port":N} on stdout once listening; exits on SIGTERM, SIGINT, or when its stdin pipe closes
 // (the parent died).
-import { fstatSync } from 'node:fs';
+import { fromParent } from './parent-pipe.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
@@ -37,7 +37,5 @@ function stop(): void {
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-// Started by bench/run.ts with a pipe on stdin (node makes it a socket pair, not a FIFO): when it
-// closes, the parent died. A terminal or /dev/null on stdin: run until a signal.
-const stdin = fstatSync(0);
-if (stdin.isFIFO() || stdin.isSocket()) process.stdin.on('end', stop).resume();
+// Started by bench/run.ts: the pipe closing means the parent died. Otherwise: run until a signal.
+fromParent(null, stop);
