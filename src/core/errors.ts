@@ -21,6 +21,7 @@ export const ERRORS = {
   WS_TOO_MANY_CONNECTIONS: { status: 429, wsClose: 1008, message: 'too many WebSocket connections from this client' },
   WS_ORIGIN_FORBIDDEN:  { status: 403, wsClose: 1008, message: 'Origin not allowed for this WebSocket route' },
   WS_LIFETIME_REACHED:  { status: 500, wsClose: 1008, message: 'connection lifetime reached' },
+  WS_TOKEN_EXPIRED:     { status: 401, wsClose: 1008, message: 'the credential that opened this WebSocket expired (closeOnExpiry)' },
   WS_IDLE_TIMEOUT:      { status: 500, wsClose: 1001, message: 'no data message within idleTimeout' },
   WS_HEARTBEAT_LOST:    { status: 500, wsClose: 1001, message: 'client did not answer the heartbeat in time' },
   WS_OPERATOR_CLOSE:    { status: 500, wsClose: 1008, message: 'closed by operator' },

@@ -11,14 +11,15 @@ export function headerString(v: string | string[] | undefined): string | undefin
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-// HOT: per request. `extra` are the headers middleware set (ctx.setUpstreamHeader), null without.
+// HOT: per request. `extra` are the headers middleware set (ctx.setUpstreamHeader; a null value:
+// ctx.removeUpstreamHeader), null without.
 export function upstreamRequestHeaders(
   req: IncomingMessage,
   ops: HeaderOps | null,
   peer: string,
   trusted: boolean,
   requestId: string,
-  extra: readonly (readonly [string, string])[] | null,
+  extra: readonly (readonly [string, string | null])[] | null,
 ): string[] {
   const out: string[] = [];
   copyHeaders(out, req.rawHeaders, REQUEST_DROP, connectionTokens(headerString(req.headers.connection)), ops);
@@ -43,13 +44,13 @@ function appendForwarded(out: string[], req: IncomingMessage, peer: string, trus
   out.push('traceparent', tp !== undefined && isValidTraceparent(tp) ? tp : isTraceId(requestId) ? traceparentFor(requestId) : createTraceparent());
 }
 
-// Middleware's header replaces any copy of the same name already in the list.
-function setFlat(out: string[], name: string, value: string): void {
+// Middleware's header replaces any copy of the same name already in the list (null: removes them).
+function setFlat(out: string[], name: string, value: string | null): void {
   for (let i = 0; i < out.length; i += 2) {
     if (out[i]!.toLowerCase() === name) {
       out.splice(i, 2);
       i -= 2;
     }
   }
-  out.push(name, value);
+  if (value !== null) out.push(name, value);
 }

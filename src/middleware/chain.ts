@@ -2,6 +2,7 @@
 // route's, in order, each awaiting `next()`. Routes without middleware never reach this module:
 // the gateway keeps `chain === null` and calls the terminal handler directly.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayError } from '../core/errors.js';
 
 export interface Identity {
   readonly id: string;
@@ -47,8 +48,25 @@ export interface Context {
   respond(status: number, body?: unknown, headers?: Record<string, string>): void;
   /** Adds or replaces a header sent to the upstream. */
   setUpstreamHeader(name: string, value: string): void;
+  /** Removes a header the client sent before the request goes upstream (e.g. a forged claim header). */
+  removeUpstreamHeader(name: string): void;
+  /** Adds or replaces a header on the client's answer: the relayed response, the gateway's own, or the 101. */
+  setResponseHeader(name: string, value: string): void;
+  /** Removes a query parameter (every occurrence) from the URL sent upstream, e.g. a credential. */
+  removeQueryParam(name: string): void;
   onOpen(fn: (info: WsOpenInfo) => void): void;
   onClose(fn: (info: WsCloseInfo) => void): void;
+}
+
+// What the built-in middleware (auth, CORS, rate limits) needs beyond Context: refusals with the
+// stable JSON error, and the handshake's credential-bearing subprotocol and token expiry.
+export interface GatewayContext extends Context {
+  /** Answers with `err`'s status and the JSON error shape (a WebSocket handshake is refused as plain HTTP). */
+  refuse(err: GatewayError, headers?: readonly (readonly [string, string])[]): void;
+  /** Removes an entry from the Sec-WebSocket-Protocol list offered to the upstream. */
+  removeProtocol(entry: string): void;
+  /** Epoch ms after which a WebSocket opened by this handshake is closed with 1008 (0: never). */
+  expiresAt: number;
 }
 
 export type Next = () => Promise<void>;

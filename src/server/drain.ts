@@ -26,6 +26,7 @@ export async function drainAndStop(state: ServerState): Promise<void> {
   await closed;
   await closeServers(state);
   await Promise.all([...state.runtime.pools.values()].map((p) => p.close()));
+  state.runtime.edge.close(null);
   state.log.info({ event: EVENTS.STOPPED }, 'stopped');
   await new Promise<void>((resolve) => state.log.flush(() => resolve()));
 }

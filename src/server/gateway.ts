@@ -19,6 +19,7 @@ import { TunnelRegistry } from '../ws/registry.js';
 import { closeServers, drainAndStop } from './drain.js';
 import { createListener, listen } from './listener.js';
 import { applyConfig, reloadFromSource } from './reload.js';
+import { createEdge } from './edge.js';
 import { buildRuntime, clockTickFor, createPools, wsRouteNames } from './runtime.js';
 import { ServerState } from './state.js';
 import { poolEvents } from './tunnel-events.js';
@@ -57,13 +58,14 @@ export class Gateway {
     clock.setTick(clockTickFor(compiled));
     const poolClock = options.clock ?? null;
     const middleware = { global: [], byRoute: new Map<string, Middleware[]>() };
-    const runtime = buildRuntime(compiled, middleware, createPools(compiled, poolClock, poolEvents(this.log, () => this.state)));
     const prom = new GatewayMetrics({
       defaultMetrics: options.defaultMetrics ?? false,
       upstreams: () => this.state.runtime.pools.values(),
       tunnels: () => this.state.registry.values(),
       wsRoutes: () => wsRouteNames(this.state.runtime),
     });
+    const edge = createEdge(compiled, { log: this.log, prom, clock }, null);
+    const runtime = buildRuntime(compiled, middleware, createPools(compiled, poolClock, poolEvents(this.log, () => this.state)), edge);
     this.state = new ServerState(this.log, prom, new TunnelRegistry(prom), clock, poolClock, middleware, runtime);
     // Reads the config on every window: a reload's anomaly settings apply from the next one.
     this.anomaly = new AnomalyMonitor(prom, this.log, () => this.state.runtime.config.anomaly);
@@ -82,7 +84,7 @@ export class Gateway {
     }
     // Middleware changes which routes take the fast path: rebuild the route table (pools are kept).
     const rt = this.state.runtime;
-    this.state.runtime = buildRuntime(rt.config, lists, rt.pools);
+    this.state.runtime = buildRuntime(rt.config, lists, rt.pools, rt.edge);
     return this;
   }
 

@@ -17,7 +17,7 @@ import { METHOD_MISMATCH } from '../routing/matcher.js';
 import { normalizePath, upstreamPath } from '../routing/normalize.js';
 import { hashKeyOf } from '../upstream/balancers/hash.js';
 import { isOverLimit, markAnswered } from './connections.js';
-import { Exchange } from './exchange.js';
+import { Exchange, queryWithout, type ExchangeAnswers } from './exchange.js';
 import { routeMetrics, type RouteRuntime, type Runtime } from './runtime.js';
 import type { ServerState } from './state.js';
 
@@ -71,14 +71,17 @@ export function handleRequest(state: ServerState, req: IncomingMessage, res: Ser
   }
   const route = m.value;
   owned.route = route;
-  const forwardPath = route.spec.respond !== null ? '' : upstreamPath(path, route.spec.stripPrefix, route.spec.rewrite) + (q === -1 ? '' : target.slice(q));
-  if (route.chain === null) return terminal(rt, route, req, res, forwardPath, peer, trusted, requestId, null, null);
+  const basePath = route.spec.respond !== null ? '' : upstreamPath(path, route.spec.stripPrefix, route.spec.rewrite);
+  const query = q === -1 ? '' : target.slice(q);
+  if (route.chain === null) return terminal(rt, route, req, res, basePath + query, peer, trusted, requestId, null, null);
   // Only middleware reads the client's address: the fast path never computes it.
   const client = clientAddress(peer, trusted, headerString(req.headers['x-forwarded-for']), rt.config.trustedProxies, rt.config.trustedProxyCount);
-  const ex = new Exchange(req, res, false, route.info, m.params, requestId, client, answerHttp);
+  const ex = new Exchange(req, res, false, route.info, m.params, requestId, client, HTTP_ANSWERS);
   owned.ex = ex; // the access log's `user`
   runChain(route.chain, ex, () =>
     new Promise<void>((resolve) => {
+      // A credential in the query (auth's `query:NAME`) never reaches the upstream.
+      const forwardPath = ex.droppedQuery === null ? basePath + query : basePath + queryWithout(query, ex.droppedQuery);
       terminal(rt, route, req, res, forwardPath, peer, trusted, requestId, ex, () => {
         ex.status = res.statusCode;
         resolve();
@@ -177,13 +180,20 @@ function flatten(headers: readonly (readonly [string, string])[], requestId: str
   return out;
 }
 
-// Exchange.respond() on an HTTP request.
-function answerHttp(ex: Exchange, status: number, body: Buffer, headers: [string, string][]): void {
-  const res = ex.res!;
-  if (res.headersSent) return;
-  res.writeHead(status, flatten(headers, ex.requestId).concat('content-length', String(body.length)));
-  res.end(ex.req.method === 'HEAD' ? undefined : body);
-}
+// Exchange.respond() and refuse() on an HTTP request (headers set with ctx.setResponseHeader are
+// already on `res`: Node merges them into either answer).
+const HTTP_ANSWERS: ExchangeAnswers = {
+  answer(ex, status, body, headers) {
+    const res = ex.res!;
+    if (res.headersSent) return;
+    res.writeHead(status, flatten(headers, ex.requestId).concat('content-length', String(body.length)));
+    res.end(ex.req.method === 'HEAD' ? undefined : body);
+  },
+  refuse(ex, err, headers) {
+    ex.refusal = err;
+    sendError(ex.res!, err, ex.requestId, headers);
+  },
+};
 
 function exchangeOnClose(this: OwnedRes): void {
   exchangeFinished(this);
@@ -202,7 +212,7 @@ function exchangeFinished(res: OwnedRes): void {
   if (!state.log.isLevelEnabled('info')) return;
   const req = res.req;
   const relay = res.relay;
-  const error = relay === undefined ? null : relay.error;
+  const error = relay === undefined ? (res.ex === null ? null : res.ex.refusal) : relay.error;
   // log.sample: a busy route logs a share of its successes; every error is logged.
   if (route !== null && route.spec.logSample < 1 && status < 400 && error === null && Math.random() >= route.spec.logSample) return;
   const cause = error === null ? undefined : causeCode(error.cause);

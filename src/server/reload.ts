@@ -11,6 +11,7 @@ import { EVENTS } from '../observability/events.js';
 import { CLOSE_CODES } from '../ws/close-codes.js';
 import type { WsTunnel } from '../ws/tunnel.js';
 import { applyLimits, createListener, diffListeners, listen } from './listener.js';
+import { createEdge } from './edge.js';
 import { buildRuntime, carryPools, clockTickFor, closePoolsNotIn, type Runtime } from './runtime.js';
 import type { ServerState } from './state.js';
 import { poolEvents } from './tunnel-events.js';
@@ -52,17 +53,20 @@ async function swapConfig(state: ServerState, input: unknown): Promise<ReloadRes
   if (compiled.source.workers !== old.config.source.workers) notes.push('workers changes need a restart');
   const pools = carryPools(old.pools, compiled, state.poolClock, poolEvents(state.log, () => state));
   let next: Runtime;
+  const edge = createEdge(compiled, old.edge.deps, old.edge);
   try {
-    next = buildRuntime(compiled, state.middleware, pools);
+    next = buildRuntime(compiled, state.middleware, pools, edge);
     await applyListeners(state, compiled);
   } catch (err) {
     closePoolsNotIn(pools, old.pools);
+    edge.close(old.edge);
     state.log.warn({ event: EVENTS.CONFIG_REJECTED, reason: messageOf(err) }, 'config rejected');
     return { ok: false, problems: [], message: messageOf(err) };
   }
   state.clock.setTick(clockTickFor(compiled));
   state.runtime = next;
   closePoolsNotIn(old.pools, pools);
+  old.edge.close(edge);
   const orphans = orphanedTunnels(state, next);
   if (orphans.length > 0) {
     const timer = setTimeout(() => {

@@ -7,12 +7,13 @@ import type { Middleware } from '../middleware/chain.js';
 import type { GatewayMetrics, RouteMetrics } from '../observability/metrics.js';
 import { createMatcher, type Matcher } from '../routing/matcher.js';
 import { UpstreamPool, type PoolEvents } from '../upstream/pool.js';
+import type { Edge } from './edge.js';
 
 // One route of the running config, with what it needs at request time resolved once.
 export interface RouteRuntime {
   readonly spec: RouteSpec;
   readonly pool: UpstreamPool | null;
-  readonly chain: readonly Middleware[] | null;   // null: no middleware, the fast path
+  readonly chain: readonly Middleware[] | null;   // null: no middleware (built-in or used), the fast path
   readonly info: { readonly name: string; readonly upstream: string | null };
   // Taken on the route's first request (a route's metrics appear once it has traffic), then
   // kept here so a request never looks its route up by name.
@@ -23,6 +24,7 @@ export interface Runtime {
   readonly config: CompiledConfig;
   readonly matcher: Matcher<RouteRuntime>;
   readonly pools: ReadonlyMap<string, UpstreamPool>;
+  readonly edge: Edge;
 }
 
 // Middleware registered with Gateway.use(): global, then per route name.
@@ -31,10 +33,11 @@ export interface MiddlewareSet {
   readonly byRoute: ReadonlyMap<string, readonly Middleware[]>;
 }
 
-export function buildRuntime(config: CompiledConfig, middleware: MiddlewareSet, pools: ReadonlyMap<string, UpstreamPool>): Runtime {
+export function buildRuntime(config: CompiledConfig, middleware: MiddlewareSet, pools: ReadonlyMap<string, UpstreamPool>, edge: Edge): Runtime {
   const entries = config.routes.map((spec) => {
     const own = middleware.byRoute.get(spec.name) ?? [];
-    const chain = middleware.global.length + own.length === 0 ? null : [...middleware.global, ...own];
+    const builtin = edge.middlewareFor(spec);
+    const chain = builtin.length + middleware.global.length + own.length === 0 ? null : [...builtin, ...middleware.global, ...own];
     const route: RouteRuntime = {
       spec,
       pool: spec.upstream === null ? null : pools.get(spec.upstream) ?? null,
@@ -44,7 +47,7 @@ export function buildRuntime(config: CompiledConfig, middleware: MiddlewareSet, 
     };
     return { host: spec.host, path: spec.path, methods: spec.methods, value: route };
   });
-  return { config, matcher: createMatcher(entries), pools };
+  return { config, matcher: createMatcher(entries), pools, edge };
 }
 
 // HOT: per request (a null check after the route's first).

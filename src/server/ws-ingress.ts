@@ -19,7 +19,7 @@ import { WsTunnel } from '../ws/tunnel.js';
 import { rawUpstreamHandshake } from '../ws/upstream-socket.js';
 import type { Target } from '../upstream/pool.js';
 import { isOverLimit } from './connections.js';
-import { Exchange } from './exchange.js';
+import { Exchange, queryWithout } from './exchange.js';
 import { affinityOf, requestIdOf, usesAffinity } from './http-ingress.js';
 import { PendingUpgrade } from './pending-upgrade.js';
 import { routeMetrics, type RouteRuntime } from './runtime.js';
@@ -32,7 +32,8 @@ const WS_CLOSE_TIMEOUT_MS = 5_000;
 // What the upstream handshake needs of the client's request, worked out once by the checks.
 interface Forward {
   readonly route: RouteRuntime;
-  readonly path: string;      // as the upstream sees it, query included
+  readonly path: string;      // as the upstream sees it, query excluded
+  readonly query: string;     // as the client sent it ('' or starting with '?')
   readonly peer: string;
   readonly trusted: boolean;
   readonly client: string;    // the client's address (X-Forwarded-For from a trusted peer)
@@ -70,14 +71,18 @@ export function handleUpgrade(state: ServerState, req: IncomingMessage, duplex: 
   }
   const forward: Forward = {
     route,
-    path: upstreamPath(path, route.spec.stripPrefix, route.spec.rewrite) + (q === -1 ? '' : target.slice(q)),
+    path: upstreamPath(path, route.spec.stripPrefix, route.spec.rewrite),
+    query: q === -1 ? '' : target.slice(q),
     peer,
     trusted,
     client: clientAddress(peer, trusted, headerString(req.headers['x-forwarded-for']), rt.config.trustedProxies, rt.config.trustedProxyCount),
     clientPath: path,
   };
   if (route.chain === null) return connectUpstream(state, pending, forward, null);
-  const ex = new Exchange(req, null, true, route.info, m.params, pending.requestId, forward.client, (_ex, status, body, headers) => pending.answer(status, body, headers));
+  const ex = new Exchange(req, null, true, route.info, m.params, pending.requestId, forward.client, {
+    answer: (_ex, status, body, headers) => pending.answer(status, body, headers),
+    refuse: (_ex, err, headers) => pending.refuse(err, headerLines(headers)),
+  });
   runChain(route.chain, ex, () =>
     new Promise<void>((resolve) => {
       pending.whenSettled((status) => {
@@ -124,12 +129,18 @@ function connectUpstream(state: ServerState, pending: PendingUpgrade, forward: F
   const cookie = pool.stickyCookie;
   const setCookie = cookie !== null && affinity?.stickyId !== target.id ? `set-cookie: ${stickyCookieLine(cookie, target.id, req)}\r\n` : '';
   const accept = acceptKey(req.headers['sec-websocket-key']!);
+  const offered = offeredProtocols(headerString(req.headers['sec-websocket-protocol']), ex === null ? null : ex.droppedProtocols);
+  if (ex !== null && ex.droppedProtocols !== null) {
+    // The upstream is offered the list without the credential entries (or no list at all).
+    if (offered === undefined) ex.removeUpstreamHeader('sec-websocket-protocol');
+    else ex.setUpstreamHeader('sec-websocket-protocol', offered);
+  }
   const headers = upstreamRequestHeaders(req, route.spec.requestHeaders, forward.peer, forward.trusted, pending.requestId, ex === null ? null : ex.upstreamHeaders);
   const handshake = target.spec.secure ? upstreamHandshake : rawUpstreamHandshake;
-  const offered = headerString(req.headers['sec-websocket-protocol']);
+  const upstreamTarget = ex === null || ex.droppedQuery === null ? forward.path + forward.query : forward.path + queryWithout(forward.query, ex.droppedQuery);
   const timeoutMs = pool.spec.connectTimeoutMs + pool.spec.responseTimeoutMs;
   pending.connect((answerTo) =>
-    handshake(target.spec, forward.path, headers, accept, offered, timeoutMs, answerTo, (result) => {
+    handshake(target.spec, upstreamTarget, headers, accept, offered, timeoutMs, answerTo, (result) => {
       reportHandshake(state, target, result);
       if (pending.upstreamAnswered(result)) openTunnel(state, pending, forward, target, clientKey, user, accept, result, ex, setCookie);
     }),
@@ -139,7 +150,8 @@ function connectUpstream(state: ServerState, pending: PendingUpgrade, forward: F
 // The upstream said 101: the client gets its 101 and the tunnel takes both sockets.
 function openTunnel(state: ServerState, pending: PendingUpgrade, forward: Forward, target: Target, clientKey: string, user: string | null, accept: string, result: HandshakeResult, ex: Exchange | null, setCookie: string): void {
   const route = forward.route;
-  const client = pending.handOver(switchingProtocols(accept, result.protocol, result.extensions, setCookie));
+  const extra = ex === null || ex.responseHeaders === null ? setCookie : setCookie + headerLines(ex.responseHeaders);
+  const client = pending.handOver(switchingProtocols(accept, result.protocol, result.extensions, extra));
   const tunnel = new WsTunnel(
     client,
     result.socket!,
@@ -159,10 +171,26 @@ function openTunnel(state: ServerState, pending: PendingUpgrade, forward: Forwar
       // A forwarded address has no port we could trust; the peer's port belongs to the proxy.
       clientPort: forward.trusted && pending.req.headers['x-forwarded-for'] !== undefined ? null : (client.remotePort ?? null),
       userAgent: pending.req.headers['user-agent'] ?? '',
+      expiresAtMs: ex === null ? 0 : ex.expiresAt,
     },
     state.tunnelObserver,
     state.clock,
   );
   tunnelOpened(state, tunnel, route, target, ex, pending.requestId);
   tunnel.start(pending.head, result.head);
+}
+
+// Extra header lines for a raw answer (a refusal or the 101).
+function headerLines(headers: readonly (readonly [string, string])[]): string {
+  let out = '';
+  for (const [k, v] of headers) out += `${k}: ${v}\r\n`;
+  return out;
+}
+
+// The client's Sec-WebSocket-Protocol list minus the entries middleware removed (a `bearer.<token>`
+// credential); undefined when nothing is left, so the upstream is offered no list at all.
+function offeredProtocols(offered: string | undefined, dropped: readonly string[] | null): string | undefined {
+  if (offered === undefined || dropped === null) return offered;
+  const kept = offered.split(',').map((p) => p.trim()).filter((p) => p !== '' && !dropped.includes(p));
+  return kept.length === 0 ? undefined : kept.join(', ');
 }

@@ -72,6 +72,9 @@ export interface TunnelOptions {
   readonly host: string;
   readonly clientPort: number | null; // the peer's port; null when the address came from X-Forwarded-For
   readonly userAgent: string;
+  // The gateway clock's ms at which the credential that opened this tunnel expires (auth's
+  // closeOnExpiry): the tunnel then closes with 1008. 0: never.
+  readonly expiresAtMs: number;
 }
 
 // The gateway's own pings carry this payload, so their pongs can be told from the upstream's.
@@ -255,6 +258,10 @@ export class WsTunnel {
   sweep(now: number): void {
     if (this.closeCode !== 0 || this.clientState === TORN_DOWN) return;
     const ws = this.options.websocket;
+    if (this.options.expiresAtMs > 0 && now >= this.options.expiresAtMs) {
+      this.close(CLOSE_CODES.POLICY_VIOLATION, 'token expired', new GatewayError('WS_TOKEN_EXPIRED'));
+      return;
+    }
     if (ws.maxLifetimeMs > 0 && now - this.openedAtMs >= ws.maxLifetimeMs) {
       this.close(CLOSE_CODES.POLICY_VIOLATION, 'connection lifetime reached', new GatewayError('WS_LIFETIME_REACHED'));
       return;

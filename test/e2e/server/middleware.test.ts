@@ -2,8 +2,9 @@ import { test, expect } from 'vitest';
 import WebSocket from 'ws';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { Gateway, ConfigError, type Context, type GatewayConfig, type WsCloseInfo, type WsOpenInfo } from '../../../src/index.js';
+import { Gateway, ConfigError, GatewayError, type GatewayContext, type Context, type GatewayConfig, type WsCloseInfo, type WsOpenInfo } from '../../../src/index.js';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
+import { ManualClock } from '../../../src/core/clock.js';
 import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
 import { openWs, nextMessage, closed } from '../../helpers/clients.js';
 import { send, seenOf, jsonOf, errorCodeOf, startEchoUpstream, REQUEST_ID } from '../../helpers/http.js';
@@ -234,4 +235,99 @@ test('ctx.respond(403) on a WebSocket route fails the handshake with 403 and the
   expect(res.headers['x-request-id']).toMatch(REQUEST_ID);
   expect(upstreamConnections).toBe(0);
   expect(up.handshakes).toHaveLength(0);
+});
+
+test('middleware removes a query parameter and a client header before the upstream, and sets a header on the answer', async () => {
+  const up = await startEchoUpstream();
+  const gw = await startGateway(usersConfig(up.url), (g) => {
+    g.use((ctx, next) => {
+      ctx.removeQueryParam('access_token');
+      ctx.removeUpstreamHeader('X-User-Id');
+      ctx.setResponseHeader('X-Seen-By', 'edge');
+      return next();
+    });
+  });
+  const res = await send(gw.url('/users/7?a=1&access_token=secret&access%5Ftoken=again&b=2'), { headers: { 'x-user-id': 'forged' } });
+  expect(res.status).toBe(200);
+  expect(res.headers['x-seen-by']).toBe('edge');
+  const seen = seenOf(res);
+  expect(seen.url).toBe('/users/7?a=1&b=2');
+  expect(seen.headers['x-user-id']).toBeUndefined();
+});
+
+test('GatewayContext.refuse answers with the stable JSON error, keeps headers set before it, and is logged with its code', async () => {
+  const up = await startEchoUpstream();
+  const gw = await startGateway(usersConfig(up.url), (g) => {
+    g.use((ctx) => {
+      ctx.setResponseHeader('Vary', 'Origin');
+      (ctx as GatewayContext).refuse(new GatewayError('UNAUTHORIZED', 'no token'), [['www-authenticate', 'Bearer']]);
+    });
+  });
+  const res = await send(gw.url('/users/7'));
+  expect(res.status).toBe(401);
+  expect(res.headers['www-authenticate']).toBe('Bearer');
+  expect(res.headers.vary).toBe('Origin');
+  expect(errorCodeOf(res)).toBe('UNAUTHORIZED');
+  expect(up.requests).toHaveLength(0);
+  const line = await gw.waitForLog((l) => l.event === 'http_request');
+  expect(line.code).toBe('UNAUTHORIZED');
+});
+
+test('on a handshake, middleware strips a subprotocol entry and a query parameter before the upstream, and adds a header to the 101', async () => {
+  const up = await startWsEcho({ handleProtocols: (offered) => [...offered][0] ?? false });
+  const gw = await startGateway(proxyConfig(up.url), (g) => {
+    g.use((ctx, next) => {
+      (ctx as GatewayContext).removeProtocol('bearer.abc');
+      ctx.removeQueryParam('token');
+      ctx.setResponseHeader('X-Edge', 'yes');
+      return next();
+    });
+  });
+  const ws = new WebSocket(gw.wsUrl('/ws?token=abc&room=1'), ['bearer.abc', 'chat']);
+  const upgraded = once(ws, 'upgrade') as Promise<[IncomingMessage]>;
+  await once(ws, 'open');
+  const [res] = await upgraded;
+  expect(res.headers['x-edge']).toBe('yes');
+  expect(ws.protocol).toBe('chat');
+  const hs = up.handshakes[0]!;
+  expect(hs.headers['sec-websocket-protocol']).toBe('chat');
+  expect(hs.url).toBe('/ws?room=1');
+  ws.close();
+});
+
+test('a handshake refused by GatewayContext.refuse never reaches the upstream', async () => {
+  const up = await startWsEcho();
+  const gw = await startGateway(proxyConfig(up.url), (g) => {
+    g.use((ctx) => (ctx as GatewayContext).refuse(new GatewayError('UNAUTHORIZED'), [['www-authenticate', 'Bearer error="invalid_token"']]));
+  });
+  const ws = new WebSocket(gw.wsUrl('/ws'));
+  ws.on('error', () => undefined);
+  const [, res] = (await once(ws, 'unexpected-response')) as [unknown, IncomingMessage];
+  expect(res.statusCode).toBe(401);
+  expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+  expect(up.handshakes).toHaveLength(0);
+});
+
+test('a tunnel whose handshake set expiresAt closes with 1008 "token expired" once the clock passes it', async () => {
+  const clock = new ManualClock();
+  const up = await startWsEcho();
+  const gw = await startGateway(
+    proxyConfig(up.url),
+    (g) => {
+      g.use((ctx, next) => {
+        (ctx as GatewayContext).expiresAt = clock.nowMs + 5_000;
+        return next();
+      });
+    },
+    { clock },
+  );
+  const ws = await openWs(gw.wsUrl('/ws'));
+  clock.advance(4_000);
+  ws.send('still here');
+  expect((await nextMessage(ws)).data.toString()).toBe('still here');
+  const done = closed(ws);
+  clock.advance(1_000 + clock.tick);
+  expect(await done).toEqual({ code: 1008, reason: 'token expired' });
+  const log = await gw.waitForLog((l) => l.event === 'ws_close');
+  expect(log).toMatchObject({ code: 1008, initiator: 'gateway', error: 'WS_TOKEN_EXPIRED' });
 });

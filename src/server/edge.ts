@@ -1,0 +1,40 @@
+// server/edge: the built-in middleware a route's config asks for (CORS, auth, rate limits) and the
+// services behind them that live as long as a config (auth providers with their key caches, rate
+// limit stores). They run before Gateway.use() middleware, so ctx.identity is set when it runs.
+import type { CompiledConfig, RouteSpec } from '../config/compile.js';
+import type { Clock } from '../core/clock.js';
+import type { Middleware } from '../middleware/chain.js';
+import type { Logger } from '../observability/log.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+
+// What the edge services may use of the gateway.
+export interface EdgeDeps {
+  readonly log: Logger;
+  readonly prom: GatewayMetrics;
+  readonly clock: Clock;
+}
+
+// One config's services. A reload builds the next from the previous one, so what did not change
+// (a JWKS cache, a rate limit's buckets) carries over.
+export class Edge {
+  constructor(
+    readonly config: CompiledConfig,
+    readonly deps: EdgeDeps,
+  ) {}
+
+  // The route's built-in middleware in the order it runs: CORS (a preflight is answered before
+  // anything else, and refusals carry the CORS headers a browser needs to read them), then
+  // authentication, then rate limits (which may key on the identity).
+  middlewareFor(_spec: RouteSpec): Middleware[] {
+    return [];
+  }
+
+  /** Releases what this config's services hold that the next one did not take over. */
+  close(_next: Edge | null): void {
+    // Nothing held yet.
+  }
+}
+
+export function createEdge(config: CompiledConfig, deps: EdgeDeps, _previous: Edge | null): Edge {
+  return new Edge(config, deps);
+}
