@@ -7,6 +7,9 @@ import type { GatewayError } from '../core/errors.js';
 export interface Identity {
   readonly id: string;
   readonly claims?: Readonly<Record<string, unknown>>;
+  /** Set by the built-in auth: the `auth` provider's name and type that authenticated the request. */
+  readonly provider?: string;
+  readonly type?: 'jwt' | 'introspection' | 'apiKey';
 }
 
 // What onOpen/onClose hooks receive for a WebSocket (SPEC section 5).

@@ -25,8 +25,27 @@ export class Edge {
   // The route's built-in middleware in the order it runs: CORS (a preflight is answered before
   // anything else, and refusals carry the CORS headers a browser needs to read them), then
   // authentication, then rate limits (which may key on the identity).
-  middlewareFor(_spec: RouteSpec): Middleware[] {
-    return [];
+  middlewareFor(spec: RouteSpec): Middleware[] {
+    const out: Middleware[] = [];
+    const cors = this.corsFor(spec);
+    if (cors !== null) out.push(cors);
+    const auth = this.authFor(spec);
+    if (auth !== null) out.push(auth);
+    const limit = this.rateLimitFor(spec);
+    if (limit !== null) out.push(limit);
+    return out;
+  }
+
+  private corsFor(_spec: RouteSpec): Middleware | null {
+    return null;
+  }
+
+  private authFor(_spec: RouteSpec): Middleware | null {
+    return null;
+  }
+
+  private rateLimitFor(_spec: RouteSpec): Middleware | null {
+    return null;
   }
 
   /** Releases what this config's services hold that the next one did not take over. */
