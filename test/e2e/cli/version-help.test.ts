@@ -1,0 +1,66 @@
+// e2e: what every CLI has (SPEC section 1): `wsgate --version`, `wsgate --help` listing each command,
+// and `wsgate COMMAND --help` (or `wsgate help COMMAND`) for each, with unknown options refused.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { ROOT, runCli } from '../../helpers/cli.js';
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+// The commands SPEC section 1 names that this version has (token and hash-key come with auth).
+const SPEC_COMMANDS = ['start', 'validate', 'demo', 'bench', 'connections', 'status', 'reload', 'schema'];
+
+// The command names `wsgate --help` lists: the first word of each line under "commands:".
+function listedCommands(usage: string): string[] {
+  const section = usage.split('\ncommands:\n')[1]?.split('\n\n')[0] ?? '';
+  return [...section.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]!).filter((name) => name !== 'help');
+}
+
+test.each([['--version'], ['-v']])('wsgate %s prints the version of the package and exits 0', async (flag) => {
+  const run = await runCli([flag]);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toBe(`wsgate ${PACKAGE_VERSION}\n`);
+  expect(run.stderr).toBe('');
+});
+
+test('wsgate --help lists every command of the spec, with --version and --help', async () => {
+  const run = await runCli(['--help']);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(/^usage: wsgate <command>/);
+  expect(listedCommands(run.stdout).sort()).toEqual([...SPEC_COMMANDS].sort());
+  expect(run.stdout).toMatch(/^ {2}-v, --version +print the version$/m);
+  expect((await runCli(['help'])).stdout).toBe(run.stdout);
+});
+
+test.each(SPEC_COMMANDS)('wsgate %s --help prints its usage and options and exits 0, as `wsgate help COMMAND` does', async (command) => {
+  const run = await runCli([command, '--help']);
+  expect(run.code).toBe(0);
+  expect(run.stderr).toBe('');
+  expect(run.stdout).toMatch(new RegExp(`^usage: wsgate ${command}\\b`));
+  // Every command has at least its own --help among the options it lists.
+  expect(run.stdout).toMatch(/^ {2}(-\w, )?--[a-z-]+/m);
+  const viaHelp = await runCli(['help', command]);
+  expect(viaHelp.code).toBe(0);
+  expect(viaHelp.stdout).toBe(run.stdout);
+});
+
+test('each command lists the options it takes: start names -c and --workers, connections --watch', async () => {
+  const start = await runCli(['start', '-h']);
+  expect(start.stdout).toMatch(/^ {2}-c, --config FILE/m);
+  expect(start.stdout).toMatch(/^ {6}--workers N\|auto/m);
+  const connections = await runCli(['connections', '--help']);
+  for (const option of ['--admin URL', '--route R', '--user U', '--limit N', '--watch']) expect(connections.stdout).toContain(option);
+});
+
+test('an option another command takes is refused with a pointer to the command\'s help', async () => {
+  const run = await runCli(['status', '--route', 'chat']);
+  expect(run.code).toBe(1);
+  expect(run.stdout).toBe('');
+  expect(run.stderr).toBe("wsgate status: Unknown option '--route'\n(wsgate status --help lists the options)\n");
+});
+
+test('help for an unknown command exits 1 naming it, with the list of commands', async () => {
+  const run = await runCli(['help', 'frobnicate']);
+  expect(run.code).toBe(1);
+  expect(run.stderr).toMatch(/^wsgate: unknown command "frobnicate"\nusage: wsgate <command>/);
+});
