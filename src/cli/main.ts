@@ -63,7 +63,7 @@ Exit 1 on an invalid config (every problem printed with its path), 2 if it could
     },
   },
   validate: {
-    synopsis: 'validate -c FILE',
+    synopsis: 'validate [-c FILE]',
     summary: 'check a config file and print every problem',
     help: `usage: wsgate validate [-c FILE]
 

@@ -33,13 +33,12 @@ test('wsgate --help lists every command of the spec, with --version and --help',
 });
 
 test.each(SPEC_COMMANDS)('wsgate %s --help prints its usage and options and exits 0, as `wsgate help COMMAND` does', async (command) => {
-  const run = await runCli([command, '--help']);
+  const [run, viaHelp] = await Promise.all([runCli([command, '--help']), runCli(['help', command])]);
   expect(run.code).toBe(0);
   expect(run.stderr).toBe('');
   expect(run.stdout).toMatch(new RegExp(`^usage: wsgate ${command}\\b`));
   // Every command has at least its own --help among the options it lists.
   expect(run.stdout).toMatch(/^ {2}(-\w, )?--[a-z-]+/m);
-  const viaHelp = await runCli(['help', command]);
   expect(viaHelp.code).toBe(0);
   expect(viaHelp.stdout).toBe(run.stdout);
 });
