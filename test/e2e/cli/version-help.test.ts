@@ -27,21 +27,31 @@ test('wsgate --help lists every command of the spec, with --version and --help',
   const run = await runCli(['--help']);
   expect(run.code).toBe(0);
   expect(run.stdout).toMatch(/^usage: wsgate <command>/);
-  expect(listedCommands(run.stdout).sort()).toEqual([...SPEC_COMMANDS].sort());
+  expect(listedCommands(run.stdout)).toEqual(expect.arrayContaining(SPEC_COMMANDS));
   expect(run.stdout).toMatch(/^ {2}-v, --version +print the version$/m);
   expect((await runCli(['help'])).stdout).toBe(run.stdout);
 });
 
-test.each(SPEC_COMMANDS)('wsgate %s --help prints its usage and options and exits 0, as `wsgate help COMMAND` does', async (command) => {
-  const [run, viaHelp] = await Promise.all([runCli([command, '--help']), runCli(['help', command])]);
-  expect(run.code).toBe(0);
-  expect(run.stderr).toBe('');
-  expect(run.stdout).toMatch(new RegExp(`^usage: wsgate ${command}\\b`));
-  // Every command has at least its own --help among the options it lists.
-  expect(run.stdout).toMatch(/^ {2}(-\w, )?--[a-z-]+/m);
-  expect(viaHelp.code).toBe(0);
-  expect(viaHelp.stdout).toBe(run.stdout);
-});
+// Every command `wsgate --help` lists, so a command added later is covered without editing this test.
+test('every listed command answers --help with its usage and options, exit 0, as `wsgate help COMMAND` does', async () => {
+  const commands = listedCommands((await runCli(['--help'])).stdout);
+  expect(commands.length).toBeGreaterThanOrEqual(SPEC_COMMANDS.length);
+  // Two at a time: each is a Node process loading TypeScript.
+  for (let i = 0; i < commands.length; i += 2) {
+    await Promise.all(
+      commands.slice(i, i + 2).map(async (command) => {
+        const [run, viaHelp] = await Promise.all([runCli([command, '--help']), runCli(['help', command])]);
+        expect(run.code, command).toBe(0);
+        expect(run.stderr, command).toBe('');
+        expect(run.stdout).toMatch(new RegExp(`^usage: wsgate ${command}\\b`));
+        // Every command lists options, its own --help at least.
+        expect(run.stdout, command).toMatch(/^ {2}(-\w, )?--[a-z-]+/m);
+        expect(viaHelp.code, command).toBe(0);
+        expect(viaHelp.stdout, command).toBe(run.stdout);
+      }),
+    );
+  }
+}, 120_000);
 
 test('each command lists the options it takes: start names -c and --workers, connections --watch', async () => {
   const start = await runCli(['start', '-h']);
