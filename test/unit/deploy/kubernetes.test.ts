@@ -2,8 +2,8 @@
 // loads, its ports are the config's, its probes answer on a real gateway without the admin token, its
 // grace period outlasts preStop + drain, and the autoscaler's metric is one the gateway exports.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -18,7 +18,7 @@ const BASE = join(ROOT, 'deploy/kubernetes/base');
 type Labels = Record<string, string>;
 interface Manifest {
   kind: string;
-  metadata: { name: string; labels?: Labels };
+  metadata: { name: string; namespace?: string; labels?: Labels };
   spec: unknown;
   data?: Record<string, string>;
 }
@@ -65,15 +65,17 @@ function parseManifests(text: string): Manifest[] {
   return parseAllDocuments(text).map((d) => d.toJS() as Manifest);
 }
 
+const HAS_KUBECTL = (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, 'kubectl')));
+
+async function kustomize(dir: string): Promise<Manifest[]> {
+  const { stdout } = await promisify(execFile)('kubectl', ['kustomize', dir], { timeout: 60_000, maxBuffer: 8 * 1024 * 1024 });
+  return parseManifests(stdout);
+}
+
 // `kubectl kustomize` when kubectl is installed (it works offline); otherwise the same objects put
 // together from kustomization.yaml by hand (resources, the config map generator, common labels).
 async function renderBase(): Promise<{ objects: Manifest[]; renderer: string }> {
-  try {
-    const { stdout } = await promisify(execFile)('kubectl', ['kustomize', BASE], { timeout: 60_000, maxBuffer: 8 * 1024 * 1024 });
-    return { objects: parseManifests(stdout), renderer: 'kubectl kustomize' };
-  } catch (err) {
-    if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
-  }
+  if (HAS_KUBECTL) return { objects: await kustomize(BASE), renderer: 'kubectl kustomize' };
   const k = parse(readFileSync(join(BASE, 'kustomization.yaml'), 'utf8')) as Kustomization;
   const labels: Labels = Object.assign({}, ...k.labels.map((l) => l.pairs)) as Labels;
   const objects = k.resources.flatMap((file) => parseManifests(readFileSync(join(BASE, file), 'utf8')));
@@ -100,8 +102,8 @@ beforeAll(async () => {
   ({ objects, renderer } = await renderBase());
 }, 60_000);
 
-function one(kind: string): Manifest {
-  const found = objects.filter((o) => o.kind === kind);
+function one(kind: string, from: Manifest[] = objects): Manifest {
+  const found = from.filter((o) => o.kind === kind);
   expect(found, `${kind} objects rendered by ${renderer}`).toHaveLength(1);
   return found[0]!;
 }
@@ -242,5 +244,33 @@ describe('what the base relies on outside itself', () => {
     expect(rule!.resources.overrides).toMatchObject({ pod: { resource: 'pod' }, namespace: { resource: 'namespace' } });
     // Per pod, every route's tunnels together.
     expect(rule!.metricsQuery).toBe('sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)');
+  });
+});
+
+describe('the example overlay', () => {
+  const OVERLAY = join(ROOT, 'deploy/kubernetes/overlays/example');
+
+  test("its config loads with the container's environment, and its drain fits the base's grace period", () => {
+    const text = readFileSync(join(OVERLAY, 'wsgate.yaml'), 'utf8');
+    const { env } = mountedConfig();
+    expect(envNames(text).filter((n) => !(n in env))).toEqual([]);
+    const config = checkShippedConfig(text, env, 'overlays/example/wsgate.yaml');
+    expect(config.listen[0]!.port).toBe(containerPort('http'));
+    expect(portOf(config.admin.listen)).toBe(containerPort('admin'));
+    const sleepSeconds = Number(container().lifecycle.preStop.exec?.command[1] ?? container().lifecycle.preStop.sleep?.seconds);
+    expect(deployment().template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(sleepSeconds * 1000 + drainTimeoutMs(config) + closeGraceMs());
+  });
+
+  test.skipIf(!HAS_KUBECTL)('renders (kubectl kustomize) with its namespace, image, config, PodMonitor and LoadBalancer', async () => {
+    const rendered = await kustomize(OVERLAY);
+    expect(rendered.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'PodMonitor', 'Service']);
+    for (const o of rendered) expect(o.metadata.namespace, o.kind).toBe('edge');
+    const spec = one('Deployment', rendered).spec as DeploymentSpec & { template: { spec: { containers: { image: string }[] } } };
+    expect(spec.template.spec.containers[0]!.image).toBe('registry.example.com/wsgate:0.1.0');
+    const configMap = one('ConfigMap', rendered);
+    expect(configMap.data!['wsgate.yaml']).toBe(readFileSync(join(OVERLAY, 'wsgate.yaml'), 'utf8'));
+    // The Deployment mounts the overlay's ConfigMap under its hashed name.
+    expect(spec.template.spec.volumes.map((v) => v.configMap.name)).toContain(configMap.metadata.name);
+    expect((one('Service', rendered).spec as { type: string }).type).toBe('LoadBalancer');
   });
 });
