@@ -9,13 +9,13 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 interface Command {
-  /** `wsgate --help` shows it: the arguments, then one line or two on what it does. */
+  // `wsgate --help` shows these two: the arguments, then a line or two on what it does.
   synopsis: string;
   summary: string;
-  /** `wsgate COMMAND --help`. */
+  // What `wsgate COMMAND --help` prints.
   help: string;
-  /** Parsed strictly (an unknown option is a usage error); `--help`/`-h` is added to each. `null`: the
-   * command parses its own arguments, --help included (bench: positionals and repeatable options). */
+  // Parsed strictly (an unknown option is a usage error); `--help`/`-h` is added to each. null: the
+  // command parses its own arguments, --help included (bench: positionals and repeatable options).
   options: Options | null;
   run(values: Values, argv: string[]): Promise<number>;
 }
