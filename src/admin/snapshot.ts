@@ -91,7 +91,8 @@ const ALL = (): boolean => true;
 
 export class Snapshotter {
   private previous: Reading | null = null;
-  // Closes by code as the counters read, oldest first, reaching back a minute.
+  // Closes by code as the counters read, oldest first; the first is the newest reading at least a
+  // minute old (the baseline of "last minute"), or the stream's first.
   private readonly closeHistory: { atMs: number; byCode: Map<string, number> }[] = [];
 
   constructor(private readonly source: AdminSource, private readonly filter: ConnectionFilter) {}
