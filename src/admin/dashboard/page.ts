@@ -10,10 +10,11 @@ export const DASHBOARD_STYLE = `
   #status { color:var(--dim); font-size:13px; }
   #status.bad { color:var(--bad); }
   #token-form { margin-left:auto; display:flex; gap:6px; }
+  #token-form[hidden] { display:none; }
   main { padding:16px 20px; display:grid; gap:16px; }
-  .cards { display:grid; grid-template-columns:repeat(auto-fit, minmax(150px, 1fr)); gap:12px; }
+  .cards { display:grid; grid-template-columns:repeat(auto-fit, minmax(170px, 1fr)); gap:12px; }
   .card { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:10px 14px; }
-  .card .v { font-size:21px; font-variant-numeric:tabular-nums; white-space:nowrap; }
+  .card .v { font-size:19px; font-variant-numeric:tabular-nums; white-space:nowrap; }
   .k, section h2 { color:var(--dim); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
   .charts { display:grid; grid-template-columns:repeat(auto-fit, minmax(260px, 1fr)); gap:12px; }
   .chart { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:8px 12px 10px; }

@@ -7,7 +7,7 @@ import { expect, onTestFinished, test } from 'vitest';
 import { chromium } from 'playwright-core';
 import { startGateway } from '../../helpers/gateway.js';
 import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
-import { closed, expectEcho, openWs } from '../../helpers/clients.js';
+import { closed, nextMessage, openWs } from '../../helpers/clients.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -45,10 +45,18 @@ test.skipIf(!hasChromium)('the dashboard shows live traffic, lists a new WebSock
   await page.locator('#upstreams tr', { hasText: echo.url }).getByText('healthy').waitFor();
   const rpsPointsBefore = await page.getAttribute('#c-rps polyline', 'points');
 
-  // Traffic: a WebSocket with messages both ways, and HTTP requests.
+  // Traffic that keeps flowing while the page is watched: WebSocket messages both ways and HTTP
+  // requests, one of each at a time, so every snapshot in between sees some.
   const ws = await openWs(gw.wsUrl('/ws/lobby'));
-  for (let i = 0; i < 8; i++) await expectEcho(ws, `message ${i}`);
-  for (let i = 0; i < 20; i++) expect((await fetch(gw.url(`/items/${i}`))).status).toBe(200);
+  const traffic = { on: true, messages: 0 };
+  const flowing = (async (): Promise<void> => {
+    while (traffic.on) {
+      const echoed = nextMessage(ws);
+      ws.send(`message ${traffic.messages++}`);
+      await echoed;
+      expect((await fetch(gw.url(`/items/${traffic.messages}`))).status).toBe(200);
+    }
+  })();
 
   // The counters move, and so do the charts' data points.
   await page.waitForFunction(() => Number(document.getElementById('rps')!.textContent) > 0);
@@ -58,6 +66,8 @@ test.skipIf(!hasChromium)('the dashboard shows live traffic, lists a new WebSock
   expect(Number(await page.getAttribute('#c-rps svg', 'data-max'))).toBeGreaterThan(0);
   expect(Number(await page.getAttribute('#c-msgs svg', 'data-max'))).toBeGreaterThan(0);
   await expect.poll(async () => (await page.textContent('#routes tr:has-text("api") td:nth-child(6)'))?.trim()).not.toBe('–'); // p50
+  traffic.on = false;
+  await flowing;
 
   // The new connection is listed; a filter that excludes it hides it, clearing it brings it back.
   const row = page.locator('#conns tr', { hasText: '/ws/lobby' });
