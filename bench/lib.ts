@@ -332,6 +332,8 @@ export interface GatewayOptions {
   upstream?: Record<string, unknown>;
   /** Traffic listeners, each on its own port of 127.0.0.1 (default 1). */
   listeners?: number;
+  /** More top-level keys of the config (e.g. `metrics: { enabled: false }`). */
+  config?: Record<string, unknown>;
 }
 
 // wsgate with one upstream, `bench`, whose targets are the upstream ports given (round robin), and the
@@ -362,6 +364,7 @@ export async function startGateway(
     limits: { drainTimeout: '2s' },
     upstreams: { bench: { targets: ports.map((p) => ({ url: `http://127.0.0.1:${p}` })), ...options.upstream } },
     routes: [route],
+    ...options.config,
   };
   const path = join(dir, file);
   writeFileSync(path, JSON.stringify(config, null, 2));

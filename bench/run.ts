@@ -4,6 +4,8 @@
 //   npm run bench                      5 s per measurement
 //   npm run bench -- --duration 10s    longer measurements
 //   npm run bench -- --quick           2 s per measurement
+//   npm run bench -- --metrics-rounds 5   metrics on/off rounds after the main table (default 3, 0: none)
+//   npm run bench -- --metrics-only    only the metrics on/off comparison (bench/metrics-cost.ts)
 //   npm run bench -- --peers DIR       then the peers harness in DIR (its bench.sh): direct, nginx,
 //                                      haproxy, caddy, node-http-proxy, gin-seed and wsgate in one run,
 //                                      each proxy pinned alone; its table is appended (WSGATE_PEERS=DIR too)
@@ -19,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BenchResult } from '../src/cli/bench/report.js';
+import { metricsCost, type CostLoad } from './metrics-cost.js';
 import {
   CLK_TCK,
   ROOT,
@@ -169,16 +172,26 @@ function parseDuration(text: string): number {
   return ms;
 }
 
-const USAGE = `usage: npm run bench -- [--duration 5s | --quick] [--peers DIR]
-  --duration D   length of each measurement (default 5s), after a 1 s warm-up
-  --quick        2 s per measurement
+const USAGE = `usage: npm run bench -- [--duration 5s | --quick] [--metrics-rounds N] [--metrics-only] [--peers DIR]
+  --duration D        length of each measurement (default 5s), after a 1 s warm-up
+  --quick             2 s per measurement
+  --metrics-rounds N  then N interleaved rounds of the http and ws 64B loads through a gateway with
+                      metrics on and one with metrics off, medians and the cost in % (default 3; 0: skip)
+  --metrics-only      only that comparison
   --peers DIR    also run the peers harness in DIR (nginx, HAProxy, Caddy, node http-proxy, Gin, wsgate)
                  and append its table (or set WSGATE_PEERS=DIR)
 `;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { duration: { type: 'string' }, quick: { type: 'boolean' }, peers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      duration: { type: 'string' },
+      quick: { type: 'boolean' },
+      'metrics-rounds': { type: 'string' },
+      'metrics-only': { type: 'boolean' },
+      peers: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: true,
   });
   if (values.help === true) {
@@ -186,18 +199,22 @@ async function main(): Promise<number> {
     return 0;
   }
   const durationMs = values.duration !== undefined ? parseDuration(values.duration) : values.quick === true ? 2000 : 5000;
+  const metricsRounds = Number(values['metrics-rounds'] ?? 3);
+  if (!Number.isInteger(metricsRounds) || metricsRounds < 0 || metricsRounds > 50) throw new Error(`--metrics-rounds ${values['metrics-rounds']}: a whole number from 0 to 50`);
+  const metricsOnly = values['metrics-only'] === true;
   const built = ensureBuilt();
   const pin = choosePinning('load generator');
   process.stderr.write(`bench: ${pin.note}\n`);
   if (!hasProc) process.stderr.write('bench: no /proc here: CPU time and RSS are not measured\n');
 
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-bench-'));
+  let costErrors = 0;
   try {
     const upstream = await startUpstream(pin.load);
     const gateway = await startGateway(pin.gateway, upstream.port, dir, 'wsgate.json', { name: 'bench', match: { path: '/*' }, upstream: 'bench' });
     const pids = { upstream: upstream.child.pid!, gateway: gateway.child.pid! };
     const rows: { scenario: Scenario; direct: Measurement; wsgate: Measurement }[] = [];
-    for (const scenario of SCENARIOS) {
+    for (const scenario of metricsOnly ? [] : SCENARIOS) {
       const run = async (label: string, port: number): Promise<Measurement> => {
         process.stderr.write(`bench: ${scenario.name} ${label} ... `);
         const m = await measure(scenario, port, durationMs, pin.load, pids);
@@ -208,6 +225,23 @@ async function main(): Promise<number> {
       const through = await run('wsgate', gateway.port);
       rows.push({ scenario, direct, wsgate: through });
     }
+    let costLines: string[] = [];
+    if (metricsRounds > 0) {
+      // A second gateway, the same but for metrics: both wait on the gateway CPU, only the measured one has load.
+      const off = await startGateway(pin.gateway, upstream.port, dir, 'wsgate-metrics-off.json', { name: 'bench', match: { path: '/*' }, upstream: 'bench' }, { config: { metrics: { enabled: false } } });
+      const loads: CostLoad[] = SCENARIOS.filter((s) => s.name === 'http' || s.name === 'ws 64B').map((scenario) => ({
+        name: scenario.name,
+        unit: scenario.unit,
+        measure: async (port, pid) => {
+          const m = await measure(scenario, port, durationMs, pin.load, { upstream: pids.upstream, gateway: pid });
+          return { rate: scenario.rate(m.result), cpuUsPerOp: m.result.ops > 0 ? (m.cpuSeconds.gateway * 1e6) / m.result.ops : Number.NaN, errors: m.result.errors };
+        },
+      }));
+      const cost = await metricsCost(loads, { on: { port: gateway.port, pid: pids.gateway }, off: { port: off.port, pid: off.child.pid! } }, metricsRounds, (line) => process.stderr.write(`bench: ${line}\n`));
+      costLines = cost.lines;
+      costErrors = cost.errors;
+      await stopChild(off.child);
+    }
     await stopChild(gateway.child);
     await stopChild(upstream.child);
 
@@ -216,35 +250,39 @@ async function main(): Promise<number> {
     out.push(`# wsgate bench, ${now.toISOString()}`, '');
     out.push(environmentLine(built));
     out.push(`${pin.note}. ${durationMs / 1000} s per measurement after a ${WARMUP_MS / 1000} s warm-up; everything on 127.0.0.1; wsgate at log level warn.`, '');
-    out.push('| load | direct | wsgate | ratio | direct p50 / p99 | wsgate p50 / p99 | wsgate CPU µs/op | wsgate RSS |');
-    out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-    for (const { scenario, direct, wsgate } of rows) {
-      const d = scenario.rate(direct.result);
-      const w = scenario.rate(wsgate.result);
-      const cpuUs = wsgate.result.ops > 0 ? (wsgate.cpuSeconds.gateway * 1e6) / wsgate.result.ops : Number.NaN;
-      out.push(
-        `| ${scenario.name} | ${fmtRate(d)} ${scenario.unit} | ${fmtRate(w)} ${scenario.unit} | ${d > 0 ? (w / d).toFixed(2) : 'n/a'} | ` +
-          `${latency(direct.result)} | ${latency(wsgate.result)} | ${Number.isNaN(cpuUs) ? 'n/a' : cpuUs.toFixed(1)} | ` +
-          `${Number.isNaN(wsgate.gatewayRssKb) ? 'n/a' : `${Math.round(wsgate.gatewayRssKb / 1024)} MiB`} |`,
-      );
-    }
-    out.push('', 'Loads:');
-    for (const { scenario } of rows) out.push(`- ${scenario.name}: ${scenario.describe}.`);
-    out.push('', 'CPU use during each measurement (100% = one CPU busy for the whole window; a process near 100% is the limit):', '');
-    out.push('| load | side | load generator | upstream | wsgate | ops | errors |');
-    out.push('|---|---|---:|---:|---:|---:|---:|');
     let errors = 0;
-    for (const { scenario, direct, wsgate } of rows) {
-      for (const [side, m] of [['direct', direct], ['wsgate', wsgate]] as const) {
-        const ms = m.result.elapsedMs;
-        errors += m.result.errors;
+    if (rows.length > 0) {
+      out.push('| load | direct | wsgate | ratio | direct p50 / p99 | wsgate p50 / p99 | wsgate CPU µs/op | wsgate RSS |');
+      out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+      for (const { scenario, direct, wsgate } of rows) {
+        const d = scenario.rate(direct.result);
+        const w = scenario.rate(wsgate.result);
+        const cpuUs = wsgate.result.ops > 0 ? (wsgate.cpuSeconds.gateway * 1e6) / wsgate.result.ops : Number.NaN;
         out.push(
-          `| ${scenario.name} | ${side} | ${percent(m.cpuSeconds.loadgen, ms)} | ${percent(m.cpuSeconds.upstream, ms)} | ` +
-            `${side === 'direct' ? '-' : percent(m.cpuSeconds.gateway, ms)} | ${m.result.ops.toLocaleString('en-US')} | ` +
-            `${m.result.errors}${m.result.firstError !== null ? ` (${m.result.firstError})` : ''} |`,
+          `| ${scenario.name} | ${fmtRate(d)} ${scenario.unit} | ${fmtRate(w)} ${scenario.unit} | ${d > 0 ? (w / d).toFixed(2) : 'n/a'} | ` +
+            `${latency(direct.result)} | ${latency(wsgate.result)} | ${Number.isNaN(cpuUs) ? 'n/a' : cpuUs.toFixed(1)} | ` +
+            `${Number.isNaN(wsgate.gatewayRssKb) ? 'n/a' : `${Math.round(wsgate.gatewayRssKb / 1024)} MiB`} |`,
         );
       }
+      out.push('', 'Loads:');
+      for (const { scenario } of rows) out.push(`- ${scenario.name}: ${scenario.describe}.`);
+      out.push('', 'CPU use during each measurement (100% = one CPU busy for the whole window; a process near 100% is the limit):', '');
+      out.push('| load | side | load generator | upstream | wsgate | ops | errors |');
+      out.push('|---|---|---:|---:|---:|---:|---:|');
+      for (const { scenario, direct, wsgate } of rows) {
+        for (const [side, m] of [['direct', direct], ['wsgate', wsgate]] as const) {
+          const ms = m.result.elapsedMs;
+          errors += m.result.errors;
+          out.push(
+            `| ${scenario.name} | ${side} | ${percent(m.cpuSeconds.loadgen, ms)} | ${percent(m.cpuSeconds.upstream, ms)} | ` +
+              `${side === 'direct' ? '-' : percent(m.cpuSeconds.gateway, ms)} | ${m.result.ops.toLocaleString('en-US')} | ` +
+              `${m.result.errors}${m.result.firstError !== null ? ` (${m.result.firstError})` : ''} |`,
+          );
+        }
+      }
     }
+    if (costLines.length > 0) out.push('', ...costLines);
+    errors += costErrors;
     const peersDir = values.peers ?? process.env.WSGATE_PEERS;
     if (peersDir !== undefined && peersDir !== '') out.push('', ...runPeers(peersDir, values.quick === true));
     publish(`${out.join('\n')}\n`, now, '', false);

@@ -1,8 +1,10 @@
 // admin/server: the operator's listener (SPEC section 6), separate from traffic listeners.
-// Answers JSON only; the gateway supplies the views and actions through AdminSource.
+// Answers JSON, the dashboard page and its event stream (GET /api/events, admin/events-stream.ts);
+// the gateway supplies the views and actions through AdminSource.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { DASHBOARD_HTML } from './dashboard.js';
+import { EventStreams, eventsFilter } from './events-stream.js';
 import { METRICS_CONTENT_TYPE } from '../observability/metrics.js';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
 
@@ -35,6 +37,8 @@ export interface AdminSource {
   redactedConfig(): unknown;
   reload(): Promise<ReloadResult>;
   metrics(): Promise<string>; // Prometheus text format
+  /** The anomalies active now; absent on a cluster primary (the event stream then reads wsgate_anomaly_active). */
+  anomalies?(): readonly { route: string; signal: string }[];
 }
 
 // An endpoint's JSON answer; null when the endpoint wrote its own (the dashboard, /metrics).
@@ -71,8 +75,9 @@ function validOperatorCode(code: number): boolean {
 }
 
 export function createAdminServer(source: AdminSource, token: string): Server {
+  const streams = new EventStreams();
   const server = createServer((req, res) => {
-    handle(source, token, req, res).then(
+    handle(source, token, streams, req, res).then(
       (answer) => {
         if (answer !== null) send(res, answer);
       },
@@ -83,10 +88,17 @@ export function createAdminServer(source: AdminSource, token: string): Server {
     );
   });
   server.on('clientError', (_err, socket) => socket.destroy());
+  // An event stream never ends by itself, and close() waits for every response: closing the
+  // listener (a drain, a stop) ends the streams first, so their clients read a clean end.
+  const close = server.close.bind(server);
+  server.close = (callback?: (err?: Error) => void): Server => {
+    streams.endAll();
+    return close(callback);
+  };
   return server;
 }
 
-async function handle(source: AdminSource, token: string, req: IncomingMessage, res: ServerResponse): Promise<Reply | null> {
+async function handle(source: AdminSource, token: string, streams: EventStreams, req: IncomingMessage, res: ServerResponse): Promise<Reply | null> {
   const url = new URL(req.url ?? '/', 'http://admin');
   const path = url.pathname;
   const method = req.method ?? 'GET';
@@ -102,6 +114,10 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
     const text = Buffer.from(await source.metrics());
     res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': text.length, 'cache-control': 'no-store' });
     res.end(text);
+    return null;
+  }
+  if (path === '/api/events' && method === 'GET') {
+    streams.serve(source, eventsFilter(url.searchParams), req, res);
     return null;
   }
   if (path === '/api/routes' && method === 'GET') return reply(200, await source.routes());

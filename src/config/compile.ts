@@ -123,6 +123,7 @@ export interface CompiledConfig {
   readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
   readonly routes: readonly RouteSpec[];
   readonly anomaly: { readonly enabled: boolean; readonly sigma: number; readonly forMs: number; readonly warmupMs: number; readonly windowMs: number; readonly webhook: string | null };
+  readonly metrics: { readonly enabled: boolean };
   readonly source: GatewayConfig;
 }
 
@@ -323,6 +324,7 @@ export function compileConfig(config: GatewayConfig): CompiledConfig {
       windowMs: parseDuration(config.anomaly.window),
       webhook: config.anomaly.webhook ?? null,
     },
+    metrics: { enabled: config.metrics.enabled },
     source: config,
   };
   for (const r of compiled.routes) deepFreeze(r);

@@ -166,6 +166,14 @@ export const configSchema = z.strictObject({
       webhook: z.string().regex(/^https?:\/\/[^\s]+$/, { error: 'anomaly.webhook must be an http:// or https:// URL' }).optional(),
     })
     .prefault({}),
+  // Metrics collection (docs/observability.md). Off: the request and tunnel paths count nothing,
+  // GET /metrics has no samples, the dashboard shows no rates and anomaly detection sees no traffic.
+  // Read at start: a reload does not change it.
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+    })
+    .prefault({}),
   store: z.literal('memory', { error: 'only "memory" is available in this version' }).default('memory'),
   upstreams: z.record(z.string(), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),

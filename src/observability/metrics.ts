@@ -4,6 +4,7 @@
 // tick (reportTunnel), at close and at scrape time (the live tunnels are read then, so a scrape
 // includes everything relayed before it); children are taken once per route, target (or label set),
 // and the ones that change per request or tunnel are plain numbers (PendingCount) until a scrape.
+// With `metrics: { enabled: false }` every counting method returns at once and a scrape has no samples.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,6 +189,7 @@ export class TargetMetrics {
 
   // HOT: per response head (HTTP, and a WebSocket handshake's answer without a duration: seconds < 0).
   answered(status: number, seconds: number): void {
+    if (!this.m.enabled) return;
     const i = Math.min(4, Math.max(0, ((status / 100) | 0) - 1));
     const count = this.classes[i] ?? (this.classes[i] = this.m.pending(this.m.upstreamRequests.labels(this.upstream, this.target, STATUS_CLASSES[i]!)));
     count.value++;
@@ -200,6 +202,7 @@ export class TargetMetrics {
   }
 
   failed(kind: ErrorKind): void {
+    if (!this.m.enabled) return;
     let count = this.errors.get(kind);
     if (count === undefined) {
       count = this.m.pending(this.m.upstreamErrors.labels(this.upstream, this.target, kind));
@@ -248,6 +251,8 @@ export class UpstreamDurationMetric {
 }
 
 export interface GatewayMetricsOptions {
+  /** `metrics.enabled` (default true); false: nothing is counted and a scrape has no samples. */
+  readonly enabled?: boolean;
   /** prom-client's process and Node.js defaults; once per process (the CLI), not per test gateway. */
   readonly defaultMetrics: boolean;
   /** The live pools, read at scrape time for the upstream gauges. */
@@ -258,8 +263,12 @@ export interface GatewayMetricsOptions {
   readonly wsRoutes: () => Iterable<string>;
 }
 
+// What GET /metrics answers with metrics turned off: valid Prometheus text without a sample.
+export const METRICS_OFF_TEXT = '# wsgate: metrics are turned off (metrics.enabled: false in the config)\n';
+
 export class GatewayMetrics {
   readonly registry = new Registry();
+  readonly enabled: boolean;
   readonly httpDuration: HttpDurationMetric;
   readonly httpRequests: Counter;
   readonly wsActive: Gauge;
@@ -284,6 +293,7 @@ export class GatewayMetrics {
   private flushed = false; // within one scrape: every metric's collect() runs in the same tick
 
   constructor(options: GatewayMetricsOptions) {
+    this.enabled = options.enabled ?? true;
     this.tunnels = options.tunnels;
     this.wsRoutes = options.wsRoutes;
     const registers = [this.registry];
@@ -330,7 +340,7 @@ export class GatewayMetrics {
     this.buildInfo = new Gauge({ name: 'wsgate_build_info', help: 'Always 1: the wsgate version and the Node.js version running it', labelNames: ['version', 'node'], registers });
     this.buildInfo.labels(VERSION, process.versions.node).set(1);
     this.anomalyActive = new Gauge({ name: 'wsgate_anomaly_active', help: 'A signal of a route deviates from its baseline (1) or came back (0): new_connections, abnormal_closes, http_5xx, http_p99', labelNames: ['route', 'signal'], registers, aggregator: 'max' }); // with workers: 1 when any worker sees it
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics && this.enabled) collectDefaultMetrics({ register: this.registry });
   }
 
   pending(child: CounterChild | GaugeChild): PendingCount {
@@ -382,6 +392,7 @@ export class GatewayMetrics {
   // map lookups and a bucket search; no label hashing, no allocation once a route has seen its
   // method and status.
   httpFinished(r: RouteMetrics, method: string, status: number, seconds: number): void {
+    if (!this.enabled) return;
     let byStatus = r.requests.get(method);
     if (byStatus === undefined) {
       byStatus = new Map();
@@ -402,15 +413,18 @@ export class GatewayMetrics {
 
   // A WebSocket handshake answered with an error (or abandoned by the client: 499, rejected).
   wsRefused(r: RouteMetrics, status: number): void {
+    if (!this.enabled) return;
     if (status >= 500) r.wsFailed.inc();
     else r.wsRejected.inc();
   }
 
   wsConnectionsLimited(r: RouteMetrics): void {
+    if (!this.enabled) return;
     r.limitedConnections.inc();
   }
 
   wsOpened(r: RouteMetrics): void {
+    if (!this.enabled) return;
     r.wsSeen = true;
     r.wsOpened.value++;
     r.wsActive.value++;
@@ -419,6 +433,7 @@ export class GatewayMetrics {
   // Once per clock tick per tunnel (TunnelRegistry.sweep), and at close: adds what the tunnel
   // relayed since the last report.
   reportTunnel(t: TunnelCounts): void {
+    if (!this.enabled) return;
     const mi = t.messagesIn - t.reportedMessagesIn;
     const mo = t.messagesOut - t.reportedMessagesOut;
     const bi = t.bytesIn - t.reportedBytesIn;
@@ -436,6 +451,7 @@ export class GatewayMetrics {
   }
 
   wsClosed(t: TunnelCounts, code: number, initiator: string, seconds: number, rateLimited: boolean): void {
+    if (!this.enabled) return;
     this.reportTunnel(t);
     const r = this.route(t.options.route);
     r.wsActive.value--;
@@ -455,11 +471,12 @@ export class GatewayMetrics {
   }
 
   text(): Promise<string> {
-    return this.registry.metrics();
+    return this.enabled ? this.registry.metrics() : Promise.resolve(METRICS_OFF_TEXT);
   }
 
+  // A cluster worker's answer: none with metrics off, so the primary's merge has no sample either.
   json(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
-    return this.registry.getMetricsAsJSON();
+    return this.enabled ? this.registry.getMetricsAsJSON() : Promise.resolve([]);
   }
 }
 

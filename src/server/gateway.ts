@@ -59,6 +59,7 @@ export class Gateway {
     const poolClock = options.clock ?? null;
     const middleware = { global: [], byRoute: new Map<string, Middleware[]>() };
     const prom = new GatewayMetrics({
+      enabled: compiled.metrics.enabled,
       defaultMetrics: options.defaultMetrics ?? false,
       upstreams: () => this.state.runtime.pools.values(),
       tunnels: () => this.state.registry.values(),

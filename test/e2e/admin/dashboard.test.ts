@@ -11,6 +11,10 @@ test('the admin listener serves the dashboard page at / without the token, and i
   const html = await res.text();
   expect(html).toContain('<title>wsgate dashboard</title>');
   expect(html).not.toContain('sekret-token-1234');
+  // Self-contained: nothing loaded from elsewhere, and it reads the event stream, not polling.
+  expect(html).not.toMatch(/(?:src|href)\s*=\s*["']?(?:https?:)?\/\//i);
+  expect(html).not.toMatch(/@import|url\(/i);
+  expect(html).toContain("fetch('/api/events'");
   const script = /<script>([\s\S]*)<\/script>/.exec(html)![1]!;
   // Compiled, never run: a syntax check of the page's script.
   // eslint-disable-next-line @typescript-eslint/no-implied-eval

@@ -47,6 +47,7 @@ test('fills in every default and keeps durations and sizes as strings', () => {
       drainTimeout: '30s',
     },
     anomaly: { enabled: true, sigma: 4, for: '30s', warmup: '5m', window: '5s' },
+    metrics: { enabled: true },
     store: 'memory',
     upstreams: {
       chat: {
