@@ -7,6 +7,7 @@
 export const ERRORS = {
   BAD_REQUEST:          { status: 400, wsClose: 1002, message: 'malformed request' },
   PATH_OUTSIDE_ROOT:    { status: 400, wsClose: 1002, message: 'path climbs above the root' },
+  PATH_AMBIGUOUS:       { status: 400, wsClose: 1002, message: 'path could be decoded into another path upstream' },
   AMBIGUOUS_FRAMING:    { status: 400, wsClose: 1002, message: 'ambiguous or malformed message framing' },
   ROUTE_NOT_FOUND:      { status: 404, wsClose: 1008, message: 'no route matches this request' },
   METHOD_NOT_ALLOWED:   { status: 405, wsClose: 1008, message: 'method not allowed on this route' },
