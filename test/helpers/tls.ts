@@ -1,12 +1,17 @@
 // test/helpers/tls: certificates made for one test with openssl (a CA, leaves it signs, self-signed
-// ones), written as PEM files into a temp dir removed when the test finishes.
+// ones), written as PEM files into a temp dir removed when the test finishes; and an https upstream.
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type ServerOptions } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { onTestFinished } from 'vitest';
+import { WebSocketServer } from 'ws';
 
 const run = promisify(execFile);
 const OPENSSL = '/usr/bin/openssl';
@@ -66,4 +71,52 @@ export function tlsDir(): TlsDir {
       return filesOf(cert, key);
     },
   };
+}
+
+export interface HttpsUpstream {
+  readonly port: number;
+  readonly url: string;          // https://127.0.0.1:port
+  readonly wsUrl: string;        // wss://127.0.0.1:port
+  readonly requests: { path: string; clientCert: string | null; servername: string | null }[];
+  /** Resolves with the first request (seen now or later) whose path is `path`. */
+  waitFor(path: string): Promise<HttpsUpstream['requests'][number]>;
+}
+
+// An https server answering every request with JSON `{ path, clientCert }` (the client certificate's
+// CN when one was presented), and echoing WebSocket messages; `options` are node:https's (requestCert...).
+export async function startHttpsUpstream(cert: CertFiles, options: ServerOptions = {}): Promise<HttpsUpstream> {
+  const requests: HttpsUpstream['requests'] = [];
+  const waiters: { path: string; resolve: (r: HttpsUpstream['requests'][number]) => void }[] = [];
+  const seen = (socket: TLSSocket, path: string): void => {
+    const cn = (socket.getPeerCertificate() as Partial<PeerCertificate>).subject?.CN; // {} without a certificate
+    const servername = (socket as TLSSocket & { servername?: string | false }).servername;
+    const entry = { path, clientCert: typeof cn === 'string' ? cn : null, servername: typeof servername === 'string' ? servername : null };
+    requests.push(entry);
+    for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.path === path) waiters.splice(i, 1)[0]!.resolve(entry);
+  };
+  const server = createServer({ cert: cert.pem, key: readFileSync(cert.key), ...options }, (req, res) => {
+    seen(req.socket as TLSSocket, req.url ?? '');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ path: req.url, clientCert: requests.at(-1)?.clientCert ?? null }));
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws, req) => {
+    seen(req.socket as TLSSocket, req.url ?? '');
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  server.on('tlsClientError', () => undefined);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  onTestFinished(() => {
+    for (const ws of wss.clients) ws.terminate();
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const waitFor = (path: string): Promise<HttpsUpstream['requests'][number]> => {
+    const found = requests.find((r) => r.path === path);
+    return found !== undefined ? Promise.resolve(found) : new Promise((resolve) => waiters.push({ path, resolve }));
+  };
+  return { port, url: `https://127.0.0.1:${port}`, wsUrl: `wss://127.0.0.1:${port}`, requests, waitFor };
 }
