@@ -1,11 +1,13 @@
 // e2e: TLS toward https:// and wss:// targets, per upstream (issue 9, item 8): a private CA and a
 // servername, mutual TLS, and verification that refuses a certificate it cannot trust.
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import type { GatewayConfig } from '../../../src/index.js';
 import { expectEcho, openWs } from '../../helpers/clients.js';
 import { startGateway } from '../../helpers/gateway.js';
 import { jsonOf, send } from '../../helpers/http.js';
-import { startHttpsUpstream, tlsDir, type HttpsUpstream } from '../../helpers/tls.js';
+import { startHttpsUpstream, tlsDir, type CertFiles, type HttpsUpstream } from '../../helpers/tls.js';
 
 function config(up: HttpsUpstream, tls: Record<string, unknown> | undefined, extra: Record<string, unknown> = {}): GatewayConfig {
   return {
@@ -97,4 +99,25 @@ test('mutual TLS: the gateway presents tls.cert to an upstream that requires a c
   // the gateway sees a closed connection (UPSTREAM_UNAVAILABLE), not a TLS error.
   expect((jsonOf(refused) as { error: { code: string } }).error.code).toMatch(/^UPSTREAM_(TLS|UNAVAILABLE)$/);
   expect(up.requests.filter((r) => r.path === '/who')).toHaveLength(1);
+});
+
+test('a reload rereads the upstream tls files: a renewed client certificate is presented on new connections', async () => {
+  const dir = tlsDir();
+  const serverCa = await dir.ca('server-ca');
+  const clientCa = await dir.ca('client-ca');
+  const one = await dir.leaf('one', ['client-one'], { ca: clientCa, clientAuth: true });
+  const two = await dir.leaf('two', ['client-two'], { ca: clientCa, clientAuth: true });
+  const live = { cert: join(dir.dir, 'client.pem'), key: join(dir.dir, 'client-key.pem') };
+  const install = (c: CertFiles): void => {
+    copyFileSync(c.cert, live.cert);
+    copyFileSync(c.key, live.key);
+  };
+  install(one);
+  const up = await startHttpsUpstream(await dir.leaf('api', ['api.internal'], { ca: serverCa }), { requestCert: true, rejectUnauthorized: true, ca: clientCa.pem });
+  const cfg: GatewayConfig = { ...config(up, { ca: serverCa.cert, servername: 'api.internal', ...live }), listen: [{ port: 0, host: '127.0.0.1' }] };
+  const gw = await startGateway(cfg);
+  expect(jsonOf(await send(gw.url('/a')))).toMatchObject({ clientCert: 'client-one' });
+  install(two);
+  expect((await gw.gw.applyConfig(cfg)).ok).toBe(true);
+  expect(jsonOf(await send(gw.url('/b')))).toMatchObject({ clientCert: 'client-two' });
 });
