@@ -7,6 +7,7 @@ import { GatewayError } from '../core/errors.js';
 
 const SLASH = 0x2f;
 const BACKSLASH = 0x5c;
+const SEMICOLON = 0x3b;
 const DOT = 0x2e;
 const PERCENT = 0x25;
 const QUERY = 0x3f;
@@ -30,14 +31,14 @@ for (let c = 0; c < 128; c++) {
 // What the scan does with each character code below 256: most are plain (0).
 const PLAIN = 0;
 const K_SLASH = 1;
-const K_DIRTY = 2;  // '%', '\', or a byte ≥ 0x80: the slow path looks at the segment
+const K_DIRTY = 2;  // '%', '\', ';' or a byte ≥ 0x80: the slow path looks at the segment
 const K_END = 3;    // '?' or '#'
 const K_CONTROL = 4;
 const KIND = new Uint8Array(256);
 for (let c = 0; c < 256; c++) {
   if (c < 0x20 || c === DEL) KIND[c] = K_CONTROL;
   else if (c === SLASH) KIND[c] = K_SLASH;
-  else if (c === PERCENT || c === BACKSLASH || c >= 0x80) KIND[c] = K_DIRTY;
+  else if (c === PERCENT || c === BACKSLASH || c === SEMICOLON || c >= 0x80) KIND[c] = K_DIRTY;
   else if (c === QUERY || c === FRAGMENT) KIND[c] = K_END;
 }
 
@@ -53,7 +54,7 @@ export function normalizeRequestPath(target: string): string | PathFault {
   let end = target.length;
   if (end === 0 || target.charCodeAt(0) !== SLASH) return PATH_ABOVE_ROOT;
   let clean = true;
-  let firstDirty = -1; // where the first '%', '\' or byte ≥ 0x80 is
+  let firstDirty = -1; // where the first '%', '\', ';' or byte ≥ 0x80 is
   for (let i = 0; i < end; i++) {
     const c = target.charCodeAt(i);
     const kind = c < 256 ? KIND[c]! : K_DIRTY;
@@ -86,11 +87,12 @@ export function pathError(fault: PathFault): GatewayError {
 }
 
 // ---- the ambiguity rule (docs/security.md, ## Paths) ----
-// Each raw segment (between raw '/') holding '%', '\' or a byte ≥ 0x80 is decoded the way the most
+// Each raw segment (between raw '/') holding '%', '\', ';' or a byte ≥ 0x80 is decoded the way the most
 // generous upstream would: escapes decoded again and again (so `%252e` is a '.'), '\' and an encoded
 // '/' or '\' taken as separators. The segment is refused when that reading
 //  - holds a piece `.` or `..` that our own single decoding would not see as a dot segment
-//    (`..%2f`, `%2e%2e%5c`, `..\`, `%252e%252e`, `foo%2f..`),
+//    (`..%2f`, `%2e%2e%5c`, `..\`, `%252e%252e`, `foo%2f..`), or one followed by path parameters
+//    (`..;x`, which servlet containers read as `..`),
 //  - holds a control character (`%00`, `%250a`), or overlong UTF-8 (`%c0%ae`, `%e0%80%ae`, `%c0%af`),
 //  - or, on the wire, a '%' not followed by two hex digits.
 // `%2F` and `\` elsewhere stay data (`/files/a%2Fb` passes), as Envoy's default KEEP_UNCHANGED does.
@@ -101,7 +103,7 @@ function hasAmbiguousSegment(s: string, from: number, end: number): boolean {
     if (stop < 0 || stop > end) stop = end;
     for (let i = start; i < stop; i++) {
       const c = s.charCodeAt(i);
-      if (c === PERCENT || c === BACKSLASH || c >= 0x80) {
+      if (c === PERCENT || c === BACKSLASH || c === SEMICOLON || c >= 0x80) {
         if (isAmbiguousSegment(s, start, stop)) return true;
         break;
       }
@@ -131,6 +133,8 @@ function isAmbiguousSegment(s: string, start: number, stop: number): boolean {
     if (b === 0xc0 || b === 0xc1) return true;
     if ((prev === 0xe0 && b >= 0x80 && b <= 0x9f) || (prev === 0xf0 && b >= 0x80 && b <= 0x8f)) return true;
     prev = b;
+    // Servlet containers cut path parameters before resolving dots: `..;x` is `..` to Tomcat.
+    if (b === SEMICOLON && pieceLength === pieceDots && pieceDots > 0 && pieceDots <= 2) return true;
     if (b === SLASH || b === BACKSLASH) {
       if (pieceLength === pieceDots && pieceDots > 0 && pieceDots <= 2) dotPiece = true;
       separated = true;
@@ -159,7 +163,10 @@ function isAmbiguousDecoded(raw: string): boolean {
     text = next;
   }
   if (hasOverlongUtf8(raw)) return true;
-  for (const piece of text.split(/[/\\]/)) if (piece === '.' || piece === '..') return true;
+  for (const piece of text.split(/[/\\]/)) {
+    const name = piece.split(';', 1)[0];
+    if (name === '.' || name === '..') return true;
+  }
   return false;
 }
 

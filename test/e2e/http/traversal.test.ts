@@ -25,6 +25,7 @@ const REFUSED = [
   '/api/%c0%ae%c0%ae/admin/x',
   '/api/%e0%80%ae%e0%80%ae/admin/x',
   '/api/..%c0%afadmin/x',
+  '/api/..;/admin/x',
   '/api/%zz/x',
   '/api/x%',
 ];

@@ -99,6 +99,12 @@ describe('normalizeRequestPath refuses ambiguous paths', () => {
     ['a short escape', '/api/%4'],
     ['a bare percent', '/api/a%'],
     ['a bare percent before a slash', '/api/a%/b'],
+    ['path parameters on a dot segment (servlet containers read `..;x` as `..`)', '/api/..;x/admin'],
+    ['an empty path parameter on a dot segment', '/api/..;/admin'],
+    ['path parameters on a single dot', '/api/.;a/x'],
+    ['path parameters on an encoded dot segment', '/api/%2e%2e;x/admin'],
+    ['an encoded semicolon after a dot segment', '/api/..%3bx/admin'],
+    ['path parameters on a double-encoded dot segment', '/api/%252e%252e;x/admin'],
   ];
   for (const [name, input] of ambiguous) {
     test(`refuses ${name} (${JSON.stringify(input)}) as PATH_AMBIGUOUS`, () => {
@@ -125,6 +131,8 @@ describe('normalizeRequestPath refuses ambiguous paths', () => {
     ['a double-encoded slash away from dots', '/api/a%252fb', '/api/a%252fb'],
     ['encoded dots alone, as a plain dot segment', '/api/%2e%2e/x', '/x'],
     ['Latin-1 style escapes', '/caf%e9', '/caf%E9'],
+    ['path parameters on an ordinary segment', '/api/a;jsessionid=1/b;v=2', '/api/a;jsessionid=1/b;v=2'],
+    ['a semicolon after three dots', '/api/...;x', '/api/...;x'],
   ];
   for (const [name, input, output] of allowed) {
     test(`forwards ${name} (${JSON.stringify(input)})`, () => {
