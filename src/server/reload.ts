@@ -10,7 +10,7 @@ import type { ReloadResult } from '../admin/server.js';
 import { EVENTS } from '../observability/events.js';
 import { CLOSE_CODES } from '../ws/close-codes.js';
 import type { WsTunnel } from '../ws/tunnel.js';
-import { applyLimits, createListener, prepareTls, diffListeners, listen } from './listener.js';
+import { applyLimits, createListener, diffListeners, listen, prepareTls } from './listener.js';
 import { buildRuntime, carryPools, clockTickFor, closePoolsNotIn, type Runtime } from './runtime.js';
 import type { ServerState } from './state.js';
 import { poolEvents } from './tunnel-events.js';
