@@ -27,8 +27,8 @@ export interface TlsDir {
   readonly dir: string;
   /** A CA certificate that can sign leaves (`leaf(..., { ca })`). */
   ca(name: string): Promise<CertFiles>;
-  /** A certificate for `names` (DNS names or IPs; the first is also the CN), signed by `ca` or self-signed. */
-  leaf(name: string, names: readonly string[], options?: { ca?: CertFiles; clientAuth?: boolean }): Promise<CertFiles>;
+  /** A certificate for `names` (DNS names or IPs; the first is also the CN), signed by `ca` or self-signed; `cnOnly`: no subjectAltName. */
+  leaf(name: string, names: readonly string[], options?: { ca?: CertFiles; clientAuth?: boolean; cnOnly?: boolean }): Promise<CertFiles>;
 }
 
 function filesOf(cert: string, key: string): CertFiles {
@@ -58,8 +58,9 @@ export function tlsDir(): TlsDir {
       const key = join(dir, `${name}-key.pem`);
       const usage = options.clientAuth === true ? 'clientAuth' : 'serverAuth';
       if (options.ca === undefined) {
+        const sanArgs = options.cnOnly === true ? [] : ['-addext', `subjectAltName=${san(names)}`];
         await run(OPENSSL, ['req', '-x509', ...keyArgs, '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${names[0] ?? name}`,
-          '-addext', `subjectAltName=${san(names)}`, '-addext', `extendedKeyUsage=${usage}`]);
+          ...sanArgs, '-addext', `extendedKeyUsage=${usage}`]);
         return filesOf(cert, key);
       }
       const csr = join(dir, `${name}.csr`);

@@ -3,6 +3,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { X509Certificate } from 'node:crypto';
+import { certNames } from '../../../src/config/check-tls.js';
 import { checkConfig, loadConfig } from '../../../src/config/check.js';
 import { tlsDir, type CertFiles } from '../../helpers/tls.js';
 
@@ -93,4 +95,12 @@ test('a config built in code is checked without reading files; compiling it read
   const { Gateway } = await import('../../../src/index.js');
   expect(checkConfig({ listen: [{ port: 0, tls: { cert: '/nonexistent/c.pem', key: '/nonexistent/k.pem' } }] }).problems).toEqual([]);
   expect(() => new Gateway({ upstreams: { api: { targets: [{ url: 'https://x' }], tls: { ca: '/nonexistent/ca.pem' } } } })).toThrow(/upstreams\.api\.tls\.ca: cannot read \/nonexistent\/ca\.pem \(no such file\)/);
+});
+
+test('a certificate answers for its DNS subjectAltNames, lower-cased, or for its CN when it has none', async () => {
+  const dir = tlsDir();
+  const withSan = await dir.leaf('san', ['API.Example.test', '*.ws.example.test', '10.0.0.1']);
+  const cnOnly = await dir.leaf('cn', ['Legacy.Example.test'], { cnOnly: true });
+  expect(certNames(new X509Certificate(withSan.pem))).toEqual(['api.example.test', '*.ws.example.test']);
+  expect(certNames(new X509Certificate(cnOnly.pem))).toEqual(['legacy.example.test']);
 });
