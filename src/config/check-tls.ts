@@ -3,6 +3,7 @@
 // key that names the file; compile.ts reads the files through the same functions.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { Problem } from './load.js';
 
 // One certificate a listener can present, with the names it answers for (SAN DNS entries, else the
@@ -111,6 +112,9 @@ export function checkTlsShape(raw: Record<string, unknown>, problems: Problem[])
     const at = `upstreams.${name}.tls`;
     if (u.tls.cert !== undefined && u.tls.key === undefined) problems.push({ path: `${at}.key`, message: 'a client certificate needs its key: add key (a PEM private key file)' });
     if (u.tls.key !== undefined && u.tls.cert === undefined) problems.push({ path: `${at}.cert`, message: 'a client key needs its certificate: add cert (a PEM certificate file)' });
+    if (typeof u.tls.servername === 'string' && isIP(u.tls.servername) !== 0) {
+      problems.push({ path: `${at}.servername`, message: 'an IP address cannot be sent as SNI (RFC 6066): remove servername, and the certificate is checked against the target\'s IP' });
+    }
     const targets = Array.isArray(u.targets) ? u.targets : [];
     const secure = targets.some((t: unknown) => isObj(t) && typeof t.url === 'string' && /^(https|wss):/i.test(t.url));
     if (targets.length > 0 && !secure) problems.push({ path: at, message: 'no target of this upstream is https:// or wss://, and tls applies only to those: use https:// targets or remove tls' });

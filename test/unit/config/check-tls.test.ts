@@ -39,6 +39,7 @@ test('an upstream tls takes ca, servername, cert with key, insecureSkipVerify, o
   expect(problemsOf(upstream({ key: 'k.pem' }))).toContainEqual({ path: 'upstreams.api.tls.cert', message: expect.stringMatching(/needs its certificate/) as unknown });
   expect(problemsOf(upstream({ ca: 'ca.pem' }, 'http://api.internal'))).toContainEqual({ path: 'upstreams.api.tls', message: expect.stringMatching(/no target of this upstream is https:\/\/ or wss:\/\//) as unknown });
   expect(problemsOf(upstream({ ca: 'ca.pem' }, 'wss://api.internal'))).toEqual([]);
+  expect(problemsOf(upstream({ servername: '10.0.0.7' }))).toContainEqual({ path: 'upstreams.api.tls.servername', message: expect.stringMatching(/^an IP address cannot be sent as SNI/) as unknown });
   expect(problemsOf(upstream({ verify: false }))).toContainEqual({ path: 'upstreams.api.tls.verify', message: expect.stringMatching(/unknown key/) as unknown });
   expect(problemsOf(upstream({ insecureSkipVerify: 'yes' }))).toContainEqual(expect.objectContaining({ path: 'upstreams.api.tls.insecureSkipVerify' }));
 });
