@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { copyFileSync } from 'node:fs';
 import { request, Agent } from 'node:https';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { expect, onTestFinished, test } from 'vitest';
 import type { GatewayConfig } from '../../../src/index.js';
@@ -134,7 +135,17 @@ test('a reload can add an SNI certificate to a listener that stays bound', async
   expect((await handshake(port, { rejectUnauthorized: false, servername: 'b.example.test' })).fingerprint).toBe(b.fingerprint);
 });
 
-test('refuses a TLS 1.1 client and speaks TLS 1.2 and 1.3', async () => {
+test('refuses a TLS 1.1 client and speaks TLS 1.2 and 1.3, even where Node itself would allow TLS 1.0', async () => {
+  // As `node --tls-min-v1.0 --tls-cipher-list=DEFAULT@SECLEVEL=0` would: with Node and OpenSSL
+  // willing to speak TLS 1.1, the listener's own minimum must be what refuses it.
+  const tls = createRequire(import.meta.url)('node:tls') as typeof import('node:tls'); // the mutable module object
+  const defaults = { min: tls.DEFAULT_MIN_VERSION, ciphers: tls.DEFAULT_CIPHERS };
+  tls.DEFAULT_MIN_VERSION = 'TLSv1';
+  tls.DEFAULT_CIPHERS = 'DEFAULT@SECLEVEL=0';
+  onTestFinished(() => {
+    tls.DEFAULT_MIN_VERSION = defaults.min;
+    tls.DEFAULT_CIPHERS = defaults.ciphers;
+  });
   const dir = tlsDir();
   const cert = await dir.leaf('gw', ['localhost']);
   const up = await startHttpUpstream((_req, res) => res.end('ok'));
@@ -144,8 +155,11 @@ test('refuses a TLS 1.1 client and speaks TLS 1.2 and 1.3', async () => {
   onTestFinished(() => {
     old.destroy();
   });
-  const [err] = (await once(old, 'error')) as [NodeJS.ErrnoException];
-  expect(err.code).toMatch(/^ERR_SSL_/);
+  const outcome = await new Promise<string>((resolve) => {
+    old.once('secureConnect', () => resolve(`connected with ${String(old.getProtocol())}`));
+    old.once('error', (err: NodeJS.ErrnoException) => resolve(String(err.code)));
+  });
+  expect(outcome).toMatch(/^ERR_SSL_/);
   expect((await handshake(gw.port, { rejectUnauthorized: false, maxVersion: 'TLSv1.2' })).protocol).toBe('TLSv1.2');
   expect((await handshake(gw.port, { rejectUnauthorized: false })).protocol).toBe('TLSv1.3');
 });
