@@ -125,17 +125,21 @@ export function checkTlsShape(raw: Record<string, unknown>, problems: Problem[])
 
 /** Every file a TLS key names is read and parsed; certificates are paired with their keys. */
 export function checkTlsFiles(raw: Record<string, unknown>, problems: Problem[]): void {
+  // An empty name (an unset ${VAR}) already has its problem: no second one for reading ''.
+  const named = (v: unknown): v is string => typeof v === 'string' && v !== '';
   if (Array.isArray(raw.listen)) {
     raw.listen.forEach((l: unknown, i) => {
       if (!isObj(l) || !isObj(l.tls)) return;
-      for (const f of listenerCertFiles(l.tls)) readCertPair(f.cert, f.key, `listen[${i}].tls${f.path === '' ? '' : `.${f.path}`}`, problems);
+      for (const f of listenerCertFiles(l.tls)) {
+        if (named(f.cert) && named(f.key)) readCertPair(f.cert, f.key, `listen[${i}].tls${f.path === '' ? '' : `.${f.path}`}`, problems);
+      }
     });
   }
   if (!isObj(raw.upstreams)) return;
   for (const [name, u] of Object.entries(raw.upstreams)) {
     if (!isObj(u) || !isObj(u.tls)) continue;
     const at = `upstreams.${name}.tls`;
-    if (typeof u.tls.ca === 'string') readCa(u.tls.ca, `${at}.ca`, problems);
-    if (typeof u.tls.cert === 'string' && typeof u.tls.key === 'string') readCertPair(u.tls.cert, u.tls.key, at, problems);
+    if (named(u.tls.ca)) readCa(u.tls.ca, `${at}.ca`, problems);
+    if (named(u.tls.cert) && named(u.tls.key)) readCertPair(u.tls.cert, u.tls.key, at, problems);
   }
 }

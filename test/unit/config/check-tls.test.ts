@@ -105,3 +105,12 @@ test('a certificate answers for its DNS subjectAltNames, lower-cased, or for its
   expect(certNames(new X509Certificate(withSan.pem))).toEqual(['api.example.test', '*.ws.example.test']);
   expect(certNames(new X509Certificate(cnOnly.pem))).toEqual(['legacy.example.test']);
 });
+
+test('an unset ${VAR} naming a TLS file is reported once, as the unset variable', () => {
+  const dir = tlsDir();
+  const file = join(dir.dir, 'wsgate.yaml');
+  writeFileSync(file, 'listen:\n  - port: 8443\n    tls: { cert: "${WSGATE_TEST_UNSET_CERT}", key: "${WSGATE_TEST_UNSET_KEY}" }\n');
+  const { problems } = loadConfig(file, {});
+  expect(problems.filter((p) => p.path === 'listen[0].tls.cert')).toHaveLength(1);
+  expect(problems.find((p) => p.path === 'listen[0].tls.cert')?.message).toMatch(/WSGATE_TEST_UNSET_CERT/);
+});
