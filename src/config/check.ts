@@ -7,6 +7,7 @@ import { configSchema, type GatewayConfig } from './schema.js';
 import { formatPath, loadConfigFile, type Problem } from './load.js';
 import { parseHostPattern, parsePattern } from '../routing/matcher.js';
 import { GatewayError } from '../core/errors.js';
+import { checkTlsFiles, checkTlsShape } from './check-tls.js';
 
 // A GatewayError with a table code (CONFIG_INVALID), so whoever catches it reports it like any other error.
 export class ConfigError extends GatewayError {
@@ -38,6 +39,9 @@ export function loadConfig(
   // An unset variable became ''; the schema's complaint about that '' would repeat the same problem.
   const envPaths = new Set(loaded.problems.map((p) => p.path));
   const problems = [...loaded.problems, ...checked.problems.filter((p) => !envPaths.has(p.path))];
+  // The files TLS keys name are read here, not in checkConfig: a config built in code is checked
+  // without touching the disk, and compile reads them anyway.
+  if (isObj(loaded.raw)) checkTlsFiles(loaded.raw, problems);
   return { config: problems.length === 0 ? checked.config : null, problems };
 }
 
@@ -63,6 +67,7 @@ export function checkConfig(raw: unknown): { config: GatewayConfig | null; probl
     checkTrustedProxies(raw, cross);
     checkUpstreams(raw, cross);
     checkRoutes(raw, cross);
+    checkTlsShape(raw, cross);
     for (const p of cross) if (!schemaPaths.has(p.path)) problems.push(p);
   }
   return { config: parsed.success && problems.length === 0 ? parsed.data : null, problems };

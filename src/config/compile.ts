@@ -1,17 +1,31 @@
 // config/compile: turns a checked GatewayConfig into the frozen runtime view the server uses:
 // durations and sizes become numbers once, here, and nothing downstream parses strings again.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { parseDuration } from '../core/duration.js';
 import { GatewayError } from '../core/errors.js';
 import { parseSize } from '../core/size.js';
+import { listenerCertFiles, readCa, readCertPair, type ServerCert } from './check-tls.js';
+import type { Problem } from './load.js';
 import { websocketSchema, type GatewayConfig, type RouteConfig, type UpstreamConfig } from './schema.js';
+
+export type { ServerCert };
 
 export interface ListenerSpec {
   readonly host: string;
   readonly port: number;
-  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
+  // certs[0] is the default: for clients without SNI, or whose name no certificate covers.
+  readonly tls: { readonly certs: readonly ServerCert[] } | null;
+}
+
+// What node:tls (and undici's connector) takes to reach an https:// or wss:// target; spread into
+// the connect options as is. Keys are present only when configured.
+export interface TlsClientOptions {
+  readonly ca?: Buffer;
+  readonly servername?: string;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly rejectUnauthorized: boolean;
 }
 
 export interface TargetSpec {
@@ -22,6 +36,7 @@ export interface TargetSpec {
   readonly secure: boolean;
   readonly weight: number;
   readonly backup: boolean;
+  readonly tls: TlsClientOptions | null;  // secure targets only (null for http://)
   // Opaque and stable: names the target in a sticky cookie without giving its address away.
   readonly id: string;
 }
@@ -144,14 +159,14 @@ function compileWebSocket(w: RouteConfig['websocket']): WebSocketSpec {
   };
 }
 
-function compileTarget(upstream: string, t: UpstreamConfig['targets'][number], index: number): TargetSpec {
+function compileTarget(upstream: string, t: UpstreamConfig['targets'][number], index: number, tls: TlsClientOptions): TargetSpec {
   const u = new URL(t.url);
   const secure = u.protocol === 'https:' || u.protocol === 'wss:';
   const port = u.port === '' ? (secure ? 443 : 80) : Number(u.port);
   const origin = `${secure ? 'https' : 'http'}://${u.host}`;
   // The same upstream, address and place give the same id across restarts and instances.
   const id = createHash('sha256').update(`${upstream}\0${origin}\0${index}`).digest('base64url').slice(0, 12);
-  return { url: origin, origin, hostname: u.hostname.replace(/^\[|\]$/g, ''), port, secure, weight: t.weight, backup: t.backup, id };
+  return { url: origin, origin, hostname: u.hostname.replace(/^\[|\]$/g, ''), port, secure, weight: t.weight, backup: t.backup, tls: secure ? tls : null, id };
 }
 
 function compileHashOn(text: string | undefined): HashOn {
@@ -183,9 +198,10 @@ function compileHealthCheck(h: NonNullable<UpstreamConfig['healthCheck']>): Heal
 }
 
 function compileUpstream(name: string, u: UpstreamConfig): UpstreamSpec {
+  const tls = compileUpstreamTls(name, u.tls);
   return {
     name,
-    targets: u.targets.map((t, i) => compileTarget(name, t, i)),
+    targets: u.targets.map((t, i) => compileTarget(name, t, i, tls)),
     balance: u.balance,
     hashOn: compileHashOn(u.hashOn),
     stickyCookie: u.sticky?.cookie ?? null,
@@ -283,16 +299,39 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-// Reads TLS files: throws with the key path in the message (the CLI maps it to exit 2).
-function readTls(tls: { cert: string; key: string }, index: number): { cert: Buffer; key: Buffer } {
-  const read = (file: string, key: string): Buffer => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new GatewayError('CONFIG_UNREADABLE', `listen[${index}].tls.${key}: cannot read ${file} (${(err as Error).message})`, { cause: err });
-    }
+// TLS files are read here, at start and on every reload (so a renewed certificate is picked up);
+// a problem throws CONFIG_UNREADABLE naming the key (the CLI maps it to exit 2).
+function throwTlsProblems(problems: readonly Problem[]): void {
+  if (problems.length === 0) return;
+  throw new GatewayError('CONFIG_UNREADABLE', problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+}
+
+function readTls(tls: NonNullable<GatewayConfig['listen'][number]['tls']>, index: number): { certs: ServerCert[] } {
+  const problems: Problem[] = [];
+  const files = listenerCertFiles(tls);
+  if (files.length === 0) problems.push({ path: `listen[${index}].tls`, message: 'needs cert and key (PEM files), or certs: [{ cert, key }, ...]' });
+  const certs: ServerCert[] = [];
+  for (const f of files) {
+    const pair = readCertPair(f.cert, f.key, `listen[${index}].tls${f.path === '' ? '' : `.${f.path}`}`, problems);
+    if (pair !== null) certs.push(pair);
+  }
+  throwTlsProblems(problems);
+  return { certs };
+}
+
+function compileUpstreamTls(name: string, tls: UpstreamConfig['tls']): TlsClientOptions {
+  if (tls === undefined) return { rejectUnauthorized: true };
+  const problems: Problem[] = [];
+  const at = `upstreams.${name}.tls`;
+  const ca = tls.ca === undefined ? null : readCa(tls.ca, `${at}.ca`, problems);
+  const pair = tls.cert !== undefined && tls.key !== undefined ? readCertPair(tls.cert, tls.key, at, problems) : null;
+  throwTlsProblems(problems);
+  return {
+    ...(ca !== null ? { ca } : {}),
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+    ...(pair !== null ? { cert: pair.cert, key: pair.key } : {}),
+    rejectUnauthorized: !tls.insecureSkipVerify,
   };
-  return { cert: read(tls.cert, 'cert'), key: read(tls.key, 'key') };
 }
 
 export function compileConfig(config: GatewayConfig): CompiledConfig {

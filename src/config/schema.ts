@@ -24,7 +24,15 @@ const headerOps = z.strictObject({
 export const listenSchema = z.strictObject({
   port,
   host: z.string().default('0.0.0.0'),
-  tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+  // PEM files, reread on every reload: `cert` and `key`, or `certs` chosen by SNI (the first is the
+  // default). One of the two forms: config/check-tls.ts says which is missing.
+  tls: z
+    .strictObject({
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      certs: z.array(z.strictObject({ cert: z.string().min(1), key: z.string().min(1) })).min(1, { error: 'certs needs at least one { cert, key }' }).optional(),
+    })
+    .optional(),
   // SPEC lists it; refused by name rather than as an unknown key, so the message says what to do.
   http2: z
     .boolean()
@@ -80,6 +88,17 @@ export const upstreamSchema = z.strictObject({
     .prefault({}),
   retries: z.number().int().min(0).max(10).default(1),
   maxConnectionsPerTarget: z.number().int().min(1).default(10_000),
+  // For https:// and wss:// targets: PEM files read at compile time (and on reload). `ca` replaces
+  // the system CAs; cert + key present a client certificate (mutual TLS).
+  tls: z
+    .strictObject({
+      ca: z.string().min(1).optional(),
+      servername: z.string().min(1).optional(),
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      insecureSkipVerify: z.boolean().default(false),
+    })
+    .optional(),
 });
 
 // "0s" turns a timer off.

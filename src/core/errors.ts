@@ -7,6 +7,7 @@
 export const ERRORS = {
   BAD_REQUEST:          { status: 400, wsClose: 1002, message: 'malformed request' },
   PATH_OUTSIDE_ROOT:    { status: 400, wsClose: 1002, message: 'path climbs above the root' },
+  PATH_AMBIGUOUS:       { status: 400, wsClose: 1002, message: 'path could be decoded into another path upstream' },
   AMBIGUOUS_FRAMING:    { status: 400, wsClose: 1002, message: 'ambiguous or malformed message framing' },
   ROUTE_NOT_FOUND:      { status: 404, wsClose: 1008, message: 'no route matches this request' },
   METHOD_NOT_ALLOWED:   { status: 405, wsClose: 1008, message: 'method not allowed on this route' },
@@ -31,6 +32,7 @@ export const ERRORS = {
   UPSTREAM_UNAVAILABLE: { status: 502, wsClose: 1014, message: 'upstream refused or reset the connection' },
   UPSTREAM_BAD_RESPONSE:{ status: 502, wsClose: 1014, message: 'upstream sent an invalid response' },
   UPSTREAM_TIMEOUT:     { status: 504, wsClose: 1014, message: 'upstream did not answer in time' },
+  UPSTREAM_TLS:         { status: 502, wsClose: 1014, message: 'TLS with the upstream failed: its certificate was not trusted, or the handshake was refused' },
   NO_HEALTHY_TARGET:    { status: 503, wsClose: 1013, message: 'no healthy target in the upstream' },
   OVER_CAPACITY:        { status: 503, wsClose: 1013, message: 'gateway is over a connection limit' },
   SHUTTING_DOWN:        { status: 503, wsClose: 1001, message: 'gateway is shutting down' },
@@ -83,6 +85,18 @@ const UPSTREAM_FAILURES: Record<string, ErrorCode> = {
   H1_BODY_TIMEOUT: 'UPSTREAM_TIMEOUT',
   H1_SOCKET_CLOSED: 'UPSTREAM_UNAVAILABLE',
   H1_POOL_CLOSED: 'UPSTREAM_UNAVAILABLE',
+  // OpenSSL's verification results as node:tls reports them (plus ERR_TLS_* and ERR_SSL_*, below).
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'UPSTREAM_TLS',
+  SELF_SIGNED_CERT_IN_CHAIN: 'UPSTREAM_TLS',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'UPSTREAM_TLS',
+  UNABLE_TO_GET_ISSUER_CERT: 'UPSTREAM_TLS',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'UPSTREAM_TLS',
+  CERT_HAS_EXPIRED: 'UPSTREAM_TLS',
+  CERT_NOT_YET_VALID: 'UPSTREAM_TLS',
+  CERT_UNTRUSTED: 'UPSTREAM_TLS',
+  CERT_REVOKED: 'UPSTREAM_TLS',
+  CERT_SIGNATURE_FAILURE: 'UPSTREAM_TLS',
+  INVALID_CA: 'UPSTREAM_TLS',
 };
 
 function codeOf(err: unknown): string | undefined {
@@ -102,6 +116,9 @@ export function toGatewayError(err: unknown, fallback: ErrorCode = 'INTERNAL'): 
   // An upstream's response that llhttp refused. undici 7's HTTPParserError usually has no code (it looks
   // its llhttp error number up in a table keyed by name), so its name is the only sign.
   if (mapped === undefined && (code?.startsWith('HPE_') === true || nameOf(err) === 'HTTPParserError')) mapped = 'UPSTREAM_BAD_RESPONSE';
+  // ERR_TLS_CERT_ALTNAME_INVALID (servername not in the certificate), ERR_SSL_* (an alert: a client
+  // certificate the upstream wanted, no common protocol version).
+  if (mapped === undefined && (code?.startsWith('ERR_TLS_') === true || code?.startsWith('ERR_SSL_') === true)) mapped = 'UPSTREAM_TLS';
   return new GatewayError(mapped ?? fallback, undefined, { cause: err });
 }
 

@@ -14,7 +14,7 @@ import { runChain } from '../middleware/chain.js';
 import { EVENTS } from '../observability/events.js';
 import { UNMATCHED_ROUTE, type RouteMetrics } from '../observability/metrics.js';
 import { METHOD_MISMATCH } from '../routing/matcher.js';
-import { normalizePath, upstreamPath } from '../routing/normalize.js';
+import { normalizeRequestPath, pathError, upstreamPath } from '../routing/normalize.js';
 import { hashKeyOf } from '../upstream/balancers/hash.js';
 import { isOverLimit, markAnswered } from './connections.js';
 import { Exchange, queryWithout, type ExchangeAnswers } from './exchange.js';
@@ -46,8 +46,8 @@ export function handleRequest(state: ServerState, req: IncomingMessage, res: Ser
 
   const target = req.url ?? '/';
   const q = target.indexOf('?');
-  const path = normalizePath(q === -1 ? target : target.slice(0, q));
-  if (path === null) return sendError(res, new GatewayError('PATH_OUTSIDE_ROOT', 'path is malformed or climbs above the root'), requestId);
+  const path = normalizeRequestPath(q === -1 ? target : target.slice(0, q));
+  if (typeof path !== 'string') return sendError(res, pathError(path), requestId);
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && (te.toLowerCase() !== 'chunked' || req.httpVersionMinor === 0)) {
     // llhttp decoded only the chunking: another coding (`gzip, chunked`) would reach the upstream

@@ -10,7 +10,7 @@ import type { ReloadResult } from '../admin/server.js';
 import { EVENTS } from '../observability/events.js';
 import { CLOSE_CODES } from '../ws/close-codes.js';
 import type { WsTunnel } from '../ws/tunnel.js';
-import { applyLimits, createListener, diffListeners, listen } from './listener.js';
+import { applyLimits, createListener, diffListeners, listen, prepareTls } from './listener.js';
 import { createEdge } from './edge.js';
 import { buildRuntime, carryPools, clockTickFor, closePoolsNotIn, type Runtime } from './runtime.js';
 import type { ServerState } from './state.js';
@@ -110,13 +110,24 @@ async function applyListeners(state: ServerState, config: CompiledConfig): Promi
     for (const s of opened) s.close();
     throw err;
   }
+  // A kept https listener takes the certificates just read (renewed files, SNI entries added or
+  // removed); its open connections, HTTP keep-alive and wss tunnels alike, keep the old ones.
+  let commits: (() => void)[];
+  try {
+    commits = [...kept].map(([i, spec]) => prepareTls(state.servers[i]!, spec));
+  } catch (err) {
+    for (const s of opened) s.close();
+    throw err;
+  }
+  for (const commit of commits) commit();
   const keptServers: Server[] = [];
   const keptSpecs: ListenerSpec[] = [];
   state.servers.forEach((s, i) => {
-    if (kept.has(i)) {
+    const spec = kept.get(i);
+    if (spec !== undefined) {
       applyLimits(s, config.limits);
       keptServers.push(s);
-      keptSpecs.push(state.listenerSpecs[i]!);
+      keptSpecs.push(spec);
     } else {
       s.close();
       s.closeIdleConnections();

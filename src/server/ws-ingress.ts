@@ -13,7 +13,7 @@ import { headerString, upstreamRequestHeaders } from '../http/request-headers.js
 import { runChain } from '../middleware/chain.js';
 import { EVENTS } from '../observability/events.js';
 import { METHOD_MISMATCH } from '../routing/matcher.js';
-import { normalizePath, upstreamPath } from '../routing/normalize.js';
+import { normalizeRequestPath, pathError, upstreamPath } from '../routing/normalize.js';
 import { acceptKey, checkClientHandshake, switchingProtocols, upstreamHandshake, type HandshakeResult } from '../ws/handshake.js';
 import { WsTunnel } from '../ws/tunnel.js';
 import { rawUpstreamHandshake } from '../ws/upstream-socket.js';
@@ -54,8 +54,8 @@ export function handleUpgrade(state: ServerState, req: IncomingMessage, duplex: 
   if (state.draining) return pending.refuse(new GatewayError('SHUTTING_DOWN'));
   const target = req.url ?? '/';
   const q = target.indexOf('?');
-  const path = normalizePath(q === -1 ? target : target.slice(0, q));
-  if (path === null) return pending.refuse(new GatewayError('PATH_OUTSIDE_ROOT', 'path is malformed or climbs above the root'));
+  const path = normalizeRequestPath(q === -1 ? target : target.slice(0, q));
+  if (typeof path !== 'string') return pending.refuse(pathError(path));
   const m = rt.matcher.match(req.headers.host ?? '', path, 'GET');
   if (m === null || m === METHOD_MISMATCH) return pending.refuse(new GatewayError('ROUTE_NOT_FOUND', `no route for ${path}`));
   const route = m.value;

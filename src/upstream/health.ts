@@ -100,6 +100,7 @@ export class HealthChecker implements Sweepable {
       method: 'GET',
       agent: false,
       headers: { host: `${host}:${spec.port}`, 'user-agent': 'wsgate-health-check', accept: '*/*', connection: 'close' },
+      ...spec.tls, // the same CA, servername and client certificate as the traffic
     }) as ProbeRequest;
     req.probe = p;
     p.req = req;

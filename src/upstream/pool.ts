@@ -69,7 +69,7 @@ export class Target implements ExchangeTarget {
     this.tls = new Pool(spec.origin, {
       connections: upstream.maxConnectionsPerTarget,
       pipelining: 1,
-      connect: { timeout: upstream.connectTimeoutMs, noDelay: true, keepAlive: true },
+      connect: { timeout: upstream.connectTimeoutMs, noDelay: true, keepAlive: true, ...spec.tls },
       headersTimeout: upstream.responseTimeoutMs,
       bodyTimeout: upstream.idleTimeoutMs,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import { HOP_BY_HOP } from '../core/hop-by-hop.js';
+import type { TlsClientOptions } from '../config/compile.js';
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 // RFC 6455 §4.1: the key is 16 random bytes, base64: 22 characters and "==".
@@ -45,6 +46,7 @@ export interface UpstreamTarget {
   readonly hostname: string;
   readonly port: number;
   readonly secure: boolean;
+  readonly tls?: TlsClientOptions | null; // the upstream's `tls` (CA, servername, client certificate)
 }
 
 export interface HandshakeResult {
@@ -95,7 +97,7 @@ export function upstreamHandshake(
     setHost: false,
     timeout: timeoutMs,
   };
-  const req = target.secure ? httpsRequest(options) : httpRequest(options);
+  const req = target.secure ? httpsRequest({ ...options, ...target.tls }) : httpRequest(options);
   let settled = false;
   const finish = (result: HandshakeResult): void => {
     if (settled) return;
