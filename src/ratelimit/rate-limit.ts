@@ -33,7 +33,10 @@ export class RateLimiter {
 
   // HOT: per request on a rate-limited route. A memory store answers in place: no promise, no closure.
   handle(ctx: GatewayContext, next: Next): unknown {
-    const answer = this.store.take(this.prefix + clientKey(this.spec.key, ctx), this.bucket, this.clock.nowMs);
+    // refresh(): the clock's coarse tick would refill in steps of a tick, too strict for a window
+    // shorter than it (5 per 100ms would allow 5 a second); one Date.now() a request keeps it exact,
+    // and a ManualClock still decides the time in tests.
+    const answer = this.store.take(this.prefix + clientKey(this.spec.key, ctx), this.bucket, this.clock.refresh());
     if (isPromise(answer)) return answer.then((t) => this.apply(ctx, next, t));
     return this.apply(ctx, next, answer);
   }
