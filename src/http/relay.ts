@@ -274,7 +274,11 @@ function preferMiddlewareHeaders(res: ServerResponse, out: string[]): void {
       i += 2;
       continue;
     }
-    if (lower === 'vary') res.setHeader('vary', `${String(res.getHeader('vary'))}, ${out[i + 1]!}`);
+    if (lower === 'vary') {
+      const ours = String(res.getHeader('vary'));
+      const theirs = out[i + 1]!.split(',').map((v) => v.trim()).filter((v) => v !== '' && !ours.toLowerCase().split(/\s*,\s*/).includes(v.toLowerCase()));
+      if (theirs.length > 0) res.setHeader('vary', `${ours}, ${theirs.join(', ')}`);
+    }
     out.splice(i, 2);
   }
 }
