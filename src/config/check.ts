@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
+import { checkEdge } from './check-edge.js';
 import { formatPath, loadConfigFile, type Problem } from './load.js';
 import { parseHostPattern, parsePattern } from '../routing/matcher.js';
 import { GatewayError } from '../core/errors.js';
@@ -68,6 +69,7 @@ export function checkConfig(raw: unknown): { config: GatewayConfig | null; probl
     checkUpstreams(raw, cross);
     checkRoutes(raw, cross);
     checkTlsShape(raw, cross);
+    checkEdge(raw, cross);
     for (const p of cross) if (!schemaPaths.has(p.path)) problems.push(p);
   }
   return { config: parsed.success && problems.length === 0 ? parsed.data : null, problems };

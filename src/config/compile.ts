@@ -7,6 +7,7 @@ import { GatewayError } from '../core/errors.js';
 import { parseSize } from '../core/size.js';
 import { listenerCertFiles, readCa, readCertPair, type ServerCert } from './check-tls.js';
 import type { Problem } from './load.js';
+import { OriginList } from '../cors/origins.js';
 import { websocketSchema, type GatewayConfig, type RouteConfig, type UpstreamConfig } from './schema.js';
 
 export type { ServerCert };
@@ -89,7 +90,7 @@ export interface HeaderOps {
 }
 
 export interface WebSocketSpec {
-  readonly origins: readonly string[] | null;   // null: any Origin
+  readonly origins: OriginList | null;          // null: any Origin
   readonly pingIntervalMs: number;               // 0 = off
   readonly pongTimeoutMs: number;
   readonly idleTimeoutMs: number;                // 0 = off
@@ -97,6 +98,27 @@ export interface WebSocketSpec {
   readonly maxMessageBytes: number;
   readonly rateLimit: { readonly messages: number; readonly perMs: number; readonly burst: number } | null;
   readonly maxPerClient: number;                 // 0 = unlimited
+}
+
+// Route `cors`, with its answer headers worked out once (cors/cors.ts only copies them).
+export interface CorsSpec {
+  readonly origins: OriginList | null;   // null: any origin ("*"), answered with `*`
+  readonly credentials: boolean;         // never with origins null (config/check-edge.ts)
+  readonly allowMethods: string;         // Access-Control-Allow-Methods
+  readonly allowHeaders: string | null;  // null: the preflight's Access-Control-Request-Headers, reflected
+  readonly exposeHeaders: string | null; // null: none
+  readonly maxAge: string | null;        // Access-Control-Max-Age in seconds; null for "0s"
+}
+
+// Whose bucket a request takes from (docs/security.md#rate-limits).
+export type RateKey = { readonly from: 'ip' | 'user' | 'apiKey' } | { readonly from: 'header'; readonly name: string }; // name lower-cased
+
+export interface RateLimitSpec {
+  readonly requests: number;
+  readonly perMs: number;
+  readonly burst: number;     // the bucket's capacity; defaults to requests
+  readonly key: RateKey;
+  readonly keyText: string;   // as written (`header:X-Tenant`), part of the bucket names
 }
 
 export interface RespondSpec {
@@ -117,6 +139,8 @@ export interface RouteSpec {
   readonly requestHeaders: HeaderOps | null;
   readonly responseHeaders: HeaderOps | null;
   readonly websocket: WebSocketSpec;
+  readonly cors: CorsSpec | null;
+  readonly rateLimit: RateLimitSpec | null;
   readonly logSample: number; // 0 < logSample ≤ 1: the share of successful http_request lines logged
 }
 
@@ -142,10 +166,13 @@ export interface CompiledConfig {
   readonly source: GatewayConfig;
 }
 
-function compileWebSocket(w: RouteConfig['websocket']): WebSocketSpec {
+// websocket.origins defaults to cors.origins (a browser page allowed to call the route may open its
+// WebSockets); without either, any Origin is let through, and "*" says so explicitly.
+function compileWebSocket(w: RouteConfig['websocket'], cors: RouteConfig['cors']): WebSocketSpec {
   const ws = websocketSchema.parse(w ?? {});
+  const origins = ws.origins ?? cors?.origins;
   return {
-    origins: ws.origins === undefined || ws.origins.includes('*') ? null : ws.origins.map((o) => o.toLowerCase()),
+    origins: origins === undefined || origins.includes('*') ? null : new OriginList(origins.map((o) => o.toLowerCase())),
     pingIntervalMs: parseDuration(ws.pingInterval),
     pongTimeoutMs: parseDuration(ws.pongTimeout),
     idleTimeoutMs: parseDuration(ws.idleTimeout),
@@ -241,6 +268,29 @@ function compileRespond(r: NonNullable<RouteConfig['respond']>): RespondSpec {
   return { status: r.status, body, headers };
 }
 
+// The methods a preflight advertises: cors.methods, else the route's own, else what express's cors()
+// allows by default (the CORS-safelisted GET, HEAD and POST need no preflight, but are listed too).
+const CORS_DEFAULT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'];
+
+function compileCors(c: NonNullable<RouteConfig['cors']>, routeMethods: readonly string[] | undefined): CorsSpec {
+  const any = c.origins.includes('*');
+  const methods = c.methods ?? routeMethods?.filter((m) => m !== 'OPTIONS') ?? CORS_DEFAULT_METHODS;
+  const maxAgeS = Math.floor(parseDuration(c.maxAge) / 1000);
+  return {
+    origins: any ? null : new OriginList(c.origins.map((o) => o.toLowerCase())),
+    credentials: c.credentials,
+    allowMethods: methods.join(', '),
+    allowHeaders: c.headers === undefined ? null : c.headers.join(', '),
+    exposeHeaders: c.exposeHeaders.length === 0 ? null : c.exposeHeaders.join(', '),
+    maxAge: maxAgeS > 0 ? String(maxAgeS) : null,
+  };
+}
+
+function compileRateLimit(r: NonNullable<RouteConfig['rateLimit']>): RateLimitSpec {
+  const key: RateKey = r.key.startsWith('header:') ? { from: 'header', name: r.key.slice(7).toLowerCase() } : { from: r.key as 'ip' | 'user' | 'apiKey' };
+  return { requests: r.requests, perMs: parseDuration(r.per), burst: r.burst ?? r.requests, key, keyText: r.key };
+}
+
 function compileRoute(r: RouteConfig): RouteSpec {
   return {
     name: r.name,
@@ -253,7 +303,9 @@ function compileRoute(r: RouteConfig): RouteSpec {
     rewrite: r.rewrite ?? null,
     requestHeaders: compileHeaderOps(r.headers?.request),
     responseHeaders: compileHeaderOps(r.headers?.response),
-    websocket: compileWebSocket(r.websocket),
+    websocket: compileWebSocket(r.websocket, r.cors),
+    cors: r.cors === undefined ? null : compileCors(r.cors, r.match.methods),
+    rateLimit: r.rateLimit === undefined ? null : compileRateLimit(r.rateLimit),
     logSample: r.log?.sample ?? 1,
   };
 }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { parseSize } from '../core/size.js';
+import { ORIGIN_PATTERN } from '../cors/origins.js';
 
 const duration = z.string().refine((s) => !Number.isNaN(parseDuration(s)), {
   error: 'invalid duration: write a number and a unit with no space, e.g. "500ms", "30s", "5m", "1h"',
@@ -119,6 +120,33 @@ export const websocketSchema = z.strictObject({
   maxPerClient: z.number().int().min(1).optional(),
 });
 
+// Route `cors` (docs/security.md#cors). Origins are scheme://host[:port] (compared lower case); "https://*.example.com"
+// allows the subdomains of example.com; "*" any origin (then credentials must stay false: config/check-edge.ts).
+const corsOrigin = z
+  .string()
+  .refine((s) => s === '*' || ORIGIN_PATTERN.test(s.toLowerCase()), {
+    error: 'an origin is scheme://host[:port] with no path or trailing slash (e.g. https://app.example.com), https://*.example.com for its subdomains, or "*"',
+  });
+export const corsSchema = z.strictObject({
+  origins: z.array(corsOrigin).min(1, { error: 'list at least one origin, e.g. [https://app.example.com], or ["*"]' }),
+  credentials: z.boolean().default(false),
+  methods: z.array(z.string().regex(/^[A-Z]+$/, { error: 'methods are upper case, e.g. GET' })).min(1).optional(),
+  headers: z.array(headerName).optional(),
+  exposeHeaders: z.array(headerName).default([]),
+  maxAge: duration.default('10m'),
+});
+
+// Route `rateLimit` (docs/security.md#rate-limits): a token bucket per client key.
+export const rateLimitSchema = z.strictObject({
+  requests: z.number().int().min(1),
+  per: duration.refine((s) => parseDuration(s) > 0, { error: 'rateLimit.per is a duration above 0, e.g. "1s" or "1m"' }),
+  burst: z.number().int().min(1).optional(),
+  key: z
+    .string()
+    .regex(/^(ip|user|apiKey|header:[!#$%&'*+\-.^_`|~0-9A-Za-z]+)$/, { error: 'rateLimit.key is ip, user, apiKey or header:NAME' })
+    .default('ip'),
+});
+
 export const routeSchema = z.strictObject({
   name: z.string().min(1),
   match: z.strictObject({
@@ -140,6 +168,8 @@ export const routeSchema = z.strictObject({
   rewrite: z.string().startsWith('/').regex(/^[\x21-\x7e]*$/, { error: 'invalid path: printable ASCII without spaces only; percent-encode the rest' }).optional(),
   headers: z.strictObject({ request: headerOps.optional(), response: headerOps.optional() }).optional(),
   websocket: websocketSchema.optional(),
+  cors: corsSchema.optional(),
+  rateLimit: rateLimitSchema.optional(),
   // A high-traffic route logs this share of its successful http_request lines; errors always log.
   log: z.strictObject({ sample: z.number().gt(0, { error: 'log.sample is above 0 (use 0.001 to keep one line in a thousand)' }).max(1).default(1) }).optional(),
 });

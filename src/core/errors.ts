@@ -20,6 +20,7 @@ export const ERRORS = {
   WS_MESSAGE_TOO_BIG:   { status: 413, wsClose: 1009, message: 'message exceeds maxMessageBytes' },
   WS_RATE_LIMITED:      { status: 429, wsClose: 1008, message: 'message rate limit exceeded' },
   WS_TOO_MANY_CONNECTIONS: { status: 429, wsClose: 1008, message: 'too many WebSocket connections from this client' },
+  RATE_LIMITED:         { status: 429, wsClose: 1008, message: 'request rate limit exceeded' },
   WS_ORIGIN_FORBIDDEN:  { status: 403, wsClose: 1008, message: 'Origin not allowed for this WebSocket route' },
   WS_LIFETIME_REACHED:  { status: 500, wsClose: 1008, message: 'connection lifetime reached' },
   WS_TOKEN_EXPIRED:     { status: 401, wsClose: 1008, message: 'the credential that opened this WebSocket expired (closeOnExpiry)' },

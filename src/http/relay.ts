@@ -120,6 +120,7 @@ export class HttpRelay implements ExchangeHandler {
     if (ops !== null) for (const [k, v] of ops.set) out.push(k, v);
     const cookie = this.pool.stickyCookie;
     if (cookie !== null && this.target !== null && this.affinity?.stickyId !== this.target.id) out.push('set-cookie', stickyCookieLine(cookie, this.target.id, this.req));
+    if (this.done !== null) preferMiddlewareHeaders(res, out);
     this.status = statusCode;
     try {
       res.writeHead(statusCode, statusText, out);
@@ -259,4 +260,25 @@ function resOnDrain(this: OwnedRes): void {
 
 function reqOnData(this: OwnedReq, chunk: Buffer): void {
   if (this.relay.countBody(chunk.length)) this.off('data', reqOnData);
+}
+
+// Headers middleware put on the answer (ctx.setResponseHeader: CORS, RateLimit-*) replace the
+// upstream's of the same name, as Context promises; writeHead would otherwise let the upstream's win.
+// Vary is a list: the upstream's entries join ours, so a cache varies on both (RFC 9110 §12.5.5).
+function preferMiddlewareHeaders(res: ServerResponse, out: string[]): void {
+  const names = res.getHeaderNames();
+  if (names.length === 0) return;
+  for (let i = 0; i < out.length; ) {
+    const lower = out[i]!.toLowerCase();
+    if (!names.includes(lower)) {
+      i += 2;
+      continue;
+    }
+    if (lower === 'vary') {
+      const ours = String(res.getHeader('vary'));
+      const theirs = out[i + 1]!.split(',').map((v) => v.trim()).filter((v) => v !== '' && !ours.toLowerCase().split(/\s*,\s*/).includes(v.toLowerCase()));
+      if (theirs.length > 0) res.setHeader('vary', `${ours}, ${theirs.join(', ')}`);
+    }
+    out.splice(i, 2);
+  }
 }

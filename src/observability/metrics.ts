@@ -122,6 +122,7 @@ export class RouteMetrics {
   readonly wsDuration: HistogramChild;
   readonly limitedMessages: CounterChild;
   readonly limitedConnections: CounterChild;
+  readonly limitedHttp: PendingCount;
   constructor(readonly name: string, m: GatewayMetrics) {
     this.wsActiveChild = m.wsActive.labels(name);
     this.wsActive = m.pending(this.wsActiveChild);
@@ -135,6 +136,7 @@ export class RouteMetrics {
     this.wsDuration = m.wsDuration.labels(name);
     this.limitedMessages = m.rateLimited.labels(name, 'ws_message');
     this.limitedConnections = m.rateLimited.labels(name, 'ws_connections');
+    this.limitedHttp = m.pending(m.rateLimited.labels(name, 'http'));
   }
 }
 
@@ -332,7 +334,7 @@ export class GatewayMetrics {
         for (const p of upstreams()) for (const t of p.targets) this.upstreamActive.labels(p.name, t.spec.origin).inc(t.activeTunnels + t.inFlight);
       },
     });
-    this.rateLimited = new Counter({ name: 'wsgate_rate_limited_total', help: 'Rate limits applied: ws_message (tunnel closed 1008), ws_connections (maxPerClient 429)', labelNames: ['route', 'kind'], registers });
+    this.rateLimited = new Counter({ name: 'wsgate_rate_limited_total', help: 'Rate limits applied: ws_message (tunnel closed 1008), ws_connections (maxPerClient 429), http (requests and handshakes refused 429 by the route rateLimit)', labelNames: ['route', 'kind'], registers });
     this.upstreamRequests = new Counter({ name: 'wsgate_upstream_requests_total', help: 'Answers from a target: HTTP response heads and WebSocket handshake answers, by status class', labelNames: ['upstream', 'target', 'status_class'], registers, collect: flush });
     this.upstreamErrors = new Counter({ name: 'wsgate_upstream_errors_total', help: 'Failed exchanges and handshakes with a target: refused (could not connect), timeout, reset, bad_response', labelNames: ['upstream', 'target', 'kind'], registers, collect: flush });
     this.upstreamDuration = new UpstreamDurationMetric(this.targets);
@@ -421,6 +423,10 @@ export class GatewayMetrics {
   wsConnectionsLimited(r: RouteMetrics): void {
     if (!this.enabled) return;
     r.limitedConnections.inc();
+  }
+
+  httpRateLimited(r: RouteMetrics): void {
+    r.limitedHttp.value++;
   }
 
   wsOpened(r: RouteMetrics): void {

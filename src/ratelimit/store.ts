@@ -20,6 +20,9 @@ export interface RateStore {
    * Takes one token from bucket `key` at `nowMs` (the gateway clock). A store in memory answers
    * synchronously; a shared one with a promise, which never rejects: a store that cannot reach its
    * backend answers from a per-instance fallback instead (and reports itself degraded).
+   * A synchronous answer may be one object the store reuses: read it before the next take().
+   * `key` names the route's limit as well as the client (ratelimit/rate-limit.ts), so a bucket
+   * is only ever taken with one spec; a changed limit starts from fresh buckets.
    */
   take(key: string, spec: BucketSpec, nowMs: number): Take | Promise<Take>;
   /** Releases timers and connections. */

@@ -3,9 +3,13 @@
 // limit stores). They run before Gateway.use() middleware, so ctx.identity is set when it runs.
 import type { CompiledConfig, RouteSpec } from '../config/compile.js';
 import type { Clock } from '../core/clock.js';
+import { createCors } from '../cors/cors.js';
 import type { Middleware } from '../middleware/chain.js';
 import type { Logger } from '../observability/log.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { MemoryRateStore } from '../ratelimit/memory-store.js';
+import { RateLimiter } from '../ratelimit/rate-limit.js';
+import type { RateStore } from '../ratelimit/store.js';
 
 // What the edge services may use of the gateway.
 export interface EdgeDeps {
@@ -20,6 +24,8 @@ export class Edge {
   constructor(
     readonly config: CompiledConfig,
     readonly deps: EdgeDeps,
+    // The buckets of every route's rateLimit; null when no route has one.
+    readonly rateStore: RateStore | null,
   ) {}
 
   // The route's built-in middleware in the order it runs: CORS (a preflight is answered before
@@ -36,24 +42,33 @@ export class Edge {
     return out;
   }
 
-  private corsFor(_spec: RouteSpec): Middleware | null {
-    return null;
+  private corsFor(spec: RouteSpec): Middleware | null {
+    return spec.cors === null ? null : createCors(spec.cors);
   }
 
   private authFor(_spec: RouteSpec): Middleware | null {
     return null;
   }
 
-  private rateLimitFor(_spec: RouteSpec): Middleware | null {
-    return null;
+  private rateLimitFor(spec: RouteSpec): Middleware | null {
+    if (spec.rateLimit === null || this.rateStore === null) return null;
+    return new RateLimiter(spec.name, spec.rateLimit, this.rateStore, this.deps.clock, this.deps.prom).middleware;
   }
 
   /** Releases what this config's services hold that the next one did not take over. */
-  close(_next: Edge | null): void {
-    // Nothing held yet.
+  close(next: Edge | null): void {
+    if (this.rateStore !== null && next?.rateStore !== this.rateStore) this.rateStore.close();
   }
 }
 
-export function createEdge(config: CompiledConfig, deps: EdgeDeps, _previous: Edge | null): Edge {
-  return new Edge(config, deps);
+export function createEdge(config: CompiledConfig, deps: EdgeDeps, previous: Edge | null): Edge {
+  return new Edge(config, deps, rateStoreFor(config, deps, previous));
+}
+
+// One store for every route's buckets, carried from config to config: a route whose limit is unchanged
+// keeps its buckets (their names hold the limit: ratelimit/rate-limit.ts). A shared store (Redis)
+// plugs in here.
+function rateStoreFor(config: CompiledConfig, deps: EdgeDeps, previous: Edge | null): RateStore | null {
+  if (!config.routes.some((r) => r.rateLimit !== null)) return null;
+  return previous?.rateStore ?? new MemoryRateStore(deps.clock);
 }

@@ -13,7 +13,8 @@ import { headerString, upstreamRequestHeaders } from '../http/request-headers.js
 import { runChain } from '../middleware/chain.js';
 import { EVENTS } from '../observability/events.js';
 import { UNMATCHED_ROUTE, type RouteMetrics } from '../observability/metrics.js';
-import { METHOD_MISMATCH } from '../routing/matcher.js';
+import { isPreflight } from '../cors/cors.js';
+import { METHOD_MISMATCH, type Matcher } from '../routing/matcher.js';
 import { normalizeRequestPath, pathError, upstreamPath } from '../routing/normalize.js';
 import { hashKeyOf } from '../upstream/balancers/hash.js';
 import { isOverLimit, markAnswered } from './connections.js';
@@ -63,7 +64,7 @@ export function handleRequest(state: ServerState, req: IncomingMessage, res: Ser
   }
   const host = req.headers.host ?? '';
   const method = req.method ?? 'GET';
-  const m = rt.matcher.match(host, path, method);
+  const m = method === 'OPTIONS' && isPreflight(req) ? matchPreflight(rt.matcher, host, path, req) : rt.matcher.match(host, path, method);
   if (m === null) return sendError(res, new GatewayError('ROUTE_NOT_FOUND', `no route for ${method} ${path}`), requestId);
   if (m === METHOD_MISMATCH) {
     const allow = rt.matcher.allowedMethods(host, path).join(', ');
@@ -99,6 +100,15 @@ export function handleRequest(state: ServerState, req: IncomingMessage, res: Ser
       sendError(res, failure, requestId);
     },
   );
+}
+
+// A CORS preflight asks on behalf of the request it announces (Access-Control-Request-Method): the
+// route that would serve that request answers it when it has `cors`, even if its methods omit
+// OPTIONS; otherwise the OPTIONS request is matched like any other.
+function matchPreflight(matcher: Matcher<RouteRuntime>, host: string, path: string, req: IncomingMessage): ReturnType<Matcher<RouteRuntime>['match']> {
+  const actual = matcher.match(host, path, headerString(req.headers['access-control-request-method']) ?? 'GET');
+  if (actual !== null && actual !== METHOD_MISMATCH && actual.value.spec.cors !== null) return actual;
+  return matcher.match(host, path, 'OPTIONS');
 }
 
 // The end of the route: its static answer, or the relay to its upstream. `done` tells middleware
@@ -186,7 +196,8 @@ const HTTP_ANSWERS: ExchangeAnswers = {
   answer(ex, status, body, headers) {
     const res = ex.res!;
     if (res.headersSent) return;
-    res.writeHead(status, flatten(headers, ex.requestId).concat('content-length', String(body.length)));
+    // RFC 9110 §8.6: no Content-Length on a 204 (a CORS preflight's answer) or a 304.
+    res.writeHead(status, status === 204 || status === 304 ? flatten(headers, ex.requestId) : flatten(headers, ex.requestId).concat('content-length', String(body.length)));
     res.end(ex.req.method === 'HEAD' ? undefined : body);
   },
   refuse(ex, err, headers) {
