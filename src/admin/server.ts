@@ -14,6 +14,7 @@ export interface ConnectionFilter {
   readonly path?: string | null;   // a prefix of the client's path
   readonly client?: string | null; // a prefix of the client's address
   readonly limit: number;
+  readonly scope?: 'local' | 'cluster'; // cluster: every instance's, through the shared store
 }
 
 export interface ReloadResult {
@@ -116,6 +117,8 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
   }
   if (path === '/api/connections' && method === 'GET') {
     const limit = Number(url.searchParams.get('limit') ?? 1000);
+    const scope = url.searchParams.get('scope') ?? 'local';
+    if (scope !== 'local' && scope !== 'cluster') return failure('BAD_REQUEST', `scope must be local or cluster, got "${scope}"`);
     return reply(
       200,
       await source.connections({
@@ -124,6 +127,7 @@ async function handle(source: AdminSource, token: string, req: IncomingMessage, 
         path: url.searchParams.get('path'),
         client: url.searchParams.get('client'),
         limit: Number.isInteger(limit) && limit > 0 ? limit : 1000,
+        scope,
       }),
     );
   }

@@ -6,6 +6,7 @@ import { BlockList, isIP } from 'node:net';
 import { parseDuration } from '../core/duration.js';
 import { GatewayError } from '../core/errors.js';
 import { parseSize } from '../core/size.js';
+import { parseRedisUrl, type RedisTarget } from '../store/redis-url.js';
 import { websocketSchema, type GatewayConfig, type RouteConfig, type UpstreamConfig } from './schema.js';
 
 export interface ListenerSpec {
@@ -105,6 +106,11 @@ export interface RouteSpec {
   readonly logSample: number; // 0 < logSample ≤ 1: the share of successful http_request lines logged
 }
 
+// Where instances share state (docs/store.md); null target: `store: memory`, nothing shared.
+export type StoreSpec =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'redis'; readonly target: RedisTarget; readonly keyPrefix: string; readonly timeoutMs: number };
+
 export interface CompiledConfig {
   readonly listeners: readonly ListenerSpec[];
   readonly admin: { readonly host: string; readonly port: number; readonly token: string };
@@ -122,6 +128,7 @@ export interface CompiledConfig {
   };
   readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
   readonly routes: readonly RouteSpec[];
+  readonly store: StoreSpec;
   readonly anomaly: { readonly enabled: boolean; readonly sigma: number; readonly forMs: number; readonly warmupMs: number; readonly windowMs: number; readonly webhook: string | null };
   readonly source: GatewayConfig;
 }
@@ -141,6 +148,14 @@ function compileWebSocket(w: RouteConfig['websocket']): WebSocketSpec {
         : { messages: ws.rateLimit.messages, perMs: parseDuration(ws.rateLimit.per), burst: ws.rateLimit.burst ?? ws.rateLimit.messages },
     maxPerClient: ws.maxPerClient ?? 0,
   };
+}
+
+function compileStore(store: GatewayConfig['store']): StoreSpec {
+  if (store === 'memory') return { kind: 'memory' };
+  const target = parseRedisUrl(store.redis);
+  // The schema checked the URL already; a GatewayConfig built around it still gets a named error.
+  if (typeof target === 'string') throw new GatewayError('CONFIG_INVALID', `store.redis: ${target}`);
+  return { kind: 'redis', target, keyPrefix: store.keyPrefix, timeoutMs: parseDuration(store.timeout) };
 }
 
 function compileTarget(upstream: string, t: UpstreamConfig['targets'][number], index: number): TargetSpec {
@@ -315,6 +330,7 @@ export function compileConfig(config: GatewayConfig): CompiledConfig {
     },
     upstreams,
     routes: config.routes.map(compileRoute),
+    store: compileStore(config.store),
     anomaly: {
       enabled: config.anomaly.enabled,
       sigma: config.anomaly.sigma,

@@ -6,12 +6,16 @@ import type { Clock } from '../core/clock.js';
 import type { Middleware } from '../middleware/chain.js';
 import type { Logger } from '../observability/log.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import type { RateStore } from '../ratelimit/store.js';
 
 // What the edge services may use of the gateway.
 export interface EdgeDeps {
   readonly log: Logger;
   readonly prom: GatewayMetrics;
   readonly clock: Clock;
+  // Buckets every instance shares (`store: { redis }`), owned by the gateway for its lifetime and
+  // kept across reloads; null with `store: memory`, where each rate limit keeps its own buckets.
+  readonly rateStore: RateStore | null;
 }
 
 // One config's services. A reload builds the next from the previous one, so what did not change
