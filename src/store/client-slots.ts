@@ -79,20 +79,21 @@ export class ClientSlots implements SharedCounts {
     );
   }
 
-  // Called for every released slot; only keys this store counted are written.
-  release(clientKey: string): void {
+  // Called for every released slot; only keys this store counted are written. Resolves once written
+  // (or not: Redis down); the registry does not wait for it.
+  release(clientKey: string): Promise<void> {
     const n = this.held.get(clientKey);
-    if (n === undefined) return;
+    if (n === undefined) return Promise.resolve();
     if (n <= 1) this.held.delete(clientKey);
     else this.held.set(clientKey, n - 1);
-    this.write(clientKey, n - 1);
+    return this.write(clientKey, n - 1);
   }
 
   /** On the gateway clock: renews this instance's leases every RENEW_MS (and rewrites its counts). */
-  renew(nowMs: number): void {
-    if (nowMs - this.renewedAtMs < RENEW_MS) return;
+  renew(nowMs: number): Promise<void> {
+    if (nowMs - this.renewedAtMs < RENEW_MS) return Promise.resolve();
     this.renewedAtMs = nowMs;
-    for (const [key, n] of this.held) this.write(key, n);
+    return Promise.all([...this.held].map(([key, n]) => this.write(key, n))).then(ignore);
   }
 
   /** Forces the next renew() to write (after the store came back). */
@@ -109,10 +110,10 @@ export class ClientSlots implements SharedCounts {
     await Promise.allSettled(keys.map((k) => this.conn.run(WRITE, this.keys(k), [this.instanceId, 0, now + LEASE_MS, LEASE_MS])));
   }
 
-  private write(clientKey: string, n: number): void {
-    if (!this.conn.up) return;
+  private write(clientKey: string, n: number): Promise<void> {
+    if (!this.conn.up) return Promise.resolve();
     const now = this.now();
-    this.conn.run(WRITE, this.keys(clientKey), [this.instanceId, n, now + LEASE_MS, LEASE_MS]).catch(ignore);
+    return this.conn.run(WRITE, this.keys(clientKey), [this.instanceId, n, now + LEASE_MS, LEASE_MS]).then(ignore, ignore);
   }
 
   // A hash tag ({…}) keeps both keys in one Cluster slot; the client key (an address or a user id,

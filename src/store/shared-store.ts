@@ -82,7 +82,7 @@ export class SharedStore implements Sweepable {
     } else {
       void this.directory.publish(nowMs);
     }
-    this.slots.renew(nowMs);
+    void this.slots.renew(nowMs);
   }
 
   /** Every instance's connections: each is asked to publish first, then all entries are read. Null while down. */

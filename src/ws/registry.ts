@@ -17,11 +17,12 @@ export interface TunnelReporter {
   reportTunnel(tunnel: WsTunnel): void;
 }
 
-// maxPerClient counted across instances (store/client-slots.ts with `store: { redis }`). reserve()
-// never rejects: a store that cannot answer in time resolves true, and the local count decides.
+// maxPerClient counted across instances (store/client-slots.ts with `store: { redis }`). Neither
+// promise rejects: a store that cannot answer in time resolves true, and the local count decides;
+// a release is written in the background (nobody waits for it).
 export interface SharedCounts {
   reserve(clientKey: string, max: number): Promise<boolean>;
-  release(clientKey: string): void;
+  release(clientKey: string): Promise<void>;
 }
 
 export class TunnelRegistry implements Sweepable {
@@ -70,7 +71,7 @@ export class TunnelRegistry implements Sweepable {
     const n = (this.perClient.get(clientKey) ?? 1) - 1;
     if (n <= 0) this.perClient.delete(clientKey);
     else this.perClient.set(clientKey, n);
-    this.shared?.release(clientKey);
+    if (this.shared !== null) void this.shared.release(clientKey);
   }
 
   add(tunnel: WsTunnel): void {
