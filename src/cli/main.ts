@@ -13,8 +13,9 @@ commands:
   demo [--port N] [--admin HOST:PORT]
                          run the built-in demo: gateway + embedded upstreams + page
                          (also what \`start\` runs when there is no config file)
-  connections [--admin URL] [--route R] [--user U] [--limit N] [--watch]
+  connections [--admin URL] [--route R] [--user U] [--limit N] [--watch] [--scope cluster]
                          list live WebSocket connections (admin API; WSGATE_ADMIN_TOKEN if set);
+                         --scope cluster lists every instance's (with a Redis store);
                          --watch refreshes every second like \`top\`, busiest (messages/s) first;
                          q or Ctrl-C quits
   status [--admin URL]   one-screen summary: routes, upstream targets and their health, open
@@ -33,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     const { benchCommand } = await import('./bench/command.js');
     return benchCommand(rest);
   }
-  let values: { config?: string | undefined; workers?: string | undefined; port?: string | undefined; admin?: string | undefined; route?: string | undefined; user?: string | undefined; limit?: string | undefined; watch?: boolean | undefined; help?: boolean | undefined };
+  let values: { config?: string | undefined; workers?: string | undefined; port?: string | undefined; admin?: string | undefined; route?: string | undefined; user?: string | undefined; limit?: string | undefined; scope?: string | undefined; watch?: boolean | undefined; help?: boolean | undefined };
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
         route: { type: 'string' },
         user: { type: 'string' },
         limit: { type: 'string' },
+        scope: { type: 'string' },
         watch: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -77,7 +79,11 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`wsgate connections: --limit must be a positive integer, got "${values.limit}"\n`);
         return 1;
       }
-      const filter = { route: values.route, user: values.user, limit: values.limit };
+      if (values.scope !== undefined && values.scope !== 'local' && values.scope !== 'cluster') {
+        process.stderr.write(`wsgate connections: --scope is local or cluster, got "${values.scope}"\n`);
+        return 1;
+      }
+      const filter = { route: values.route, user: values.user, limit: values.limit, scope: values.scope };
       if (values.watch === true) {
         const { watchCommand } = await import('./watch.js');
         return watchCommand(values.admin, filter);

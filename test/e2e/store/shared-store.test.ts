@@ -2,6 +2,7 @@
 // connection list, an operator's close reaching the instance that holds the socket, and Redis
 // dying and coming back mid-test without a request failing because of it.
 import { expect, test } from 'vitest';
+import { runCli } from '../../helpers/cli.js';
 import { closed, expectEcho, openWs, rawHttp } from '../../helpers/clients.js';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { jsonOf } from '../../helpers/http.js';
@@ -83,6 +84,20 @@ test('the cluster list merges every instance, each connection with the instance 
   const one = await adminJson<ConnectionView>(a, `/api/connections/${byPath.get('/feed/on-b')!.id}`);
   expect(one).toMatchObject({ status: 200, body: { route: 'feed', path: '/feed/on-b' } });
   expect((await adminJson(a, '/api/connections?scope=everywhere')).status).toBe(400);
+});
+
+test('wsgate connections --scope cluster lists both instances\' connections with the instance of each', async () => {
+  const redis = await startRedis();
+  const [a, b] = await twoInstances(redis.url);
+  await openWs(a.wsUrl('/chat/on-a'));
+  await openWs(b.wsUrl('/chat/on-b'));
+  const ids = (await adminJson<ClusterConnectionList>(a, '/api/connections?scope=cluster')).body.connections.map((c) => [c.id, c.instance!]);
+  const out = await runCli(['connections', '--admin', a.adminUrl(''), '--scope', 'cluster']);
+  expect(out.code).toBe(0);
+  const lines = out.stdout.trim().split('\n');
+  expect(lines[0]).toMatch(/^ID\s+ROUTE\s+USER\s+CLIENT\s+AGE\s+MSGS IN\s+MSGS OUT\s+INSTANCE$/);
+  for (const [id, instance] of ids) expect(lines.some((l) => l.startsWith(id!) && l.endsWith(instance!))).toBe(true);
+  expect(lines.at(-1)).toBe('2 shown, 2 live on 2 instances');
 });
 
 test('DELETE on instance A closes a socket instance B holds, with the code and reason asked for', async () => {
