@@ -66,8 +66,9 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
-// RFC 6455 §7.4: what an operator may send; 1000 and 4000-4999 are also fine.
-function validOperatorCode(code: number): boolean {
+// RFC 6455 §7.4: what an operator may send; 1000 and 4000-4999 are also fine. Also checked on a
+// close asked by another instance (a shared store), which arrives without passing through here.
+export function validOperatorCode(code: number): boolean {
   return code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1012 || code === 1013 || (code >= 3000 && code <= 4999);
 }
 

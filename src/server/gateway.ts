@@ -4,7 +4,7 @@
 // http-ingress.ts and ws-ingress.ts, wired to the listeners by ServerState.
 import type { AddressInfo } from 'node:net';
 import { clusterConnectionList, connectionList, connectionView, redactConfig, routeViews, upstreamViews, type ClusterConnectionList, type ConnectionList, type ConnectionView, type RouteView, type UpstreamView } from '../admin/views.js';
-import { createAdminServer, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
+import { createAdminServer, validOperatorCode, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
 import { parseConfig } from '../config/check.js';
 import { compileConfig, configHash, type CompiledConfig } from '../config/compile.js';
 import type { GatewayConfigInput } from '../config/schema.js';
@@ -75,7 +75,8 @@ export class Gateway {
       compiled.store.kind === 'redis'
         ? new SharedStore(compiled.store, { log: this.log, prom, now: () => clock.nowMs }, {
             snapshot: () => connectionList(this.state.registry.list(ALL_CONNECTIONS), this.state.registry.size),
-            close: (id, code, reason) => this.closeLocal(id, code, reason),
+            // Another instance asks: the same bounds as DELETE /api/connections/:id here (RFC 6455 §5.5: 123 bytes).
+            close: (id, code, reason) => validOperatorCode(code) && Buffer.byteLength(reason) <= 123 && this.closeLocal(id, code, reason),
           })
         : null;
     const edge = createEdge(compiled, { log: this.log, prom, clock, rateStore: this.store?.rates ?? null }, null);

@@ -18,7 +18,10 @@ import { StoreConnection } from './redis-connection.js';
 // While down, a PING at most this often decides when Redis is trusted again.
 const PROBE_MS = 1_000;
 
-/** What the store needs of its gateway: the local connection list, and closing a local connection. */
+/**
+ * What the store needs of its gateway: the local connection list, and closing a local connection
+ * (true when it was here); the close is asked over Redis, so it checks the code and reason itself.
+ */
 export interface LocalConnections {
   snapshot(): Summaries;
   close(id: string, code: number, reason: string): boolean;
@@ -113,8 +116,6 @@ export class SharedStore implements Sweepable {
       await this.directory.publish(this.deps.now(), true);
       return true;
     }
-    // The same bounds as DELETE /api/connections/:id on this instance (RFC 6455 §7.4, §5.5).
-    if (!Number.isInteger(ask.code) || ask.code < 1000 || ask.code > 4999 || Buffer.byteLength(ask.reason) > 123) return false;
     return this.local.close(ask.id, ask.code, ask.reason);
   }
 }

@@ -6,8 +6,8 @@ import { runCli } from '../../helpers/cli.js';
 import { closed, expectEcho, openWs, rawHttp } from '../../helpers/clients.js';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { jsonOf } from '../../helpers/http.js';
-import { startRedis } from '../../helpers/redis.js';
-import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
+import { openStoreConnection, startRedis } from '../../helpers/redis.js';
+import { startHttpUpstream, startRawUpstream, startWsEcho } from '../../helpers/servers.js';
 import { handshakeRequest } from '../../helpers/ws.js';
 import type { GatewayConfig } from '../../../src/index.js';
 import type { ClusterConnectionList, ConnectionList, ConnectionView } from '../../../src/admin/views.js';
@@ -155,4 +155,31 @@ test('a gateway whose Redis is down at start starts anyway, reports degraded and
   expect(await fetch(gw.adminUrl('/metrics')).then((r) => r.text())).toMatch(/^wsgate_store_up 0$/m);
   await redis.start();
   await gw.waitForLog((l) => l.event === 'store_up');
+});
+
+test('a "Redis" that answers garbage degrades the store and nothing else', async () => {
+  const liar = await startRawUpstream((socket) => {
+    socket.on('data', () => socket.write('HTTP/1.1 400 Bad Request\r\n\r\n\x00\xff'));
+  });
+  const gw = await startGateway(await config(`redis://127.0.0.1:${liar.port}`, 1));
+  expect(await gw.waitForLog((l) => l.event === 'store_degraded')).toMatchObject({ level: 'warn' });
+  expect((await fetch(gw.url('/api/x'))).status).toBe(200);
+  await expectEcho(await openWs(gw.wsUrl('/chat/1')), 'still here');
+  expect((await handshakeStatus(gw, '/chat/2')).status).toBe(429); // counted locally
+  expect(gw.logs.filter((l) => l.event === 'store_up')).toHaveLength(0);
+});
+
+test('a close asked by another instance is held to the operator codes: 1006 never goes on the wire', async () => {
+  const redis = await startRedis();
+  const [a, b] = await twoInstances(redis.url);
+  const ws = await openWs(b.wsUrl('/chat/x'));
+  const [{ id }] = (await adminJson<ConnectionList>(b, '/api/connections')).body.connections as [ConnectionView];
+  // What DELETE would refuse with 400 on A, a forged ask asks of B directly.
+  const forged = await openStoreConnection(redis.url);
+  await forged.conn.command((c) => c.publish('wsgate:ask', JSON.stringify({ req: 'r1', from: 'intruder', op: 'kick', id, code: 1006, reason: 'x' })));
+  await forged.conn.command((c) => c.publish('wsgate:ask', 'not json'));
+  // B still holds it; a valid close through A then reaches it.
+  const closing = closed(ws);
+  expect((await adminJson(a, `/api/connections/${id}`, 'DELETE')).status).toBe(202);
+  expect(await closing).toEqual({ code: 1008, reason: 'closed by operator' });
 });
