@@ -183,3 +183,22 @@ test('a close asked by another instance is held to the operator codes: 1006 neve
   expect((await adminJson(a, `/api/connections/${id}`, 'DELETE')).status).toBe(202);
   expect(await closing).toEqual({ code: 1008, reason: 'closed by operator' });
 });
+
+test('a slow Redis holds no handshake: it is admitted on the local count while Redis is still busy, then the store recovers', async () => {
+  const redis = await startRedis();
+  const [a] = await twoInstances(redis.url, 1);
+  const blocker = await openStoreConnection(redis.url, { timeoutMs: 5_000 });
+  let redisBusy = true;
+  // A script that spins for 800 ms: Redis answers nobody meanwhile.
+  const busy = blocker.conn
+    .command((c) => c.eval("local s = redis.call('TIME'); local t0 = s[1] * 1000 + s[2] / 1000; repeat local n = redis.call('TIME') until n[1] * 1000 + n[2] / 1000 - t0 > 800; return 1", 0))
+    .then(() => {
+      redisBusy = false;
+    });
+  const ws = await openWs(a.wsUrl('/chat/while-busy'));
+  expect(redisBusy).toBe(true); // the 101 came while Redis was still spinning
+  await expectEcho(ws, 'not held');
+  expect(await a.waitForLog((l) => l.event === 'store_degraded')).toMatchObject({ level: 'warn' });
+  await busy;
+  await a.waitForLog((l) => l.event === 'store_up' && l.recovered === true);
+});
