@@ -42,6 +42,7 @@ export class StoreConnection {
   private subscriber: Client | null = null;
   private state = STARTING;
   private probing = false;
+  private subscribed = false;
   private closed = false;
   private onMessage: ((channel: string, message: string) => void) | null = null;
 
@@ -76,7 +77,13 @@ export class StoreConnection {
     this.subscriber = sub;
     sub.on('error', ignore); // the command connection reports the state
     sub.on('message', (channel: string, message: string) => this.onMessage?.(channel, message));
-    sub.subscribe(...channels).catch(ignore);
+    // Up waits for the first SUBSCRIBE, so an instance that says store_up hears asks at once. A
+    // refused one (an ACL without channel rights) still lets commands through: kicks then time out.
+    const subscribed = (): void => {
+      this.subscribed = true;
+      this.probe();
+    };
+    sub.subscribe(...channels).then(subscribed, subscribed);
     client.connect().catch((err: unknown) => this.failed(err as Error));
     sub.connect().catch(ignore);
   }
@@ -122,7 +129,7 @@ export class StoreConnection {
   /** Once a second while down (the gateway clock), and on each (re)connect: a PING that answers in time brings the store back. */
   probe(): void {
     const client = this.client;
-    if (this.closed || this.probing || client === null || this.state === UP) return;
+    if (this.closed || this.probing || client === null || this.state === UP || !this.subscribed) return;
     if (client.status !== 'ready') return;
     this.probing = true;
     client.ping().then(
