@@ -102,7 +102,7 @@ export async function openStoreConnection(url: string, options: { timeoutMs?: nu
   const prom = new GatewayMetrics({ defaultMetrics: false, upstreams: () => [], tunnels: () => [], wsRoutes: () => [] });
   const target = parseRedisUrl(url);
   if (typeof target === 'string') throw new Error(target);
-  const conn = new StoreConnection({ target, timeoutMs: options.timeoutMs ?? 200 }, pino({ level: 'info' }, sink), prom);
+  const conn = new StoreConnection({ target, timeoutMs: options.timeoutMs ?? 1000 }, pino({ level: 'info' }, sink), prom);
   onTestFinished(() => conn.close());
   await conn.open(options.channels ?? [], options.onMessage ?? (() => undefined));
   if (options.waitUp !== false) await waitForLog((l) => l.event === 'store_up');

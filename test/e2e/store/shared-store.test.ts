@@ -12,11 +12,12 @@ import { handshakeRequest } from '../../helpers/ws.js';
 import type { GatewayConfig } from '../../../src/index.js';
 import type { ClusterConnectionList, ConnectionList, ConnectionView } from '../../../src/admin/views.js';
 
-async function config(redisUrl: string, maxPerClient = 100): Promise<GatewayConfig> {
+// A generous store.timeout by default: a loaded test machine must not look like a slow Redis.
+async function config(redisUrl: string, maxPerClient = 100, timeout = '1s'): Promise<GatewayConfig> {
   const echo = await startWsEcho();
   const api = await startHttpUpstream((_req, res) => res.end('ok'));
   return {
-    store: { redis: redisUrl },
+    store: { redis: redisUrl, timeout },
     upstreams: { realtime: { targets: [{ url: echo.url }] }, api: { targets: [{ url: api.url }] } },
     routes: [
       { name: 'chat', match: { path: '/chat/*' }, upstream: 'realtime', websocket: { maxPerClient } },
@@ -27,8 +28,8 @@ async function config(redisUrl: string, maxPerClient = 100): Promise<GatewayConf
 }
 
 // Two instances of one config; resolves once both reached Redis.
-async function twoInstances(redisUrl: string, maxPerClient?: number): Promise<[TestGateway, TestGateway]> {
-  const cfg = await config(redisUrl, maxPerClient);
+async function twoInstances(redisUrl: string, maxPerClient?: number, timeout?: string): Promise<[TestGateway, TestGateway]> {
+  const cfg = await config(redisUrl, maxPerClient, timeout);
   const gws = await Promise.all([startGateway(cfg), startGateway(cfg)]);
   await Promise.all(gws.map((g) => g.waitForLog((l) => l.event === 'store_up')));
   return gws;
@@ -186,10 +187,10 @@ test('a close asked by another instance is held to the operator codes: 1006 neve
 
 test('a slow Redis holds no handshake: it is admitted on the local count while Redis is still busy, then the store recovers', async () => {
   const redis = await startRedis();
-  const [a] = await twoInstances(redis.url, 1);
+  const [a] = await twoInstances(redis.url, 1, '100ms');
   const blocker = await openStoreConnection(redis.url, { timeoutMs: 5_000 });
   let redisBusy = true;
-  // A script that spins for 800 ms: Redis answers nobody meanwhile.
+  // A script that spins for 800 ms, far beyond store.timeout (100 ms): Redis answers nobody meanwhile.
   const busy = blocker.conn
     .command((c) => c.eval("local s = redis.call('TIME'); local t0 = s[1] * 1000 + s[2] / 1000; repeat local n = redis.call('TIME') until n[1] * 1000 + n[2] / 1000 - t0 > 800; return 1", 0))
     .then(() => {
