@@ -16,6 +16,7 @@ export interface ConnectionFilter {
   readonly path?: string | null;   // a prefix of the client's path
   readonly client?: string | null; // a prefix of the client's address
   readonly limit: number;
+  readonly scope?: 'local' | 'cluster'; // cluster: every instance's, through the shared store
 }
 
 export interface ReloadResult {
@@ -69,8 +70,9 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
-// RFC 6455 §7.4: what an operator may send; 1000 and 4000-4999 are also fine.
-function validOperatorCode(code: number): boolean {
+// RFC 6455 §7.4: what an operator may send; 1000 and 4000-4999 are also fine. Also checked on a
+// close asked by another instance (a shared store), which arrives without passing through here.
+export function validOperatorCode(code: number): boolean {
   return code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1012 || code === 1013 || (code >= 3000 && code <= 4999);
 }
 
@@ -132,6 +134,8 @@ async function handle(source: AdminSource, token: string, streams: EventStreams,
   }
   if (path === '/api/connections' && method === 'GET') {
     const limit = Number(url.searchParams.get('limit') ?? 1000);
+    const scope = url.searchParams.get('scope') ?? 'local';
+    if (scope !== 'local' && scope !== 'cluster') return failure('BAD_REQUEST', `scope must be local or cluster, got "${scope}"`);
     return reply(
       200,
       await source.connections({
@@ -140,6 +144,7 @@ async function handle(source: AdminSource, token: string, streams: EventStreams,
         path: url.searchParams.get('path'),
         client: url.searchParams.get('client'),
         limit: Number.isInteger(limit) && limit > 0 ? limit : 1000,
+        scope,
       }),
     );
   }

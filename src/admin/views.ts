@@ -2,6 +2,9 @@
 // with their targets, live connections, the config with secrets redacted; and how a cluster
 // primary merges its workers' views into one. Typed here once: the tests read these shapes too.
 import type { CompiledConfig, WebSocketSpec } from '../config/compile.js';
+import type { ConnectionFilter } from './server.js';
+import type { InstanceSummaries } from '../store/connection-directory.js';
+import { redactRedisUrl } from '../store/redis-url.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { WsTunnel } from '../ws/tunnel.js';
 
@@ -53,11 +56,20 @@ export interface ConnectionView {
   bytesIn: number;
   bytesOut: number;
   worker?: number;       // with workers: which one holds it
+  instance?: string;     // with scope=cluster: the instance that holds it (docs/store.md)
 }
 
 export interface ConnectionList {
   connections: ConnectionView[];
   total: number;         // live connections before filter and limit
+}
+
+// GET /api/connections?scope=cluster: every instance's connections through the shared store.
+export interface ClusterConnectionList extends ConnectionList {
+  scope: 'cluster';
+  // Each instance listed, with how many connections it holds and when it last published them.
+  instances: { instance: string; total: number; publishedAt: string | null }[];
+  complete: boolean;     // false: the store did not answer, only this instance's connections are listed
 }
 
 export function routeViews(config: CompiledConfig, middlewareCount: (route: string) => number): RouteView[] {
@@ -125,7 +137,9 @@ export function redactConfig(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEYS.has(k.toLowerCase()) && typeof v === 'string' && v !== '' ? '[redacted]' : redactConfig(v);
+    // store.redis: the URL stays readable, its password does not.
+    if (k === 'redis' && typeof v === 'string') out[k] = redactRedisUrl(v);
+    else out[k] = SECRET_KEYS.has(k.toLowerCase()) && typeof v === 'string' && v !== '' ? '[redacted]' : redactConfig(v);
   }
   return out;
 }
@@ -176,4 +190,34 @@ export function mergeConnections(answers: readonly { worker: number; list: Conne
   const all = answers.flatMap(({ worker, list }) => list.connections.map((c) => ({ ...c, worker })));
   all.sort((a, b) => (a.openedAt < b.openedAt ? -1 : a.openedAt > b.openedAt ? 1 : 0));
   return { connections: all.slice(0, limit), total: answers.reduce((sum, a) => sum + a.list.total, 0) };
+}
+
+// ---- the cluster view (`store: { redis }`) -------------------------------------------------------
+
+// The filters of GET /api/connections, applied to another instance's published views.
+function matches(c: ConnectionView, filter: ConnectionFilter): boolean {
+  if (filter.route !== null && c.route !== filter.route) return false;
+  if (filter.user !== null && c.user !== filter.user) return false;
+  if (filter.path != null && !c.path.startsWith(filter.path)) return false;
+  if (filter.client != null && !c.client.startsWith(filter.client)) return false;
+  return true;
+}
+
+/**
+ * This instance's live list (already filtered) with every other instance's published one, each
+ * connection with its `instance`, oldest first; `limit` applies after the merge. `others` null:
+ * the store did not answer (`complete: false`).
+ */
+export function clusterConnectionList(local: { instance: string; list: ConnectionList }, others: readonly InstanceSummaries[] | null, filter: ConnectionFilter): ClusterConnectionList {
+  const all: ConnectionView[] = local.list.connections.map((c) => ({ ...c, instance: local.instance }));
+  const instances: ClusterConnectionList['instances'] = [{ instance: local.instance, total: local.list.total, publishedAt: null }];
+  let total = local.list.total;
+  for (const o of others ?? []) {
+    if (o.instance === local.instance) continue; // our own entry is older than the live list
+    instances.push({ instance: o.instance, total: o.total, publishedAt: o.publishedAt });
+    total += o.total;
+    for (const c of o.connections as ConnectionView[]) if (matches(c, filter)) all.push({ ...c, instance: o.instance });
+  }
+  all.sort((a, b) => (a.openedAt < b.openedAt ? -1 : a.openedAt > b.openedAt ? 1 : 0));
+  return { scope: 'cluster', connections: all.slice(0, filter.limit), total, instances, complete: others !== null };
 }

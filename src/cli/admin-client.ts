@@ -11,6 +11,7 @@ export interface ConnectionView {
   user: string | null;
   client: string;
   path?: string | null;  // newer gateways only
+  instance?: string;     // with --scope cluster
   openedAt: string;
   messagesIn: number;
   messagesOut: number;
@@ -22,6 +23,7 @@ export interface ConnectionFilter {
   route?: string | undefined;
   user?: string | undefined;
   limit?: string | undefined;
+  scope?: string | undefined; // cluster: every instance's connections (a Redis store)
 }
 
 function adminHeaders(): Record<string, string> {
@@ -56,12 +58,14 @@ export function formatAge(ms: number): string {
 }
 
 export function connectionsTable(list: readonly ConnectionView[], nowMs: number): string {
-  const rows = [['ID', 'ROUTE', 'USER', 'CLIENT', 'AGE', 'MSGS IN', 'MSGS OUT']];
+  // The cluster view names the instance holding each connection, in a last column.
+  const cluster = list.some((c) => c.instance !== undefined);
+  const rows = [['ID', 'ROUTE', 'USER', 'CLIENT', 'AGE', 'MSGS IN', 'MSGS OUT', ...(cluster ? ['INSTANCE'] : [])]];
   for (const c of list) {
-    rows.push([c.id, c.route, c.user ?? '-', c.client, formatAge(nowMs - Date.parse(c.openedAt)), String(c.messagesIn), String(c.messagesOut)]);
+    rows.push([c.id, c.route, c.user ?? '-', c.client, formatAge(nowMs - Date.parse(c.openedAt)), String(c.messagesIn), String(c.messagesOut), ...(cluster ? [c.instance ?? '-'] : [])]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i >= 5 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return rows.map((r) => r.map((cell, i) => (i >= 5 && i <= 6 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
 export function connectionsPath(filter: ConnectionFilter): string {
@@ -69,6 +73,7 @@ export function connectionsPath(filter: ConnectionFilter): string {
   if (filter.route !== undefined) q.set('route', filter.route);
   if (filter.user !== undefined) q.set('user', filter.user);
   if (filter.limit !== undefined) q.set('limit', filter.limit);
+  if (filter.scope !== undefined) q.set('scope', filter.scope);
   return `/api/connections${q.size > 0 ? `?${q}` : ''}`;
 }
 
@@ -80,8 +85,10 @@ export async function connectionsCommand(admin: string | undefined, filter: Conn
       process.stderr.write(`wsgate connections: ${target} answered ${status}: ${errorLine(body)}\n`);
       return 1;
     }
-    const { connections, total } = body as { connections: ConnectionView[]; total: number };
-    process.stdout.write(`${connectionsTable(connections, Date.now())}\n${connections.length} shown, ${total} live\n`);
+    const { connections, total, instances, complete } = body as { connections: ConnectionView[]; total: number; instances?: unknown[]; complete?: boolean };
+    const across = instances === undefined ? '' : ` on ${instances.length} instance${instances.length === 1 ? '' : 's'}`;
+    process.stdout.write(`${connectionsTable(connections, Date.now())}\n${connections.length} shown, ${total} live${across}\n`);
+    if (complete === false) process.stderr.write('wsgate connections: the shared store did not answer: only this instance\'s connections are listed\n');
     return 0;
   } catch (err) {
     process.stderr.write(`wsgate connections: cannot reach the admin API at ${target}: ${(err as Error).message}\n`);

@@ -98,9 +98,9 @@ ${HELP_LINE}`,
     },
   },
   connections: {
-    synopsis: 'connections [--admin URL] [--route R] [--user U] [--limit N] [--watch]',
-    summary: 'list live WebSocket connections (admin API; WSGATE_ADMIN_TOKEN if set);\n--watch refreshes every second like `top`, busiest (messages/s) first',
-    help: `usage: wsgate connections [--admin URL] [--route R] [--user U] [--limit N] [--watch]
+    synopsis: 'connections [--admin URL] [--route R] [--user U] [--limit N] [--watch] [--scope cluster]',
+    summary: 'list live WebSocket connections (admin API; WSGATE_ADMIN_TOKEN if set);\n--scope cluster lists every instance\'s (with a Redis store);\n--watch refreshes every second like `top`, busiest (messages/s) first',
+    help: `usage: wsgate connections [--admin URL] [--route R] [--user U] [--limit N] [--watch] [--scope cluster]
 
 Lists the gateway's live WebSocket connections as a table: id, route, user, client, upstream
 target, age, messages and bytes each way.
@@ -108,6 +108,8 @@ target, age, messages and bytes each way.
 ${ADMIN_OPTION.text}      --route R          only connections of route R
       --user U           only connections of user U
       --limit N          at most N connections
+      --scope cluster    every instance's connections, through the shared Redis store
+                         (an INSTANCE column; a warning when an instance did not answer)
       --watch            refresh every second like \`top\`, busiest (messages/s) first; q or
                          Ctrl-C quits (plain snapshots when stdout is not a terminal)
 ${HELP_LINE}`,
@@ -116,6 +118,7 @@ ${HELP_LINE}`,
       route: { type: 'string' },
       user: { type: 'string' },
       limit: { type: 'string' },
+      scope: { type: 'string' },
       watch: { type: 'boolean' },
     },
     async run(v) {
@@ -124,7 +127,12 @@ ${HELP_LINE}`,
         process.stderr.write(`wsgate connections: --limit must be a positive integer, got "${limit}"\n`);
         return 1;
       }
-      const filter = { route: str(v.route), user: str(v.user), limit };
+      const scope = str(v.scope);
+      if (scope !== undefined && scope !== 'local' && scope !== 'cluster') {
+        process.stderr.write(`wsgate connections: --scope is local or cluster, got "${scope}"\n`);
+        return 1;
+      }
+      const filter = { route: str(v.route), user: str(v.user), limit, scope };
       if (v.watch === true) {
         const { watchCommand } = await import('./watch.js');
         return watchCommand(str(v.admin), filter);

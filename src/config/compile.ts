@@ -8,6 +8,7 @@ import { parseSize } from '../core/size.js';
 import { listenerCertFiles, readCa, readCertPair, type ServerCert } from './check-tls.js';
 import type { Problem } from './load.js';
 import { OriginList } from '../cors/origins.js';
+import { parseRedisUrl, type RedisTarget } from '../store/redis-url.js';
 import { websocketSchema, type GatewayConfig, type RouteConfig, type UpstreamConfig } from './schema.js';
 
 export type { ServerCert };
@@ -144,6 +145,11 @@ export interface RouteSpec {
   readonly logSample: number; // 0 < logSample ≤ 1: the share of successful http_request lines logged
 }
 
+// Where instances share state (docs/store.md); null target: `store: memory`, nothing shared.
+export type StoreSpec =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'redis'; readonly target: RedisTarget; readonly keyPrefix: string; readonly timeoutMs: number };
+
 export interface CompiledConfig {
   readonly listeners: readonly ListenerSpec[];
   readonly admin: { readonly host: string; readonly port: number; readonly token: string };
@@ -161,6 +167,7 @@ export interface CompiledConfig {
   };
   readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
   readonly routes: readonly RouteSpec[];
+  readonly store: StoreSpec;
   readonly anomaly: { readonly enabled: boolean; readonly sigma: number; readonly forMs: number; readonly warmupMs: number; readonly windowMs: number; readonly webhook: string | null };
   readonly metrics: { readonly enabled: boolean };
   readonly source: GatewayConfig;
@@ -184,6 +191,14 @@ function compileWebSocket(w: RouteConfig['websocket'], cors: RouteConfig['cors']
         : { messages: ws.rateLimit.messages, perMs: parseDuration(ws.rateLimit.per), burst: ws.rateLimit.burst ?? ws.rateLimit.messages },
     maxPerClient: ws.maxPerClient ?? 0,
   };
+}
+
+function compileStore(store: GatewayConfig['store']): StoreSpec {
+  if (store === 'memory') return { kind: 'memory' };
+  const target = parseRedisUrl(store.redis);
+  // The schema checked the URL already; a GatewayConfig built around it still gets a named error.
+  if (typeof target === 'string') throw new GatewayError('CONFIG_INVALID', `store.redis: ${target}`);
+  return { kind: 'redis', target, keyPrefix: store.keyPrefix, timeoutMs: parseDuration(store.timeout) };
 }
 
 function compileTarget(upstream: string, t: UpstreamConfig['targets'][number], index: number, tls: TlsClientOptions): TargetSpec {
@@ -407,6 +422,7 @@ export function compileConfig(config: GatewayConfig): CompiledConfig {
     },
     upstreams,
     routes: config.routes.map(compileRoute),
+    store: compileStore(config.store),
     anomaly: {
       enabled: config.anomaly.enabled,
       sigma: config.anomaly.sigma,

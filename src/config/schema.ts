@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { parseSize } from '../core/size.js';
 import { ORIGIN_PATTERN } from '../cors/origins.js';
+import { parseRedisUrl } from '../store/redis-url.js';
 
 const duration = z.string().refine((s) => !Number.isNaN(parseDuration(s)), {
   error: 'invalid duration: write a number and a unit with no space, e.g. "500ms", "30s", "5m", "1h"',
@@ -223,7 +224,22 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().default(true),
     })
     .prefault({}),
-  store: z.literal('memory', { error: 'only "memory" is available in this version' }).default('memory'),
+  // What instances share (docs/store.md): 'memory' shares nothing; a Redis store shares rate limits,
+  // maxPerClient counts, the connection list and operator kicks. Read at start (a change needs a restart).
+  store: z
+    .union([
+      z.literal('memory'),
+      z.strictObject({
+        redis: z.string().superRefine((url, ctx) => {
+          const target = parseRedisUrl(url);
+          if (typeof target === 'string') ctx.addIssue({ code: 'custom', message: target });
+        }),
+        keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, { error: 'keyPrefix holds letters, digits and : _ . - (1 to 64), e.g. "wsgate:"' }).default('wsgate:'),
+        // How long a request may wait on Redis before it is counted locally instead.
+        timeout: duration.refine((s) => parseDuration(s) >= 5 && parseDuration(s) <= 5000, { error: 'store.timeout is between 5ms and 5s (default 100ms)' }).default('100ms'),
+      }),
+    ], { error: 'store is "memory" or { redis: "redis://host:6379" }' })
+    .default('memory'),
   upstreams: z.record(z.string(), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),
 });

@@ -13,6 +13,8 @@ export const EVENTS = {
   ERROR: 'error',
   ANOMALY: 'anomaly',
   ANOMALY_WEBHOOK: 'anomaly_webhook',
+  STORE_DEGRADED: 'store_degraded', // the shared store stopped answering: limits count per instance
+  STORE_UP: 'store_up',             // it answers (first connect, or back after store_degraded)
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

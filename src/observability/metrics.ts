@@ -287,6 +287,7 @@ export class GatewayMetrics {
   readonly upstreamDuration: UpstreamDurationMetric;
   readonly buildInfo: Gauge;
   readonly anomalyActive: Gauge;
+  private storeUpGauge: Gauge | null = null; // registered by a shared store only (`store: { redis }`)
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly targets = new Map<string, TargetMetrics>();
   private readonly pendingCounts: PendingCount[] = [];
@@ -343,6 +344,13 @@ export class GatewayMetrics {
     this.buildInfo.labels(VERSION, process.versions.node).set(1);
     this.anomalyActive = new Gauge({ name: 'wsgate_anomaly_active', help: 'A signal of a route deviates from its baseline (1) or came back (0): new_connections, abnormal_closes, http_5xx, http_p99', labelNames: ['route', 'signal'], registers, aggregator: 'max' }); // with workers: 1 when any worker sees it
     if (options.defaultMetrics && this.enabled) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** wsgate_store_up: whether the shared store answers (1) or limits count per instance (0). */
+  storeUp(up: boolean): void {
+    // Absent with `store: memory`: there is nothing that could be down.
+    this.storeUpGauge ??= new Gauge({ name: 'wsgate_store_up', help: 'Whether the shared store (Redis) answers (1), or limits, counts and kicks fall back to this instance alone (0)', registers: [this.registry], aggregator: 'min' }); // with workers: 0 when any worker lost it
+    this.storeUpGauge.set(up ? 1 : 0);
   }
 
   pending(child: CounterChild | GaugeChild): PendingCount {

@@ -37,11 +37,12 @@ export class MemoryRateStore implements RateStore, Sweepable {
   private readonly result = new TakeResult();
   private nextSweepMs = 0;
 
+  // Without a clock (the Redis store's fallback) nothing sweeps: `maxBuckets` alone bounds it.
   constructor(
-    private readonly clock: Clock,
+    private readonly clock: Clock | null,
     private readonly maxBuckets = DEFAULT_MAX_BUCKETS,
   ) {
-    clock.add(this);
+    clock?.add(this);
   }
 
   get size(): number {
@@ -77,7 +78,7 @@ export class MemoryRateStore implements RateStore, Sweepable {
   }
 
   close(): void {
-    this.clock.delete(this);
+    this.clock?.delete(this);
     this.buckets.clear();
   }
 

@@ -16,6 +16,9 @@ export interface EdgeDeps {
   readonly log: Logger;
   readonly prom: GatewayMetrics;
   readonly clock: Clock;
+  // Buckets every instance shares (`store: { redis }`), owned by the gateway for its lifetime and
+  // kept across reloads; null with `store: memory`, where each rate limit keeps its own buckets.
+  readonly rateStore: RateStore | null;
 }
 
 // One config's services. A reload builds the next from the previous one, so what did not change
@@ -57,7 +60,8 @@ export class Edge {
 
   /** Releases what this config's services hold that the next one did not take over. */
   close(next: Edge | null): void {
-    if (this.rateStore !== null && next?.rateStore !== this.rateStore) this.rateStore.close();
+    // A shared store belongs to the gateway, which closes it after the drain.
+    if (this.rateStore !== null && this.rateStore !== this.deps.rateStore && next?.rateStore !== this.rateStore) this.rateStore.close();
   }
 }
 
@@ -66,9 +70,10 @@ export function createEdge(config: CompiledConfig, deps: EdgeDeps, previous: Edg
 }
 
 // One store for every route's buckets, carried from config to config: a route whose limit is unchanged
-// keeps its buckets (their names hold the limit: ratelimit/rate-limit.ts). A shared store (Redis)
-// plugs in here.
+// keeps its buckets (their names hold the limit: ratelimit/rate-limit.ts). With `store: { redis }`
+// every instance's routes take from the shared store instead.
 function rateStoreFor(config: CompiledConfig, deps: EdgeDeps, previous: Edge | null): RateStore | null {
   if (!config.routes.some((r) => r.rateLimit !== null)) return null;
+  if (deps.rateStore !== null) return deps.rateStore;
   return previous?.rateStore ?? new MemoryRateStore(deps.clock);
 }

@@ -3,8 +3,8 @@
 // applyConfig (server/reload.ts), and the admin views (admin/views.ts). The request paths live in
 // http-ingress.ts and ws-ingress.ts, wired to the listeners by ServerState.
 import type { AddressInfo } from 'node:net';
-import { connectionList, connectionView, redactConfig, routeViews, upstreamViews, type ConnectionList, type ConnectionView, type RouteView, type UpstreamView } from '../admin/views.js';
-import { createAdminServer, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
+import { clusterConnectionList, connectionList, connectionView, redactConfig, routeViews, upstreamViews, type ClusterConnectionList, type ConnectionList, type ConnectionView, type RouteView, type UpstreamView } from '../admin/views.js';
+import { createAdminServer, validOperatorCode, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
 import { parseConfig } from '../config/check.js';
 import { compileConfig, configHash, type CompiledConfig } from '../config/compile.js';
 import type { GatewayConfigInput } from '../config/schema.js';
@@ -15,6 +15,8 @@ import { AnomalyMonitor, type AnomalySignal } from '../observability/anomaly.js'
 import { EVENTS } from '../observability/events.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
+import { MAX_PUBLISHED } from '../store/connection-directory.js';
+import { SharedStore } from '../store/shared-store.js';
 import { TunnelRegistry } from '../ws/registry.js';
 import { closeServers, drainAndStop } from './drain.js';
 import { createListener, listen } from './listener.js';
@@ -23,6 +25,9 @@ import { createEdge } from './edge.js';
 import { buildRuntime, clockTickFor, createPools, wsRouteNames } from './runtime.js';
 import { ServerState } from './state.js';
 import { poolEvents } from './tunnel-events.js';
+
+// What an instance publishes to the cluster list: every connection, up to the directory's cap.
+const ALL_CONNECTIONS = { route: null, user: null, limit: MAX_PUBLISHED } as const;
 
 export interface GatewayOptions {
   /** A pino logger to use instead of the one built from `config.log`. */
@@ -48,6 +53,8 @@ export class Gateway {
   private readonly state: ServerState;
   private readonly standalone: boolean;
   private readonly anomaly: AnomalyMonitor;
+  // `store: { redis }`: what this instance shares with the others (null: `store: memory`).
+  private readonly store: SharedStore | null;
   private closing: Promise<void> | null = null;
 
   constructor(config: GatewayConfigInput, options: GatewayOptions = {}) {
@@ -65,9 +72,19 @@ export class Gateway {
       tunnels: () => this.state.registry.values(),
       wsRoutes: () => wsRouteNames(this.state.runtime),
     });
-    const edge = createEdge(compiled, { log: this.log, prom, clock }, null);
+    this.store =
+      compiled.store.kind === 'redis'
+        ? new SharedStore(compiled.store, { log: this.log, prom, now: () => clock.nowMs }, {
+            snapshot: () => connectionList(this.state.registry.list(ALL_CONNECTIONS), this.state.registry.size),
+            // Another instance asks: the same bounds as DELETE /api/connections/:id here (RFC 6455 §5.5: 123 bytes).
+            close: (id, code, reason) => validOperatorCode(code) && Buffer.byteLength(reason) <= 123 && this.closeLocal(id, code, reason),
+          })
+        : null;
+    const edge = createEdge(compiled, { log: this.log, prom, clock, rateStore: this.store?.rates ?? null }, null);
     const runtime = buildRuntime(compiled, middleware, createPools(compiled, poolClock, poolEvents(this.log, () => this.state)), edge);
-    this.state = new ServerState(this.log, prom, new TunnelRegistry(prom), clock, poolClock, middleware, runtime);
+    const registry = new TunnelRegistry(prom);
+    registry.shareCounts(this.store?.slots ?? null);
+    this.state = new ServerState(this.log, prom, registry, clock, poolClock, middleware, runtime);
     // Reads the config on every window: a reload's anomaly settings apply from the next one.
     this.anomaly = new AnomalyMonitor(prom, this.log, () => this.state.runtime.config.anomaly);
   }
@@ -110,6 +127,11 @@ export class Gateway {
     const state = this.state;
     const config = this.config;
     try {
+      if (this.store !== null) {
+        // Never waits for Redis: a store down at start reports degraded and recovers by itself.
+        await this.store.open();
+        state.clock.add(this.store);
+      }
       for (const spec of config.listeners) {
         const server = createListener(spec, config.limits, state.handlers);
         state.servers.push(server);
@@ -123,6 +145,7 @@ export class Gateway {
       }
     } catch (err) {
       await closeServers(state);
+      await this.closeStore();
       throw err;
     }
     state.clock.add(this.anomaly); // the drain stops the clock, and with it the monitor
@@ -136,8 +159,14 @@ export class Gateway {
 
   /** Graceful stop (SPEC section 10): stop accepting, finish in-flight HTTP within the drain period, close WebSockets with 1001. */
   close(): Promise<void> {
-    this.closing ??= drainAndStop(this.state);
+    this.closing ??= drainAndStop(this.state).then(() => this.closeStore());
     return this.closing;
+  }
+
+  private async closeStore(): Promise<void> {
+    if (this.store === null) return;
+    this.state.clock.delete(this.store);
+    await this.store.close();
   }
 
   get ready(): boolean {
@@ -174,17 +203,35 @@ export class Gateway {
     return upstreamViews(this.state.runtime.pools.values());
   }
 
-  connections(filter: ConnectionFilter): ConnectionList {
+  /** This instance's connections; with `scope: 'cluster'`, every instance's (through the store). */
+  connections(filter: ConnectionFilter): ConnectionList | Promise<ClusterConnectionList> {
     const registry = this.state.registry;
+    if (filter.scope === 'cluster') return this.clusterConnections(filter);
     return connectionList(registry.list(filter), registry.size);
   }
 
-  connection(id: string): ConnectionView | null {
-    const t = this.state.registry.get(id);
-    return t === undefined ? null : connectionView(t);
+  private async clusterConnections(filter: ConnectionFilter): Promise<ClusterConnectionList> {
+    const registry = this.state.registry;
+    const local = { instance: this.store?.instanceId ?? 'local', list: connectionList(registry.list({ ...filter, limit: Math.min(filter.limit, ALL_CONNECTIONS.limit) }), registry.size) };
+    const others = this.store === null ? [] : await this.store.connections();
+    return clusterConnectionList(local, others, filter);
   }
 
-  closeConnection(id: string, code: number, reason: string): boolean {
+  /** A live connection here, else (with a store) wherever it lives. */
+  connection(id: string): ConnectionView | null | Promise<ConnectionView | null> {
+    const t = this.state.registry.get(id);
+    if (t !== undefined) return connectionView(t);
+    if (this.store === null) return null;
+    return this.clusterConnections({ route: null, user: null, limit: ALL_CONNECTIONS.limit, scope: 'cluster' }).then((list) => list.connections.find((c) => c.id === id) ?? null);
+  }
+
+  /** Closes a connection here, else (with a store) asks the instance that holds it. */
+  closeConnection(id: string, code: number, reason: string): boolean | Promise<boolean> {
+    if (this.closeLocal(id, code, reason)) return true;
+    return this.store === null ? false : this.store.kick(id, code, reason);
+  }
+
+  private closeLocal(id: string, code: number, reason: string): boolean {
     const t = this.state.registry.get(id);
     if (t === undefined) return false;
     t.close(code, reason, new GatewayError('WS_OPERATOR_CLOSE', reason));

@@ -3,6 +3,8 @@
 // of, or ends a handshake socket.
 //
 //   NEW ──connect()──▶ CONNECTING ──upstream 101──▶ handOver() ──▶ TUNNEL (WsTunnel owns the socket)
+//                      (with a shared store, CONNECTING first waits for the maxPerClient count
+//                       across instances, at most store.timeout; a refusal goes to refuse())
 //    │                    │    └──upstream's non-101──▶ RELAYING ──end()/abort()──▶ DONE
 //    │                    └──fails, shutdown──▶ refuse()
 //    └──refuse() / answer() (a check or middleware said no) ──▶ DONE: answered, socket ended
@@ -36,6 +38,8 @@ export class PendingUpgrade implements HandshakeClient {
   private phase = NEW;
   private route: RouteRuntime | null = null;
   private clientKey: string | null = null;       // the per-client slot held, released unless a tunnel takes it
+  private maxPerClient = 0;
+  private sharedSlot: Promise<boolean> | null = null; // the count across instances (a shared store), awaited by connect()
   private upstream: { destroy(): void } | null = null;
   private clientLeft = false;
   private onSettled: ((status: number) => void) | null = null;
@@ -73,9 +77,12 @@ export class PendingUpgrade implements HandshakeClient {
   }
 
   /** Takes a per-client slot (maxPerClient); false when the client holds `max` already. */
+  // With a shared store, this instance's count is checked here and every instance's by connect().
   reserve(clientKey: string, max: number): boolean {
     if (!this.state.registry.reserve(clientKey, max)) return false;
     this.clientKey = clientKey;
+    this.maxPerClient = max;
+    this.sharedSlot = this.state.registry.reserveShared(clientKey, max);
     return true;
   }
 
@@ -118,6 +125,29 @@ export class PendingUpgrade implements HandshakeClient {
   /** The upstream handshake starts: `start` receives this as the client its answer goes to. */
   connect(start: (client: HandshakeClient) => { destroy(): void }): void {
     this.phase = CONNECTING;
+    const shared = this.sharedSlot;
+    if (shared === null) return this.startUpstream(start);
+    // The store answers within its timeout (or the local count stands): then the upstream, or a 429.
+    this.sharedSlot = null;
+    shared.then((ok) => {
+      if (this.phase !== CONNECTING) return;
+      if (this.gone) {
+        this.phase = DONE;
+        this.settle(499, null);
+        this.socket.destroy();
+      } else if (this.state.draining) {
+        this.refuse(new GatewayError('SHUTTING_DOWN'));
+      } else if (!ok) {
+        const route = this.route!;
+        this.state.prom.wsConnectionsLimited(routeMetrics(this.state.prom, route));
+        this.refuse(new GatewayError('WS_TOO_MANY_CONNECTIONS', `over maxPerClient (${this.maxPerClient}) on route ${route.spec.name}, counted across instances`), 'retry-after: 1\r\n');
+      } else {
+        this.startUpstream(start);
+      }
+    }, ignoreRejection);
+  }
+
+  private startUpstream(start: (client: HandshakeClient) => { destroy(): void }): void {
     const upstream = start(this);
     // A handshake that settled at once has nothing left to cancel.
     if (this.phase === CONNECTING) this.upstream = upstream;
@@ -260,3 +290,6 @@ function pendingOnGone(this: Owned): void {
 function lingerOver(this: Socket): void {
   this.destroy();
 }
+
+// SharedCounts.reserve() never rejects; this only keeps a broken promise from becoming unhandled.
+function ignoreRejection(): void {}

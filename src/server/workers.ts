@@ -340,6 +340,8 @@ class Primary implements AdminSource {
   }
 
   async connections(filter: ConnectionFilter): Promise<unknown> {
+    // Each worker is an instance of the shared store: any one of them sees every instance's list.
+    if (filter.scope === 'cluster') return this.askAny({ op: 'connections', filter });
     const answers = await this.ask({ op: 'connections', filter });
     return mergeConnections(answers.map((a) => ({ worker: a.worker, list: a.value as ConnectionList })), filter.limit);
   }

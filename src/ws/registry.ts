@@ -1,5 +1,6 @@
-// ws/registry: every live tunnel by id, the per-client counts behind `maxPerClient`, and the one
-// sweep that drives all tunnel deadlines (heartbeat, idle, lifetime) from the shared clock.
+// ws/registry: every live tunnel by id, the per-client counts behind `maxPerClient` (and the shared
+// counts of every instance, when a store shares them), and the one sweep that drives all tunnel
+// deadlines (heartbeat, idle, lifetime) from the shared clock.
 import type { Sweepable } from '../core/clock.js';
 import type { WsTunnel } from './tunnel.js';
 
@@ -16,12 +17,27 @@ export interface TunnelReporter {
   reportTunnel(tunnel: WsTunnel): void;
 }
 
+// maxPerClient counted across instances (store/client-slots.ts with `store: { redis }`). Neither
+// promise rejects: a store that cannot answer in time resolves true, and the local count decides;
+// a release is written in the background (nobody waits for it).
+export interface SharedCounts {
+  reserve(clientKey: string, max: number): Promise<boolean>;
+  release(clientKey: string): Promise<void>;
+}
+
 export class TunnelRegistry implements Sweepable {
   private readonly byId = new Map<string, WsTunnel>();
   // Open tunnels plus handshakes in progress, per client key (user id, else address).
   private readonly perClient = new Map<string, number>();
 
+  private shared: SharedCounts | null = null;
+
   constructor(private readonly reporter: TunnelReporter | null = null) {}
+
+  /** Counts maxPerClient slots across instances too, from now on. */
+  shareCounts(shared: SharedCounts | null): void {
+    this.shared = shared;
+  }
 
   get size(): number {
     return this.byId.size;
@@ -43,10 +59,19 @@ export class TunnelRegistry implements Sweepable {
     return true;
   }
 
+  /**
+   * After reserve(): the count across instances, or null when nothing is shared (no store, or no
+   * limit). A slot refused here is still held locally until release(), like any other.
+   */
+  reserveShared(clientKey: string, max: number): Promise<boolean> | null {
+    return max > 0 && this.shared !== null ? this.shared.reserve(clientKey, max) : null;
+  }
+
   release(clientKey: string): void {
     const n = (this.perClient.get(clientKey) ?? 1) - 1;
     if (n <= 0) this.perClient.delete(clientKey);
     else this.perClient.set(clientKey, n);
+    if (this.shared !== null) void this.shared.release(clientKey);
   }
 
   add(tunnel: WsTunnel): void {
