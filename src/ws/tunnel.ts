@@ -37,6 +37,10 @@ import { encodeClose, encodePing } from './frames.js';
 import type { WebSocketSpec } from '../config/compile.js';
 import type { Clock } from '../core/clock.js';
 import { attachReader, isRawUpstream } from './upstream-socket.js';
+import { raiseMallocThresholds } from './malloc-threshold.js';
+
+// Before the first tunnel relays a byte (see malloc-threshold.ts for why).
+raiseMallocThresholds();
 
 type Owned = Socket & { tunnel: WsTunnel };
 
