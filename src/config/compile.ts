@@ -82,6 +82,7 @@ export interface WebSocketSpec {
   readonly maxMessageBytes: number;
   readonly rateLimit: { readonly messages: number; readonly perMs: number; readonly burst: number } | null;
   readonly maxPerClient: number;                 // 0 = unlimited
+  readonly sendTimeoutMs: number;                // 0 = off
 }
 
 export interface RespondSpec {
@@ -140,6 +141,7 @@ function compileWebSocket(w: RouteConfig['websocket']): WebSocketSpec {
         ? null
         : { messages: ws.rateLimit.messages, perMs: parseDuration(ws.rateLimit.per), burst: ws.rateLimit.burst ?? ws.rateLimit.messages },
     maxPerClient: ws.maxPerClient ?? 0,
+    sendTimeoutMs: parseDuration(ws.sendTimeout),
   };
 }
 

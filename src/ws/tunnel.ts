@@ -96,6 +96,9 @@ export class WsTunnel {
   private lastClientMs: number;     // any bytes from the client
   private lastDataMs: number;       // a data message started, either way
   private pingSentMs = 0;           // 0: no gateway ping outstanding
+  // Since when writes toward that side are backed up (the other side's reader paused); -1: flowing.
+  clientStuckMs = -1;
+  upstreamStuckMs = -1;
   private tokens: number;           // message rate limit bucket (client → upstream)
   private refilledMs: number;
   private countedIn = 0;            // client messages already taken from the bucket
@@ -222,7 +225,10 @@ export class WsTunnel {
       start = end;
     }
     if (scanner.messages !== this.countedIn) this.countMessagesIn(now);
-    if (!ok) this.client.pause();
+    if (!ok) {
+      this.client.pause();
+      if (this.upstreamStuckMs === -1) this.upstreamStuckMs = now;
+    }
   }
 
   // Per chunk that completed client messages: the data clock.
@@ -267,6 +273,10 @@ export class WsTunnel {
       this.close(CLOSE_CODES.GOING_AWAY, 'idle timeout', new GatewayError('WS_IDLE_TIMEOUT'));
       return;
     }
+    if (ws.sendTimeoutMs > 0) {
+      if (this.clientStuckMs !== -1 && now - this.clientStuckMs >= ws.sendTimeoutMs) return this.sendTimedOut(CLIENT);
+      if (this.upstreamStuckMs !== -1 && now - this.upstreamStuckMs >= ws.sendTimeoutMs) return this.sendTimedOut(UPSTREAM);
+    }
     if (ws.pingIntervalMs === 0) return;
     if (this.pingSentMs !== 0) {
       if (now - this.pingSentMs >= ws.pongTimeoutMs) this.heartbeatLost();
@@ -277,6 +287,18 @@ export class WsTunnel {
       this.pingSentMs = now;
       this.client.write(PING_FRAME);
     }
+  }
+
+  // A side that read nothing for sendTimeout while our writes to it waited: a close frame queued
+  // behind those writes would never reach it, so its connection is cut (which also frees what it
+  // held); the other side, paused by backpressure, hears 1008 and is read again to finish closing.
+  private sendTimedOut(side: Side): void {
+    const reason = side === CLIENT ? 'send timeout: the client stopped reading' : 'send timeout: the upstream stopped reading';
+    this.close(CLOSE_CODES.POLICY_VIOLATION, reason, new GatewayError('WS_SEND_TIMEOUT', reason));
+    const stuck = side === CLIENT ? this.client : this.upstream;
+    const other = side === CLIENT ? this.upstream : this.client;
+    stuck.destroy();
+    other.resume();
   }
 
   // SPEC section 4: no frame within pongTimeout: the client socket is ended, the upstream hears 1001.
@@ -339,7 +361,10 @@ export class WsTunnel {
       this.lastDataMs = now;
     }
     if (this.pendingClientClose !== null && scanner.atBoundary) this.flushClientClose();
-    if (!ok) this.upstream.pause();
+    if (!ok) {
+      this.upstream.pause();
+      if (this.clientStuckMs === -1) this.clientStuckMs = now;
+    }
   }
 
   // Closes both sides with our own close frames (operator, limits, shutdown). Idempotent.
@@ -499,8 +524,13 @@ function sideOf(socket: Owned): Side {
 // Backpressure: a full writer paused the other side's reader; resume it when the writer drains.
 function socketOnDrain(this: Owned): void {
   const t = this.tunnel;
-  if (this === t.client) t.upstream.resume();
-  else t.client.resume();
+  if (this === t.client) {
+    t.clientStuckMs = -1;
+    t.upstream.resume();
+  } else {
+    t.upstreamStuckMs = -1;
+    t.client.resume();
+  }
 }
 
 // A socket error ends that side like a lost connection (the error itself is the peer's business:
