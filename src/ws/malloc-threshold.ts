@@ -6,7 +6,7 @@
 // batches of megabytes when it collects external memory. glibc then trims the top of its heap (its
 // M_TRIM_THRESHOLD starts at 128 KiB), so the next megabytes of reads fault their pages in afresh:
 // measured at 64 KiB echo, 21 to 33 minor page faults per message and about 300 µs of kernel time
-// per message pass, against 0.2 to 1.5 faults once the threshold is raised (docs/performance.md).
+// per message pass, against 0.1 faults once the threshold is raised (docs/performance.md).
 // Which mode a process fell into depended on whether something happened to free a large mapped
 // block early: the bimodal 64 KiB figures of issue 14.
 //
@@ -14,10 +14,13 @@
 // M_MMAP_THRESHOLD becomes that block's size and M_TRIM_THRESHOLD twice it (the "dynamic mmap
 // threshold", malloc(3) and mallopt(3)). Node offers no mallopt(), and MALLOC_TRIM_THRESHOLD_ in the
 // environment must be set before the process starts, so the module does what glibc watches for:
-// it allocates one 16 MiB buffer and drops it; V8's next scavenge (within the first milliseconds of
-// start-up) frees it. After that the heap keeps up to 32 MiB of free memory for reuse instead of
-// returning it, which bounds what this costs in RSS. Other allocators (musl) ignore the hint.
-const NUDGE_BYTES = 16 * 1024 * 1024; // ≤ 32 MiB, glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
+// it allocates one 31 MiB buffer and drops it; V8's next scavenge (within the first milliseconds of
+// start-up) frees it. After that the heap keeps up to 62 MiB of free memory for reuse instead of
+// returning it, which bounds what this costs in RSS. V8 collects external memory after it grew by
+// up to 64 MiB, so a smaller threshold still lets some batches be trimmed: with 16 MiB, 0.7 to 32
+// faults per message remained, with 31 MiB 0.1 (docs/performance.md). Other allocators (musl)
+// ignore the hint.
+const NUDGE_BYTES = 31 * 1024 * 1024; // under 32 MiB, glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit, page rounding included
 
 let nudged = false;
 

@@ -24,7 +24,7 @@ function faultsToFill(): number {
 
 test.runIf(glibc)('after raiseMallocThresholds, 32 MiB of read-sized buffers freed by a GC are reused without faulting their pages in again', () => {
   raiseMallocThresholds();
-  gc(); // frees the 16 MiB block, which raises glibc's thresholds
+  gc(); // frees the 31 MiB block, which raises glibc's thresholds
   faultsToFill();
   gc(); // the first 32 MiB go back to malloc, as a batch of reads does
   const again = faultsToFill();
