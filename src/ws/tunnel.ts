@@ -88,7 +88,6 @@ export class WsTunnel extends TunnelClose {
   reportedBytesIn = 0;
   reportedBytesOut = 0;
 
-
   constructor(
     client: Socket,
     upstream: Socket,
