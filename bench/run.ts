@@ -41,8 +41,10 @@ import {
   stopAllChildren,
   stopChild,
   withTimeout,
+  type Pinning,
   type ProcStat,
 } from './lib.js';
+import { runSlowConsumer } from './slow-consumer.js';
 
 const WARMUP_MS = 1000;
 
@@ -178,6 +180,7 @@ const USAGE = `usage: npm run bench -- [--duration 5s | --quick] [--metrics-roun
   --metrics-rounds N  then N interleaved rounds of the http and ws 64B loads through a gateway with
                       metrics on and one with metrics off, medians and the cost in % (default 3; 0: skip)
   --metrics-only      only that comparison
+  --slow-consumer     only the slow-consumer scenario: 1,000 slow readers, gateway RSS each second
   --peers DIR    also run the peers harness in DIR (nginx, HAProxy, Caddy, node http-proxy, Gin, wsgate)
                  and append its table (or set WSGATE_PEERS=DIR)
 `;
@@ -189,6 +192,7 @@ async function main(): Promise<number> {
       quick: { type: 'boolean' },
       'metrics-rounds': { type: 'string' },
       'metrics-only': { type: 'boolean' },
+      'slow-consumer': { type: 'boolean' },
       peers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -208,6 +212,7 @@ async function main(): Promise<number> {
   if (!hasProc) process.stderr.write('bench: no /proc here: CPU time and RSS are not measured\n');
 
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-bench-'));
+  if (values['slow-consumer'] === true) return slowConsumerOnly(dir, pin, built, values.quick === true);
   let costErrors = 0;
   try {
     const upstream = await startUpstream(pin.load);
@@ -287,6 +292,19 @@ async function main(): Promise<number> {
     if (peersDir !== undefined && peersDir !== '') out.push('', ...runPeers(peersDir, values.quick === true));
     publish(`${out.join('\n')}\n`, now, '', false);
     return errors > 0 ? 1 : 0;
+  } finally {
+    await stopAllChildren();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// Issue 14: memory under slow readers, alone (it holds 1,000 tunnels; the scenarios above hold few).
+async function slowConsumerOnly(dir: string, pin: Pinning, built: string, quick: boolean): Promise<number> {
+  try {
+    const now = new Date();
+    const section = await runSlowConsumer({ tunnels: 1000, seconds: quick ? 5 : 10, gatewayCpu: pin.gateway, loadCpu: pin.load, dir });
+    publish(`${[`# wsgate bench, ${now.toISOString()}`, '', environmentLine(built), `${pin.note}.`, '', ...section].join('\n')}\n`, now, '-slow-consumer', false);
+    return 0;
   } finally {
     await stopAllChildren();
     rmSync(dir, { recursive: true, force: true });

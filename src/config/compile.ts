@@ -99,6 +99,7 @@ export interface WebSocketSpec {
   readonly maxMessageBytes: number;
   readonly rateLimit: { readonly messages: number; readonly perMs: number; readonly burst: number } | null;
   readonly maxPerClient: number;                 // 0 = unlimited
+  readonly sendTimeoutMs: number;                // 0 = off
 }
 
 // Route `cors`, with its answer headers worked out once (cors/cors.ts only copies them).
@@ -190,6 +191,7 @@ function compileWebSocket(w: RouteConfig['websocket'], cors: RouteConfig['cors']
         ? null
         : { messages: ws.rateLimit.messages, perMs: parseDuration(ws.rateLimit.per), burst: ws.rateLimit.burst ?? ws.rateLimit.messages },
     maxPerClient: ws.maxPerClient ?? 0,
+    sendTimeoutMs: parseDuration(ws.sendTimeout),
   };
 }
 

@@ -119,6 +119,8 @@ export const websocketSchema = z.strictObject({
     })
     .optional(),
   maxPerClient: z.number().int().min(1).optional(),
+  // A consumer whose writes stay backed up this long is cut (issue 14); 0s: never.
+  sendTimeout: duration.default('30s'),
 });
 
 // Route `cors` (docs/security.md#cors). Origins are scheme://host[:port] (compared lower case); "https://*.example.com"

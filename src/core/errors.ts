@@ -26,6 +26,7 @@ export const ERRORS = {
   WS_TOKEN_EXPIRED:     { status: 401, wsClose: 1008, message: 'the credential that opened this WebSocket expired (closeOnExpiry)' },
   WS_IDLE_TIMEOUT:      { status: 500, wsClose: 1001, message: 'no data message within idleTimeout' },
   WS_HEARTBEAT_LOST:    { status: 500, wsClose: 1001, message: 'client did not answer the heartbeat in time' },
+  WS_SEND_TIMEOUT:      { status: 500, wsClose: 1008, message: 'a peer stopped reading for longer than websocket.sendTimeout' },
   WS_OPERATOR_CLOSE:    { status: 500, wsClose: 1008, message: 'closed by operator' },
   WS_ROUTE_REMOVED:     { status: 500, wsClose: 1012, message: 'route or target removed by a config reload' },
   WS_TARGET_UNHEALTHY:  { status: 503, wsClose: 1012, message: 'the upstream target turned unhealthy (onUnhealthy: close)' },

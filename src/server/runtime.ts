@@ -84,7 +84,7 @@ export function clockTickFor(config: CompiledConfig): number {
   let min = 4000;
   for (const r of config.routes) {
     const w = r.websocket;
-    for (const ms of [w.pingIntervalMs, w.pongTimeoutMs, w.idleTimeoutMs, w.maxLifetimeMs]) if (ms > 0 && ms < min) min = ms;
+    for (const ms of [w.pingIntervalMs, w.pongTimeoutMs, w.idleTimeoutMs, w.maxLifetimeMs, w.sendTimeoutMs]) if (ms > 0 && ms < min) min = ms;
   }
   return min / 4;
 }

@@ -1,25 +1,13 @@
-// ws/tunnel: owns both sockets of one relayed WebSocket, from the 101 until both are destroyed.
+// ws/tunnel: owns both sockets of one relayed WebSocket, from the 101 until both are destroyed: the
+// data path, message counts, limits and deadlines. How it closes (states, our close frames, lost
+// connections, teardown) is the base class in tunnel-close.ts.
 // Frames cross unmodified and uncopied (each chunk is written as received, or as subarray views
 // cut at frame boundaries); one FrameScanner per direction tracks frame headers so the tunnel can
 // count messages, enforce limits, and inject its own close frames between frames.
 //
-// Close states, one per side (clientState, upstreamState). A close frame read from a side is
-// relayed to the other, after which no data crosses in that direction; once close frames have
-// crossed both ways, both sockets are ended. Our own close (limits, faults, shutdown) goes to both
-// sides at once and arms a timer that destroys whatever a silent peer leaves open.
-//
-//            its close frame read, or a fault stops reading it
-//        ┌─────────────────────▶ CLOSE_RECEIVED ─────────────────────┐
-//   OPEN ┤                                                            ├──▶ CLOSED
-//        └─────────────────────▶ CLOSE_SENT ─────────────────────────┘
-//            a close frame written or queued toward it, or its socket ended by us
-//
-//   OPEN … CLOSED ── its socket's 'end', 'error' or 'close', or destroyBoth() ──▶ GONE
-//   any ── both sockets destroyed: teardown, once (timers cleared, observer told) ──▶ TORN_DOWN,
-//          both sides at once
-//
-// States are bit sets so that the hot path tests one bit: CLOSE_RECEIVED means nothing more is read
-// from that side, CLOSE_SENT that no data frame may be written to it; GONE and TORN_DOWN hold both.
+// Backpressure: a write that finds its socket's queue full (write() returns false) pauses the other
+// side's reader until that socket drains, so each direction holds at most about one read past the
+// socket's high-water mark; a side whose queue stays full for websocket.sendTimeout is cut.
 import type { Socket } from 'node:net';
 import { GatewayError } from '../core/errors.js';
 import { CLOSE_CODES } from './close-codes.js';
@@ -33,27 +21,19 @@ import {
   OPCODE_CLOSE,
   OPCODE_PONG,
 } from './frame-scanner.js';
-import { encodeClose, encodePing } from './frames.js';
+import { encodePing } from './frames.js';
 import type { WebSocketSpec } from '../config/compile.js';
 import type { Clock } from '../core/clock.js';
 import { attachReader, isRawUpstream } from './upstream-socket.js';
+import { raiseMallocThresholds } from './malloc-threshold.js';
+import { CLIENT, CLOSE_RECEIVED, CLOSE_SENT, TORN_DOWN, TunnelClose, UPSTREAM, type Side } from './tunnel-close.js';
+
+export type { Initiator } from './tunnel-close.js';
+
+// Before the first tunnel relays a byte (see malloc-threshold.ts for why).
+raiseMallocThresholds();
 
 type Owned = Socket & { tunnel: WsTunnel };
-
-// The two sides, for the paths that mirror each other (a lost connection, socket events).
-const CLIENT = 0;
-const UPSTREAM = 1;
-type Side = typeof CLIENT | typeof UPSTREAM;
-
-// Close state of one side (diagram above).
-const OPEN = 0;
-const CLOSE_RECEIVED = 1;
-const CLOSE_SENT = 2;
-const CLOSED = CLOSE_RECEIVED | CLOSE_SENT;
-const GONE = 4 | CLOSED;
-const TORN_DOWN = 8 | GONE;
-
-export type Initiator = 'client' | 'upstream' | 'gateway';
 
 export interface TunnelOptions {
   readonly id: string;
@@ -87,7 +67,7 @@ export interface TunnelObserver {
 }
 
 
-export class WsTunnel {
+export class WsTunnel extends TunnelClose {
   readonly openedAtMs: number;
   lastActivityMs: number;
   // Heartbeat and limits (SPEC section 4), checked by sweep() on the shared clock tick; the hot
@@ -95,12 +75,14 @@ export class WsTunnel {
   private lastClientMs: number;     // any bytes from the client
   private lastDataMs: number;       // a data message started, either way
   private pingSentMs = 0;           // 0: no gateway ping outstanding
+  // Since when writes toward that side are backed up (the other side's reader paused); -1: flowing.
+  clientStuckMs = -1;
+  upstreamStuckMs = -1;
   private tokens: number;           // message rate limit bucket (client → upstream)
   private refilledMs: number;
   private countedIn = 0;            // client messages already taken from the bucket
   private countedOut = 0;
   rateLimited = false;
-  closedAtMs = 0;
   bytesIn = 0;    // client → upstream
   bytesOut = 0;   // upstream → client
   // What metrics already counted of the four totals (observability/metrics reportTunnel).
@@ -108,37 +90,26 @@ export class WsTunnel {
   reportedMessagesOut = 0;
   reportedBytesIn = 0;
   reportedBytesOut = 0;
-  closeCode = 0;
-  closeReason = '';
-  initiator: Initiator = 'client';
-  error: GatewayError | null = null;
-
-  private readonly clientScanner: FrameScanner;
-  private readonly upstreamScanner: FrameScanner;
-  private clientState: number = OPEN;
-  private upstreamState: number = OPEN;
-  // Our own close for the client waits here while the upstream is mid-frame toward the client
-  // (the client side is CLOSE_SENT already).
-  private pendingClientClose: Buffer | null = null;
-  private closeTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    readonly client: Socket,
-    readonly upstream: Socket,
+    client: Socket,
+    upstream: Socket,
     readonly options: TunnelOptions,
     private readonly observer: TunnelObserver,
-    private readonly clock: Clock,
+    clock: Clock,
   ) {
-    this.openedAtMs = this.lastActivityMs = this.lastClientMs = this.lastDataMs = this.refilledMs = clock.refresh();
-    this.tokens = options.websocket.rateLimit?.burst ?? 0;
     const deflate = /(^|,)\s*permessage-deflate/i.test(options.extensions);
-    this.clientScanner = new FrameScanner({
-      masked: true,
-      maxMessageBytes: options.websocket.maxMessageBytes,
-      rsv1: deflate,
-      messageEvents: options.websocket.rateLimit !== null,
-    });
-    this.upstreamScanner = new FrameScanner({ masked: false, maxMessageBytes: options.websocket.maxMessageBytes, rsv1: deflate });
+    const ws = options.websocket;
+    super(
+      client,
+      upstream,
+      new FrameScanner({ masked: true, maxMessageBytes: ws.maxMessageBytes, rsv1: deflate, messageEvents: ws.rateLimit !== null }),
+      new FrameScanner({ masked: false, maxMessageBytes: ws.maxMessageBytes, rsv1: deflate }),
+      clock,
+      options.closeTimeoutMs,
+    );
+    this.openedAtMs = this.lastActivityMs = this.lastClientMs = this.lastDataMs = this.refilledMs = clock.refresh();
+    this.tokens = ws.rateLimit?.burst ?? 0;
     const c = client as Owned;
     const u = upstream as Owned;
     c.tunnel = u.tunnel = this;
@@ -151,6 +122,10 @@ export class WsTunnel {
     u.setNoDelay(true);
     c.setTimeout(0);
     u.setTimeout(0);
+  }
+
+  protected tornDown(): void {
+    this.observer.onTunnelClose(this);
   }
 
   get messagesIn(): number {
@@ -221,7 +196,10 @@ export class WsTunnel {
       start = end;
     }
     if (scanner.messages !== this.countedIn) this.countMessagesIn(now);
-    if (!ok) this.client.pause();
+    if (!ok) {
+      this.client.pause();
+      if (this.upstreamStuckMs === -1) this.upstreamStuckMs = now;
+    }
   }
 
   // Per chunk that completed client messages: the data clock.
@@ -270,6 +248,10 @@ export class WsTunnel {
       this.close(CLOSE_CODES.GOING_AWAY, 'idle timeout', new GatewayError('WS_IDLE_TIMEOUT'));
       return;
     }
+    if (ws.sendTimeoutMs > 0) {
+      if (this.clientStuckMs !== -1 && now - this.clientStuckMs >= ws.sendTimeoutMs) return this.sendTimedOut(CLIENT);
+      if (this.upstreamStuckMs !== -1 && now - this.upstreamStuckMs >= ws.sendTimeoutMs) return this.sendTimedOut(UPSTREAM);
+    }
     if (ws.pingIntervalMs === 0) return;
     if (this.pingSentMs !== 0) {
       if (now - this.pingSentMs >= ws.pongTimeoutMs) this.heartbeatLost();
@@ -280,17 +262,6 @@ export class WsTunnel {
       this.pingSentMs = now;
       this.client.write(PING_FRAME);
     }
-  }
-
-  // SPEC section 4: no frame within pongTimeout: the client socket is ended, the upstream hears 1001.
-  private heartbeatLost(): void {
-    this.recordClose(CLOSE_CODES.GOING_AWAY, 'heartbeat lost', 'gateway');
-    if (this.error === null) this.error = new GatewayError('WS_HEARTBEAT_LOST');
-    this.clientState |= CLOSE_SENT;
-    this.pendingClientClose = null;
-    if ((this.upstreamState & CLOSE_SENT) === 0) this.endWithClose(UPSTREAM, CLOSE_CODES.GOING_AWAY, 'heartbeat lost');
-    this.client.destroy();
-    this.armCloseTimer();
   }
 
   // HOT: per chunk from the upstream.
@@ -342,148 +313,12 @@ export class WsTunnel {
       this.lastDataMs = now;
     }
     if (this.pendingClientClose !== null && scanner.atBoundary) this.flushClientClose();
-    if (!ok) this.upstream.pause();
-  }
-
-  // Closes both sides with our own close frames (operator, limits, shutdown). Idempotent.
-  close(code: number, reason: string, err: GatewayError | null = null): void {
-    this.closeBoth(code, reason, code, reason, err);
-  }
-
-  private closeBoth(toClient: number, clientReason: string, toUpstream: number, upstreamReason: string, err: GatewayError | null): void {
-    if (this.clientState === TORN_DOWN) return;
-    this.recordClose(toClient, clientReason, 'gateway');
-    if (err !== null && this.error === null) this.error = err;
-    // A GONE side is CLOSE_SENT: nothing is written to a lost connection.
-    if ((this.upstreamState & CLOSE_SENT) === 0) {
-      this.upstreamState |= CLOSE_SENT;
-      // Client → upstream stops at frame boundaries by construction unless mid-payload.
-      if (this.clientScanner.atBoundary) this.upstream.write(encodeClose(toUpstream, upstreamReason, true));
-      else endSocket(this.upstream);
-    }
-    if ((this.clientState & CLOSE_SENT) === 0) {
-      this.clientState |= CLOSE_SENT;
-      this.pendingClientClose = encodeClose(toClient, clientReason, false);
-      if (this.upstreamScanner.atBoundary || (this.upstreamState & CLOSE_RECEIVED) !== 0) this.flushClientClose();
-    }
-    this.armCloseTimer();
-  }
-
-  private flushClientClose(): void {
-    const frame = this.pendingClientClose;
-    this.pendingClientClose = null;
-    if (frame !== null && this.clientState < GONE) this.client.write(frame);
-  }
-
-  private recordClose(code: number, reason: string, initiator: Initiator): void {
-    if (this.closeCode !== 0) return;
-    this.closeCode = code;
-    this.closeReason = reason;
-    this.initiator = initiator;
-  }
-
-  // A close frame crossed: when both directions are closed, end both sockets (the server side of
-  // each connection closes TCP first: we for the client, the upstream for us, RFC 6455 §7.1.1).
-  private afterCloseFrame(): void {
-    if ((this.clientState & this.upstreamState & CLOSE_RECEIVED) !== 0) {
-      endSocket(this.client);
-      endSocket(this.upstream);
-    }
-    this.armCloseTimer();
-  }
-
-  private armCloseTimer(): void {
-    if (this.closeTimer !== null || this.clientState === TORN_DOWN) return;
-    this.closeTimer = setTimeout(closeTimerFired, this.options.closeTimeoutMs, this);
-    this.closeTimer.unref();
-  }
-
-  // A side's TCP connection ended (FIN, reset or error). Without a close frame from it, its peer
-  // hears one from us (SPEC section 4): the upstream 1001 "going away", the client 1014; our logs
-  // say 1006 for a client, 1014 for an upstream.
-  lost(side: Side): void {
-    const isClient = side === CLIENT;
-    const was = isClient ? this.clientState : this.upstreamState;
-    if (was >= GONE) return;
-    const socket = isClient ? this.client : this.upstream;
-    const peer = isClient ? this.upstream : this.client;
-    if (isClient) {
-      this.clientState = GONE;
-      this.pendingClientClose = null;
-    } else {
-      this.upstreamState = GONE;
-    }
-    if ((was & CLOSE_RECEIVED) !== 0) {
-      endSocket(peer);
-    } else {
-      if (isClient) {
-        this.recordClose(1006, 'client connection lost', 'client');
-      } else {
-        this.recordClose(CLOSE_CODES.BAD_GATEWAY, 'upstream connection lost', 'upstream');
-        if (this.error === null) this.error = new GatewayError('WS_UPSTREAM_LOST');
-      }
-      const peerState = isClient ? this.upstreamState : this.clientState;
-      if ((peerState & CLOSE_SENT) === 0) {
-        if (isClient) this.endWithClose(UPSTREAM, CLOSE_CODES.GOING_AWAY, 'client went away');
-        else this.endWithClose(CLIENT, CLOSE_CODES.BAD_GATEWAY, 'upstream connection lost');
-      } else if (!isClient && this.pendingClientClose !== null) {
-        // Our own close still waited for the upstream's frame in flight, which will never end.
-        const frame = this.pendingClientClose;
-        this.pendingClientClose = null;
-        if (this.upstreamScanner.atBoundary) endSocket(this.client, frame);
-        else this.client.destroy();
-      } else {
-        endSocket(peer);
-      }
-    }
-    if (!socket.destroyed) socket.destroy();
-    this.armCloseTimer();
-    this.maybeTeardown();
-  }
-
-  // A side that has heard no close frame gets ours, then its connection ends. When the frame in
-  // flight toward it is cut, nothing may follow it: the upstream just gets a FIN, the client's
-  // connection is destroyed.
-  private endWithClose(side: Side, code: number, reason: string): void {
-    if (side === UPSTREAM) {
-      this.upstreamState |= CLOSE_SENT;
-      if (this.clientScanner.atBoundary) endSocket(this.upstream, encodeClose(code, reason, true));
-      else endSocket(this.upstream);
-    } else {
-      this.clientState |= CLOSE_SENT;
-      if (this.upstreamScanner.atBoundary) endSocket(this.client, encodeClose(code, reason, false));
-      else this.client.destroy();
+    if (!ok) {
+      this.upstream.pause();
+      if (this.clientStuckMs === -1) this.clientStuckMs = now;
     }
   }
 
-  maybeTeardown(): void {
-    if (this.clientState === TORN_DOWN || !this.client.destroyed || !this.upstream.destroyed) return;
-    this.clientState = this.upstreamState = TORN_DOWN;
-    this.closedAtMs = this.clock.refresh();
-    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
-    this.closeTimer = null;
-    this.observer.onTunnelClose(this);
-  }
-
-  destroyBoth(): void {
-    this.client.destroy();
-    this.upstream.destroy();
-    this.clientState |= GONE;
-    this.upstreamState |= GONE;
-    this.maybeTeardown();
-  }
-}
-
-// Ends a socket once: end() on an ended socket makes (and drops) an error with a stack trace, which
-// costs more than the rest of a tunnel's teardown.
-function endSocket(socket: Socket, last?: Buffer): void {
-  if (socket.writableEnded || socket.destroyed) return;
-  if (last === undefined) socket.end();
-  else socket.end(last);
-}
-
-function closeTimerFired(tunnel: WsTunnel): void {
-  tunnel.destroyBoth();
 }
 
 // HOT: per chunk; one handler per direction, so no side is looked up.
@@ -502,8 +337,13 @@ function sideOf(socket: Owned): Side {
 // Backpressure: a full writer paused the other side's reader; resume it when the writer drains.
 function socketOnDrain(this: Owned): void {
   const t = this.tunnel;
-  if (this === t.client) t.upstream.resume();
-  else t.client.resume();
+  if (this === t.client) {
+    t.clientStuckMs = -1;
+    t.upstream.resume();
+  } else {
+    t.upstreamStuckMs = -1;
+    t.client.resume();
+  }
 }
 
 // A socket error ends that side like a lost connection (the error itself is the peer's business:

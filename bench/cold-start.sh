@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# bench/cold-start.sh: a fresh gateway process against itself warmed (issue 14). For each load it
+# starts wsgate (CHECKOUT/dist), waits for its first answer, then runs the same 3 s window three
+# times: cold (the process's first traffic), warm and warm again; each with the gateway's CPU time
+# (/proc/<pid>/stat) per operation, which noise on a shared machine moves less than throughput.
+#
+#   PEERS=<harness dir with bin/backend and bin/loadgen built> bench/cold-start.sh CHECKOUT
+#
+# Loads: ws = 200 WebSockets × 64 B, 1 in flight; hs = 1,000 handshakes (256 at a time); http = wrk
+# -t1 -c50 GET /. Gateway on CPU 1, the rest on CPU 0.
+set -u
+DIR=$1
+: "${PEERS:?set PEERS to the peers harness directory (with bin/backend and bin/loadgen)}"
+BPORT=${BPORT:-21001}; GPORT=${GPORT:-21110}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cat > "$WORK/gw.yaml" <<CONF
+listen:
+  - { port: $GPORT, host: 127.0.0.1 }
+admin:
+  listen: 127.0.0.1:$((GPORT + 5))
+workers: 1
+log: { level: warn }
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:$BPORT
+routes:
+  - name: all
+    match: { path: "/*" }
+    upstream: app
+CONF
+BACKEND=
+if ! curl -s -o /dev/null "http://127.0.0.1:$BPORT/"; then
+  taskset -c 0 "$PEERS/bin/backend" -addr "127.0.0.1:$BPORT" >/dev/null 2>&1 &
+  BACKEND=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$BPORT/" && break; sleep 0.1; done
+fi
+json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s.trim().split("\n").pop());process.stdout.write(String(j[process.argv[1]]))})' "$1"; }
+# Each prints "operations result": messages and msg/s, handshakes and seconds, requests and req/s.
+ws() { local j; j=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns 200 -size 64 -duration 3s); echo "$(echo "$j" | json msgs) $(echo "$j" | json msgs_per_s)"; }
+hs() { local j; j=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns 1000 -connect-only -hold 0.1); echo "1000 $(echo "$j" | json connect_s)"; }
+http() { local r; r=$(taskset -c 0 wrk -t1 -c50 -d3s "http://127.0.0.1:$GPORT/" | awk '/requests in/{print $1} /Requests\/sec/{print $2}' | tr '\n' ' '); echo "$r"; }
+for load in ws hs http; do
+  taskset -c 1 node ${NODEFLAGS:-} "$DIR/dist/cli/main.js" start -c "$WORK/gw.yaml" >"$WORK/gw.log" 2>&1 &
+  GW=$!
+  for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$GPORT/" 2>/dev/null && break; sleep 0.05; done
+  line="$load"
+  for phase in cold warm warm2; do
+    t0=$(awk '{print $14 + $15}' "/proc/$GW/stat")
+    read -r ops result < <($load)
+    t1=$(awk '{print $14 + $15}' "/proc/$GW/stat")
+    line="$line $phase=$result cpu_us_per_op=$(( ops > 0 ? (t1 - t0) * 10000 / ops : 0 ))"
+  done
+  kill "$GW"; wait "$GW" 2>/dev/null
+  echo "$line"
+done
+[ -n "$BACKEND" ] && kill "$BACKEND"

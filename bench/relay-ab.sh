@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bench/relay-ab.sh: one measurement of a wsgate checkout's WebSocket relay with the peers harness's
+# Go backend and load generator, for interleaved A/B runs of two builds (issue 14). Prints one line:
+# MB/s, messages, the gateway's user and system CPU over the window (/proc/<pid>/stat), its peak RSS
+# and its minor page faults, so CPU and faults per message can be compared when the machine is noisy.
+#
+#   PEERS=<harness dir with bin/backend and bin/loadgen built> bench/relay-ab.sh CHECKOUT SIZE SECONDS [CONNS]
+#   e.g. for i in 1 2 3; do bench/relay-ab.sh ../before 65536 5; bench/relay-ab.sh . 65536 5; done
+#
+# The gateway (CHECKOUT/dist, built) runs on CPU 1, the backend and load generator on CPU 0, after a
+# 1 s warm-up. NODEFLAGS adds node options (--trace-gc, --cpu-prof, --import ...).
+set -u
+DIR=$1; SIZE=$2; SECS=$3; CONNS=${4:-20}
+: "${PEERS:?set PEERS to the peers harness directory (with bin/backend and bin/loadgen)}"
+BPORT=${BPORT:-21001}; GPORT=${GPORT:-21110}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cat > "$WORK/gw.yaml" <<CONF
+listen:
+  - { port: $GPORT, host: 127.0.0.1 }
+admin:
+  listen: 127.0.0.1:$((GPORT + 5))
+workers: 1
+log: { level: warn }
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:$BPORT
+routes:
+  - name: all
+    match: { path: "/*" }
+    upstream: app
+    websocket: { maxMessageBytes: 2mb }
+CONF
+BACKEND=
+if ! curl -s -o /dev/null "http://127.0.0.1:$BPORT/"; then
+  taskset -c 0 "$PEERS/bin/backend" -addr "127.0.0.1:$BPORT" >/dev/null 2>&1 &
+  BACKEND=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$BPORT/" && break; sleep 0.1; done
+fi
+# shellcheck disable=SC2086
+taskset -c 1 node ${NODEFLAGS:-} "$DIR/dist/cli/main.js" start -c "$WORK/gw.yaml" >"$WORK/gw.log" 2>&1 &
+GW=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$GPORT/" && break; sleep 0.1; done
+taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration 1s >/dev/null 2>&1
+read -r f0 u0 s0 < <(awk '{print $10, $14, $15}' "/proc/$GW/stat")
+OUT=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration "${SECS}s" 2>&1)
+read -r f1 u1 s1 < <(awk '{print $10, $14, $15}' "/proc/$GW/stat")
+HWM=$(awk '/VmHWM/{print $2}' "/proc/$GW/status")
+kill "$GW"; wait "$GW" 2>/dev/null
+[ -n "$BACKEND" ] && kill "$BACKEND"
+MSGS=$(echo "$OUT" | tail -1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);process.stdout.write(`${j.mb_per_s.toFixed(1)} ${j.msgs} ${j.errors}`)})')
+read -r MBS N ERR <<<"$MSGS"
+echo "$(basename "$(cd "$DIR" && pwd)") size=$SIZE MB/s=$MBS msgs=$N errors=$ERR user=$(( (u1-u0)*10 ))ms sys=$(( (s1-s0)*10 ))ms cpu_us_per_msg=$(( N > 0 ? (u1-u0+s1-s0)*10000/N : 0 )) faults_per_msg=$(awk -v f=$((f1-f0)) -v n="$N" 'BEGIN{printf "%.1f", (n > 0 ? f / n : 0)}') hwm_kb=$HWM"
