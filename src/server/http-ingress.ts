@@ -23,7 +23,7 @@ import { routeMetrics, type RouteRuntime, type Runtime } from './runtime.js';
 import type { ServerState } from './state.js';
 
 // The response carries its exchange's bookkeeping to exchangeOnClose (one typed field set, no closure).
-type OwnedRes = ServerResponse & { state: ServerState; exchangeStart: number; route: RouteRuntime | null; requestId: string; ex: Exchange | null; relay?: HttpRelay };
+type OwnedRes = ServerResponse & { state: ServerState; exchangeStart: number; route: RouteRuntime | null; requestId: string; ex: Exchange | null; refusal: GatewayError | null; relay?: HttpRelay };
 
 // HOT: per request.
 export function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): void {
@@ -37,6 +37,7 @@ export function handleRequest(state: ServerState, req: IncomingMessage, res: Ser
   owned.state = state;
   owned.route = null;
   owned.ex = null;
+  owned.refusal = null;
   state.inFlight++;
   res.on('close', exchangeOnClose); // in-flight count, metrics and the access log
   const peer = plainAddress(req.socket.remoteAddress);
@@ -48,27 +49,27 @@ export function handleRequest(state: ServerState, req: IncomingMessage, res: Ser
   const target = req.url ?? '/';
   const q = target.indexOf('?');
   const path = normalizeRequestPath(q === -1 ? target : target.slice(0, q));
-  if (typeof path !== 'string') return sendError(res, pathError(path), requestId);
+  if (typeof path !== 'string') return refuse(res, pathError(path), requestId);
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && (te.toLowerCase() !== 'chunked' || req.httpVersionMinor === 0)) {
     // llhttp decoded only the chunking: another coding (`gzip, chunked`) would reach the upstream
     // undeclared, and RFC 9112 §6.1 makes Transfer-Encoding on HTTP/1.0 faulty framing.
     markAnswered(req.socket);
     res.setHeader('connection', 'close');
-    return sendError(res, new GatewayError('AMBIGUOUS_FRAMING', 'Transfer-Encoding must be "chunked" alone, on HTTP/1.1'), requestId);
+    return refuse(res, new GatewayError('AMBIGUOUS_FRAMING', 'Transfer-Encoding must be "chunked" alone, on HTTP/1.1'), requestId);
   }
   const upgrade = req.headers.upgrade;
   if (upgrade !== undefined && upgrade.toLowerCase() === 'websocket') {
     // Node sends valid upgrades to 'upgrade'; this one lacks `Connection: upgrade`.
-    return sendError(res, new GatewayError('WS_BAD_HANDSHAKE', 'Connection must contain "upgrade"'), requestId);
+    return refuse(res, new GatewayError('WS_BAD_HANDSHAKE', 'Connection must contain "upgrade"'), requestId);
   }
   const host = req.headers.host ?? '';
   const method = req.method ?? 'GET';
   const m = method === 'OPTIONS' && isPreflight(req) ? matchPreflight(rt.matcher, host, path, req) : rt.matcher.match(host, path, method);
-  if (m === null) return sendError(res, new GatewayError('ROUTE_NOT_FOUND', `no route for ${method} ${path}`), requestId);
+  if (m === null) return refuse(res, new GatewayError('ROUTE_NOT_FOUND', `no route for ${method} ${path}`), requestId);
   if (m === METHOD_MISMATCH) {
     const allow = rt.matcher.allowedMethods(host, path).join(', ');
-    return sendError(res, new GatewayError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId, [['allow', allow]]);
+    return refuse(res, new GatewayError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId, [['allow', allow]]);
   }
   const route = m.value;
   owned.route = route;
@@ -91,13 +92,13 @@ export function handleRequest(state: ServerState, req: IncomingMessage, res: Ser
   ).then(
     () => {
       if (!ex.responded && !res.headersSent && !res.writableEnded && owned.relay === undefined) {
-        sendError(res, new GatewayError('INTERNAL', 'middleware neither answered nor called next()'), requestId);
+        refuse(res, new GatewayError('INTERNAL', 'middleware neither answered nor called next()'), requestId);
       }
     },
     (err: unknown) => {
       const failure = new GatewayError('INTERNAL', undefined, { cause: err });
       state.log.error({ event: EVENTS.ERROR, code: failure.code, route: route.spec.name, requestId, err }, 'middleware failed');
-      sendError(res, failure, requestId);
+      refuse(res, failure, requestId);
     },
   );
 }
@@ -138,7 +139,7 @@ function terminal(
   const maxBody = rt.config.limits.maxBodyBytes;
   if (lengthHeader !== undefined && Number(lengthHeader) > maxBody) {
     res.setHeader('connection', 'close');
-    sendError(res, new GatewayError('BODY_TOO_LARGE', `request body of ${lengthHeader} bytes exceeds limits.maxBodyBytes (${maxBody})`), requestId);
+    refuse(res, new GatewayError('BODY_TOO_LARGE', `request body of ${lengthHeader} bytes exceeds limits.maxBodyBytes (${maxBody})`), requestId);
     done?.();
     return;
   }
@@ -190,6 +191,12 @@ function flatten(headers: readonly (readonly [string, string])[], requestId: str
   return out;
 }
 
+// The gateway's own error answer, its code kept for the access log line.
+function refuse(res: ServerResponse, err: GatewayError, requestId: string, extraHeaders?: readonly (readonly [string, string])[]): void {
+  (res as OwnedRes).refusal = err;
+  sendError(res, err, requestId, extraHeaders);
+}
+
 // Exchange.respond() and refuse() on an HTTP request (headers set with ctx.setResponseHeader are
 // already on `res`: Node merges them into either answer).
 const HTTP_ANSWERS: ExchangeAnswers = {
@@ -223,7 +230,7 @@ function exchangeFinished(res: OwnedRes): void {
   if (!state.log.isLevelEnabled('info')) return;
   const req = res.req;
   const relay = res.relay;
-  const error = relay === undefined ? (res.ex === null ? null : res.ex.refusal) : relay.error;
+  const error = relay !== undefined ? relay.error : (res.ex !== null && res.ex.refusal !== null ? res.ex.refusal : res.refusal);
   // log.sample: a busy route logs a share of its successes; every error is logged.
   if (route !== null && route.spec.logSample < 1 && status < 400 && error === null && Math.random() >= route.spec.logSample) return;
   const cause = error === null ? undefined : causeCode(error.cause);

@@ -23,8 +23,9 @@ test('writes one http_request line per request with route, method, path, status,
   expect(lines[1]).toMatchObject({ route: 'ping', method: 'GET', path: '/ping', status: 200, bytesIn: 0, bytesOut: answers[1]!.body.length });
   expect(lines[0]).toMatchObject({ bytesIn: 0, bytesOut: answers[0]!.body.length });
   expect(lines[2]).toMatchObject({ bytesOut: answers[2]!.body.length });
-  expect(lines[2]).toMatchObject({ method: 'GET', path: '/nowhere', status: 404 });
-  expect(lines[3]).toMatchObject({ method: 'DELETE', path: '/api/x', status: 405 });
+  expect(lines[2]).toMatchObject({ method: 'GET', path: '/nowhere', status: 404, code: 'ROUTE_NOT_FOUND' });
+  expect(lines[3]).toMatchObject({ method: 'DELETE', path: '/api/x', status: 405, code: 'METHOD_NOT_ALLOWED' });
+  expect(lines[0]!.code).toBeUndefined();
   for (const line of lines) {
     expect(line.requestId).toMatch(REQUEST_ID);
     expect(typeof line.durationMs).toBe('number');
@@ -32,6 +33,14 @@ test('writes one http_request line per request with route, method, path, status,
     expect(line.client).toBe('127.0.0.1');
   }
   expect(gw.logs.filter((l) => l.event === 'http_request')).toHaveLength(4);
+});
+
+test('a path refused before routing logs its code on the access line', async () => {
+  const gw = await startGateway({ routes: [{ name: 'ping', match: { path: '/*' }, respond: { json: { ok: true } } }] });
+  const res = await send(gw.url('/api/..%2fadmin/x'));
+  expect(res.status).toBe(400);
+  const line = await gw.waitForLog((l) => l.event === 'http_request');
+  expect(line).toMatchObject({ status: 400, code: 'PATH_AMBIGUOUS', path: '/api/..%2fadmin/x' });
 });
 
 test('logs the error code on the access line of a failed exchange', async () => {
