@@ -52,7 +52,8 @@ export async function startCommand(file: string | undefined, workers: string | u
   }
   if (result.config === null) {
     process.stderr.write(formatFileProblems(path, result.problems));
-    return 1;
+    // An unreadable certificate is "could not start" (2); anything else wrong is an invalid config (1).
+    return result.problems.some((p) => p.unreadable === true) ? 2 : 1;
   }
   const reloadSource = (): GatewayConfig => {
     // SIGHUP and POST /api/reload read the file again; problems travel on the error.

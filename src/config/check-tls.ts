@@ -24,7 +24,7 @@ function readFile(file: string, path: string, problems: Problem[]): Buffer | nul
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'it is a directory' : e.message;
-    problems.push({ path, message: `cannot read ${file} (${why})` });
+    problems.push({ path, message: `cannot read ${file} (${why})`, unreadable: true });
     return null;
   }
 }

@@ -15,6 +15,8 @@ import { GatewayError, type ErrorCode } from '../core/errors.js';
 export interface Problem {
   path: string;
   message: string;
+  /** A file the config names could not be read: `wsgate start` exits 2 for it (SPEC section 1), not 1. */
+  unreadable?: true;
 }
 
 export const CONFIG_UNREADABLE = 'CONFIG_UNREADABLE' satisfies ErrorCode;
