@@ -7,6 +7,7 @@ import { configSchema, type GatewayConfig } from './schema.js';
 import { formatPath, loadConfigFile, type Problem } from './load.js';
 import { parseHostPattern, parsePattern } from '../routing/matcher.js';
 import { GatewayError } from '../core/errors.js';
+import { checkAuth } from './check-auth.js';
 
 // A GatewayError with a table code (CONFIG_INVALID), so whoever catches it reports it like any other error.
 export class ConfigError extends GatewayError {
@@ -63,6 +64,7 @@ export function checkConfig(raw: unknown): { config: GatewayConfig | null; probl
     checkTrustedProxies(raw, cross);
     checkUpstreams(raw, cross);
     checkRoutes(raw, cross);
+    checkAuth(raw, cross, didYouMean);
     for (const p of cross) if (!schemaPaths.has(p.path)) problems.push(p);
   }
   return { config: parsed.success && problems.length === 0 ? parsed.data : null, problems };

@@ -6,6 +6,7 @@ import { BlockList, isIP } from 'node:net';
 import { parseDuration } from '../core/duration.js';
 import { GatewayError } from '../core/errors.js';
 import { parseSize } from '../core/size.js';
+import { compileAuth, compileRouteAuth, type AuthProviderSpec, type RouteAuthSpec } from '../auth/spec.js';
 import { websocketSchema, type GatewayConfig, type RouteConfig, type UpstreamConfig } from './schema.js';
 
 export interface ListenerSpec {
@@ -102,6 +103,7 @@ export interface RouteSpec {
   readonly requestHeaders: HeaderOps | null;
   readonly responseHeaders: HeaderOps | null;
   readonly websocket: WebSocketSpec;
+  readonly auth: RouteAuthSpec | null;
   readonly logSample: number; // 0 < logSample ≤ 1: the share of successful http_request lines logged
 }
 
@@ -122,6 +124,7 @@ export interface CompiledConfig {
   };
   readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
   readonly routes: readonly RouteSpec[];
+  readonly auth: ReadonlyMap<string, AuthProviderSpec>;
   readonly anomaly: { readonly enabled: boolean; readonly sigma: number; readonly forMs: number; readonly warmupMs: number; readonly windowMs: number; readonly webhook: string | null };
   readonly source: GatewayConfig;
 }
@@ -237,6 +240,7 @@ function compileRoute(r: RouteConfig): RouteSpec {
     requestHeaders: compileHeaderOps(r.headers?.request),
     responseHeaders: compileHeaderOps(r.headers?.response),
     websocket: compileWebSocket(r.websocket),
+    auth: compileRouteAuth(r.auth),
     logSample: r.log?.sample ?? 1,
   };
 }
@@ -315,6 +319,7 @@ export function compileConfig(config: GatewayConfig): CompiledConfig {
     },
     upstreams,
     routes: config.routes.map(compileRoute),
+    auth: compileAuth(config),
     anomaly: {
       enabled: config.anomaly.enabled,
       sigma: config.anomaly.sigma,

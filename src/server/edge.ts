@@ -1,6 +1,7 @@
 // server/edge: the built-in middleware a route's config asks for (CORS, auth, rate limits) and the
 // services behind them that live as long as a config (auth providers with their key caches, rate
 // limit stores). They run before Gateway.use() middleware, so ctx.identity is set when it runs.
+import { AuthProviders } from '../auth/providers.js';
 import type { CompiledConfig, RouteSpec } from '../config/compile.js';
 import type { Clock } from '../core/clock.js';
 import type { Middleware } from '../middleware/chain.js';
@@ -20,6 +21,7 @@ export class Edge {
   constructor(
     readonly config: CompiledConfig,
     readonly deps: EdgeDeps,
+    readonly auth: AuthProviders,
   ) {}
 
   // The route's built-in middleware in the order it runs: CORS (a preflight is answered before
@@ -40,8 +42,8 @@ export class Edge {
     return null;
   }
 
-  private authFor(_spec: RouteSpec): Middleware | null {
-    return null;
+  private authFor(spec: RouteSpec): Middleware | null {
+    return this.auth.middlewareFor(spec.auth);
   }
 
   private rateLimitFor(_spec: RouteSpec): Middleware | null {
@@ -49,11 +51,11 @@ export class Edge {
   }
 
   /** Releases what this config's services hold that the next one did not take over. */
-  close(_next: Edge | null): void {
-    // Nothing held yet.
+  close(next: Edge | null): void {
+    this.auth.close(next === null ? null : next.auth);
   }
 }
 
-export function createEdge(config: CompiledConfig, deps: EdgeDeps, _previous: Edge | null): Edge {
-  return new Edge(config, deps);
+export function createEdge(config: CompiledConfig, deps: EdgeDeps, previous: Edge | null): Edge {
+  return new Edge(config, deps, AuthProviders.create(config.auth, deps, previous === null ? null : previous.auth));
 }
