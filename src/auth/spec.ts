@@ -158,7 +158,7 @@ export function compileProvider(name: string, p: AuthProviderConfig): AuthProvid
 
 export function compileAuth(config: GatewayConfig): ReadonlyMap<string, AuthProviderSpec> {
   const out = new Map<string, AuthProviderSpec>();
-  for (const [name, p] of Object.entries(config.auth)) out.set(name, compileProvider(name, p));
+  for (const [name, p] of Object.entries(config.auth ?? {})) out.set(name, compileProvider(name, p));
   return out;
 }
 

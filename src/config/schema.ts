@@ -240,7 +240,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   store: z.literal('memory', { error: 'only "memory" is available in this version' }).default('memory'),
   upstreams: z.record(z.string(), upstreamSchema).default({}),
-  auth: z.record(z.string(), authProviderSchema).default({}),
+  auth: z.record(z.string(), authProviderSchema).optional(),
   routes: z.array(routeSchema).default([]),
 });
 
