@@ -9,6 +9,9 @@ import { fetchFailure, fetchJson } from './provider.js';
 
 export const JWKS_MAX_AGE_MS = 10 * 60_000;
 export const JWKS_COOLDOWN_MS = 10_000;
+// With no keys at all, a failed fetch is retried no sooner than this: an outage costs the endpoint
+// one request a second, not one per client request.
+export const JWKS_RETRY_MS = 1_000;
 
 type KeyFn = ReturnType<typeof createLocalJWKSet>;
 
@@ -18,6 +21,7 @@ export class RemoteKeySet {
   private jwksUrl: string | null;
   private readonly issuer: string | null;
   private inFlight: Promise<void> | null = null;
+  private lastFailure: GatewayError | null = null;
 
   // `fail(what, cause)` turns a fetch failure into the provider's AUTH_UNAVAILABLE (and logs it).
   constructor(
@@ -33,6 +37,7 @@ export class RemoteKeySet {
   // jose's key lookup: the key for the token's header (kid, alg), refreshing once on an unknown kid.
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
     const now = this.clock.refresh();
+    if (this.keys === null && this.lastFailure !== null && now - this.fetchedAtMs < JWKS_RETRY_MS) throw this.lastFailure;
     if (this.keys === null || now - this.fetchedAtMs >= JWKS_MAX_AGE_MS) await this.refresh(this.keys === null);
     try {
       return await this.keys!(header, token);
@@ -59,6 +64,16 @@ export class RemoteKeySet {
   private async load(): Promise<void> {
     // Stamped first: a failing endpoint is retried after the cooldown, not on every request.
     this.fetchedAtMs = this.clock.refresh();
+    try {
+      await this.fetchKeys();
+      this.lastFailure = null;
+    } catch (err) {
+      this.lastFailure = err instanceof GatewayError ? err : this.fail('JWKS could not be loaded', err);
+      throw this.lastFailure;
+    }
+  }
+
+  private async fetchKeys(): Promise<void> {
     const url = this.jwksUrl ?? (await this.discover());
     let body: unknown;
     try {

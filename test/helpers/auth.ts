@@ -109,7 +109,8 @@ export async function startAuthServer(): Promise<AuthServer> {
       const json = (status: number, v: unknown): void => {
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v));
       };
-      if (path === '/.well-known/openid-configuration') return json(200, { issuer: base, jwks_uri: `${base}/jwks` });
+      // Under any prefix, always naming the server's root as issuer (a test of a mismatched issuer uses a prefix).
+      if (path.endsWith('/.well-known/openid-configuration')) return json(200, { issuer: base, jwks_uri: `${base}/jwks` });
       if (path === '/jwks') return json(200, { keys: server.keys });
       if (path === '/introspect' && req.method === 'POST') {
         if (server.clientAuth !== null && req.headers.authorization !== server.clientAuth) return json(401, { error: 'invalid_client' });
