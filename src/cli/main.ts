@@ -28,6 +28,8 @@ commands:
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
+  if (command === 'token') return (await import('./token.js')).tokenCommand(rest);
+  if (command === 'hash-key') return (await import('./hash-key.js')).hashKeyCommand(rest);
   // bench takes positionals (http|ws URL) and options of its own: it parses its arguments itself.
   if (command === 'bench') {
     const { benchCommand } = await import('./bench/command.js');
