@@ -7,12 +7,17 @@
 // wsgate runs from the built dist/ (rebuilt when src/ is newer) at log level warn, with bench/upstream.ts
 // behind it; the load comes from `wsgate bench` (src/cli/bench) inside this process. Each route gets a
 // 1 s warm-up (after one unrecorded pass over both), then its measured window; the gateway's CPU time over the window comes from /proc.
-// Prints requests/s, latency and gateway CPU µs per request for both routes, and the JWT/open ratio.
+// Prints requests/s, latency and gateway CPU µs per request for both routes, and the JWT/open ratio;
+// then, in this process, what JwtProvider.verify() costs on a cache hit and on a signature check.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
+import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
+import { pino } from 'pino';
+import { JwtProvider } from '../src/auth/jwt-provider.js';
+import { compileProvider, type JwtProviderSpec } from '../src/auth/spec.js';
+import { Clock } from '../src/core/clock.js';
 import { parseBenchArgs } from '../src/cli/bench/options.js';
 import type { BenchResult } from '../src/cli/bench/report.js';
 import { runBench as runLoad } from '../src/cli/bench/run-bench.js';
@@ -74,6 +79,40 @@ async function measure(route: string, url: string, headers: string[], connection
   return { route, result, cpuUsPerReq: (ticks * (1e6 / CLK_TCK)) / Math.max(1, result.ops) };
 }
 
+// In process, no network: what one verify() costs on a cache hit against a signature check, per algorithm.
+async function verifyCost(alg: 'HS256' | 'RS256' | 'ES256', n: number): Promise<{ hitUs: number; checkUs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-auth-verify-'));
+  try {
+    let key: Uint8Array | CryptoKey;
+    let provider: Record<string, unknown>;
+    if (alg === 'HS256') {
+      key = new TextEncoder().encode(SECRET);
+      provider = { secret: SECRET, algorithms: ['HS256'] };
+    } else {
+      const pair = await generateKeyPair(alg, { extractable: true });
+      key = pair.privateKey;
+      const file = join(dir, 'key.pem');
+      writeFileSync(file, await exportSPKI(pair.publicKey));
+      provider = { publicKey: file, algorithms: [alg] };
+    }
+    const spec = compileProvider('bench', { type: 'jwt', clockSkew: '0s', tokenFrom: ['header'], closeOnExpiry: false, forwardToken: false, timeout: '5s', ...provider } as never) as JwtProviderSpec;
+    const jwt = new JwtProvider(spec, { log: pino({ level: 'silent' }), clock: new Clock(1000) });
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const tokens: string[] = [];
+    for (let i = 0; i < n; i++) tokens.push(await new SignJWT({ sub: `u${i}`, exp }).setProtectedHeader({ alg }).sign(key));
+    const now = Date.now();
+    let t = performance.now();
+    for (const token of tokens) await jwt.verify(token, now);
+    const checkUs = ((performance.now() - t) * 1000) / n;
+    t = performance.now();
+    for (let round = 0; round < 10; round++) for (const token of tokens) void jwt.verify(token, now);
+    const hitUs = ((performance.now() - t) * 1000) / (10 * n);
+    return { hitUs, checkUs };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { duration: { type: 'string', default: '5s' }, connections: { type: 'string', default: '50' } } });
   const built = ensureBuilt();
@@ -109,6 +148,13 @@ async function main(): Promise<number> {
         '',
       ].join('\n'),
     );
+    await stopAllChildren();
+    const rows: string[] = ['| algorithm | verify, cache hit µs | verify, signature check µs |', '|---|---|---|'];
+    for (const alg of ['HS256', 'RS256', 'ES256'] as const) {
+      const c = await verifyCost(alg, 2000);
+      rows.push(`| ${alg} | ${c.hitUs.toFixed(2)} | ${c.checkUs.toFixed(1)} |`);
+    }
+    process.stdout.write(`\nJwtProvider.verify() in process (2000 distinct tokens, then each again 10 times):\n\n${rows.join('\n')}\n`);
     return 0;
   } finally {
     await stopAllChildren();
