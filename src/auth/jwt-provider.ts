@@ -1,7 +1,7 @@
 // auth/jwt-provider: `type: jwt`: verifies a signed JWT with jose against an HMAC secret, a PEM
 // public key or remote keys (jwks.ts), under the provider's algorithm allow-list, issuer, audience
 // and clock skew, on the gateway's clock. Verified tokens are cached until their exp.
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { GatewayError } from '../core/errors.js';
 import { RemoteKeySet } from './jwks.js';
@@ -14,14 +14,15 @@ import type { Verified } from './verified-cache.js';
 export const NO_EXP_CACHE_MS = 60_000;
 
 export class JwtProvider extends CachingProvider {
-  private readonly key: Uint8Array | KeyObject | JWTVerifyGetKey;
+  private readonly key: KeyObject | JWTVerifyGetKey;
   private readonly jwt: JwtProviderSpec;
 
   constructor(spec: JwtProviderSpec, deps: AuthDeps) {
     super(spec, deps);
     this.jwt = spec;
     const k = spec.key;
-    if (k.from === 'secret') this.key = new TextEncoder().encode(k.secret);
+    // A KeyObject made once: given raw bytes, jose would import a key on every verification.
+    if (k.from === 'secret') this.key = createSecretKey(Buffer.from(k.secret, 'utf8'));
     else if (k.from === 'pem') this.key = createPublicKey(k.pem);
     else {
       const fail = (what: string, cause: unknown): GatewayError => this.unavailable(what, cause);
