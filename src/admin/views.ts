@@ -130,7 +130,7 @@ export function connectionList(tunnels: readonly WsTunnel[], total: number): Con
 }
 
 // Values of these keys are secrets wherever they appear in the config (SPEC section 6: redacted).
-const SECRET_KEYS = new Set(['token', 'secret', 'password', 'sha256', 'privatekey', 'apikey', 'webhook']);
+const SECRET_KEYS = new Set(['token', 'secret', 'clientsecret', 'password', 'sha256', 'privatekey', 'apikey', 'webhook']);
 
 export function redactConfig(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactConfig);

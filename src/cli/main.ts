@@ -4,6 +4,8 @@
 // Exit codes: 0 ok, 1 invalid config or usage, 2 could not start.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BENCH_USAGE } from './bench/options.js';
+import { HASH_KEY_HELP } from './hash-key.js';
+import { TOKEN_HELP } from './token.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -31,8 +33,8 @@ function str(value: Values[string]): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-// One entry per command, in the order `wsgate --help` lists them. A new command (token, hash-key)
-// is one more entry: its help, its options, and a run() that imports its module.
+// One entry per command, in the order `wsgate --help` lists them. A new command is one more entry:
+// its help, its options, and a run() that imports its module.
 const COMMANDS: Record<string, Command> = {
   start: {
     synopsis: 'start [-c FILE] [--workers N|auto]',
@@ -179,6 +181,26 @@ ${ADMIN_OPTION.text}${HELP_LINE}`,
     async run(_v, argv) {
       const { benchCommand } = await import('./bench/command.js');
       return benchCommand(argv);
+    },
+  },
+  token: {
+    synopsis: 'token --secret S [--sub U] [--scope S ...] [--ttl 1h]',
+    summary: 'mint a signed JWT (HMAC) for trying auth locally',
+    help: TOKEN_HELP,
+    options: null, // repeatable options: the command parses its own arguments
+    async run(_v, argv) {
+      const { tokenCommand } = await import('./token.js');
+      return tokenCommand(argv);
+    },
+  },
+  'hash-key': {
+    synopsis: 'hash-key [KEY] [--id ID]',
+    summary: 'print the sha256 line of an API key for an apiKey provider',
+    help: HASH_KEY_HELP,
+    options: null, // KEY is positional (or read from stdin)
+    async run(_v, argv) {
+      const { hashKeyCommand } = await import('./hash-key.js');
+      return hashKeyCommand(argv);
     },
   },
   schema: {

@@ -9,6 +9,7 @@ import { formatPath, loadConfigFile, type Problem } from './load.js';
 import { parseHostPattern, parsePattern } from '../routing/matcher.js';
 import { GatewayError } from '../core/errors.js';
 import { checkTlsFiles, checkTlsShape } from './check-tls.js';
+import { checkAuth } from './check-auth.js';
 
 // A GatewayError with a table code (CONFIG_INVALID), so whoever catches it reports it like any other error.
 export class ConfigError extends GatewayError {
@@ -70,6 +71,7 @@ export function checkConfig(raw: unknown): { config: GatewayConfig | null; probl
     checkRoutes(raw, cross);
     checkTlsShape(raw, cross);
     checkEdge(raw, cross);
+    checkAuth(raw, cross, didYouMean);
     for (const p of cross) if (!schemaPaths.has(p.path)) problems.push(p);
   }
   return { config: parsed.success && problems.length === 0 ? parsed.data : null, problems };

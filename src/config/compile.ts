@@ -9,6 +9,7 @@ import { listenerCertFiles, readCa, readCertPair, type ServerCert } from './chec
 import type { Problem } from './load.js';
 import { OriginList } from '../cors/origins.js';
 import { parseRedisUrl, type RedisTarget } from '../store/redis-url.js';
+import { compileAuth, compileRouteAuth, type AuthProviderSpec, type RouteAuthSpec } from '../auth/spec.js';
 import { websocketSchema, type GatewayConfig, type RouteConfig, type UpstreamConfig } from './schema.js';
 
 export type { ServerCert };
@@ -143,6 +144,7 @@ export interface RouteSpec {
   readonly websocket: WebSocketSpec;
   readonly cors: CorsSpec | null;
   readonly rateLimit: RateLimitSpec | null;
+  readonly auth: RouteAuthSpec | null;
   readonly logSample: number; // 0 < logSample ≤ 1: the share of successful http_request lines logged
 }
 
@@ -169,6 +171,7 @@ export interface CompiledConfig {
   readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
   readonly routes: readonly RouteSpec[];
   readonly store: StoreSpec;
+  readonly auth: ReadonlyMap<string, AuthProviderSpec>;
   readonly anomaly: { readonly enabled: boolean; readonly sigma: number; readonly forMs: number; readonly warmupMs: number; readonly windowMs: number; readonly webhook: string | null };
   readonly metrics: { readonly enabled: boolean };
   readonly source: GatewayConfig;
@@ -323,6 +326,7 @@ function compileRoute(r: RouteConfig): RouteSpec {
     websocket: compileWebSocket(r.websocket, r.cors),
     cors: r.cors === undefined ? null : compileCors(r.cors, r.match.methods),
     rateLimit: r.rateLimit === undefined ? null : compileRateLimit(r.rateLimit),
+    auth: compileRouteAuth(r.auth),
     logSample: r.log?.sample ?? 1,
   };
 }
@@ -425,6 +429,7 @@ export function compileConfig(config: GatewayConfig): CompiledConfig {
     upstreams,
     routes: config.routes.map(compileRoute),
     store: compileStore(config.store),
+    auth: compileAuth(config),
     anomaly: {
       enabled: config.anomaly.enabled,
       sigma: config.anomaly.sigma,

@@ -150,6 +150,77 @@ export const rateLimitSchema = z.strictObject({
     .default('ip'),
 });
 
+// ---- auth (SPEC sections 2 and 5; docs/security.md) ----
+
+const TOKEN_CHARS = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+const jwtAlgorithm = z.enum(JWT_ALGORITHMS, {
+  error: (iss) =>
+    typeof iss.input === 'string' && iss.input.toLowerCase() === 'none'
+      ? '"none" is never allowed: an unsigned token proves nothing; list signing algorithms such as HS256 or RS256'
+      : `unknown algorithm; use one of ${JWT_ALGORITHMS.join(', ')}`,
+});
+// Where a bearer token is read: `header` (Authorization: Bearer), `header:NAME`, `query:NAME`, `cookie:NAME`,
+// or `protocol` (a Sec-WebSocket-Protocol entry `bearer.<token>`).
+const tokenFrom = z.string().regex(new RegExp(`^(header|protocol|header:${TOKEN_CHARS}|cookie:${TOKEN_CHARS}|query:[^\\s&=#]+)$`), {
+  error: 'invalid token source: use header, header:NAME, query:NAME, cookie:NAME or protocol',
+});
+const apiKeyIn = z.string().regex(new RegExp(`^(header:${TOKEN_CHARS}|query:[^\\s&=#]+)$`), { error: 'invalid key source: use header:NAME or query:NAME' });
+// claim → request header sent upstream; the client's own copy of that header is always removed.
+const forwardClaims = z.record(z.string().min(1), headerName);
+const bearerCommon = {
+  tokenFrom: z.array(tokenFrom).min(1).default(['header']),
+  forwardClaims: forwardClaims.optional(),
+  closeOnExpiry: z.boolean().default(false),
+  // false: the credential itself (Authorization, the X-API-Key-like header) is removed before the upstream.
+  forwardToken: z.boolean().default(false),
+  timeout: duration.default('5s'),  // JWKS, discovery and introspection requests
+};
+
+export const jwtProviderSchema = z.strictObject({
+  type: z.literal('jwt'),
+  secret: z.string().min(1, { error: 'secret is empty: set it (or the variable it names) to the HMAC key' }).optional(),
+  publicKey: z.string().min(1).optional(),   // a PEM file (SPKI or certificate)
+  jwksUrl: z.string().regex(/^https?:\/\/\S+$/, { error: 'jwksUrl must be an http:// or https:// URL' }).optional(),
+  issuer: z.string().min(1).optional(),      // checked against `iss`; alone, the JWKS comes from OIDC discovery
+  algorithms: z.array(jwtAlgorithm).min(1).optional(),
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  clockSkew: duration.default('30s'),
+  ...bearerCommon,
+});
+
+export const introspectionProviderSchema = z.strictObject({
+  type: z.literal('introspection'),
+  url: z.string().regex(/^https?:\/\/\S+$/, { error: 'url must be an http:// or https:// URL' }),
+  clientId: z.string().optional(),
+  clientSecret: z.string().optional(),
+  cacheFor: duration.default('60s'),  // an answer is reused at most this long, and never past the token's exp
+  ...bearerCommon,
+});
+
+export const apiKeyProviderSchema = z.strictObject({
+  type: z.literal('apiKey'),
+  in: z.array(apiKeyIn).min(1).default(['header:X-API-Key']),
+  keys: z.array(
+    z.strictObject({
+      id: z.string().min(1),
+      sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, { error: 'sha256 is 64 hex digits: run `wsgate hash-key KEY`' }),
+      scopes: z.array(z.string()).default([]),
+    }),
+  ),
+  forwardClaims: forwardClaims.optional(),
+  forwardToken: z.boolean().default(false),
+});
+
+export const authProviderSchema = z.discriminatedUnion('type', [jwtProviderSchema, introspectionProviderSchema, apiKeyProviderSchema], {
+  error: 'type must be jwt, introspection or apiKey',
+});
+
+export const routeAuthSchema = z.strictObject({
+  use: z.string().min(1),
+  scopes: z.array(z.string().min(1)).default([]),
+});
+
 export const routeSchema = z.strictObject({
   name: z.string().min(1),
   match: z.strictObject({
@@ -171,6 +242,7 @@ export const routeSchema = z.strictObject({
   rewrite: z.string().startsWith('/').regex(/^[\x21-\x7e]*$/, { error: 'invalid path: printable ASCII without spaces only; percent-encode the rest' }).optional(),
   headers: z.strictObject({ request: headerOps.optional(), response: headerOps.optional() }).optional(),
   websocket: websocketSchema.optional(),
+  auth: routeAuthSchema.optional(),
   cors: corsSchema.optional(),
   rateLimit: rateLimitSchema.optional(),
   // A high-traffic route logs this share of its successful http_request lines; errors always log.
@@ -243,6 +315,7 @@ export const configSchema = z.strictObject({
     ], { error: 'store is "memory" or { redis: "redis://host:6379" }' })
     .default('memory'),
   upstreams: z.record(z.string(), upstreamSchema).default({}),
+  auth: z.record(z.string(), authProviderSchema).optional(),
   routes: z.array(routeSchema).default([]),
 });
 
@@ -252,3 +325,4 @@ export type GatewayConfigInput = z.input<typeof configSchema>;
 export type GatewayConfig = z.output<typeof configSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
+export type AuthProviderConfig = z.output<typeof authProviderSchema>;

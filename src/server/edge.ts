@@ -1,6 +1,7 @@
 // server/edge: the built-in middleware a route's config asks for (CORS, auth, rate limits) and the
 // services behind them that live as long as a config (auth providers with their key caches, rate
 // limit stores). They run before Gateway.use() middleware, so ctx.identity is set when it runs.
+import { AuthProviders } from '../auth/providers.js';
 import type { CompiledConfig, RouteSpec } from '../config/compile.js';
 import type { Clock } from '../core/clock.js';
 import { createCors } from '../cors/cors.js';
@@ -29,6 +30,7 @@ export class Edge {
     readonly deps: EdgeDeps,
     // The buckets of every route's rateLimit; null when no route has one.
     readonly rateStore: RateStore | null,
+    readonly auth: AuthProviders,
   ) {}
 
   // The route's built-in middleware in the order it runs: CORS (a preflight is answered before
@@ -49,8 +51,8 @@ export class Edge {
     return spec.cors === null ? null : createCors(spec.cors);
   }
 
-  private authFor(_spec: RouteSpec): Middleware | null {
-    return null;
+  private authFor(spec: RouteSpec): Middleware | null {
+    return this.auth.middlewareFor(spec.auth);
   }
 
   private rateLimitFor(spec: RouteSpec): Middleware | null {
@@ -60,13 +62,15 @@ export class Edge {
 
   /** Releases what this config's services hold that the next one did not take over. */
   close(next: Edge | null): void {
+    this.auth.close(next === null ? null : next.auth);
     // A shared store belongs to the gateway, which closes it after the drain.
     if (this.rateStore !== null && this.rateStore !== this.deps.rateStore && next?.rateStore !== this.rateStore) this.rateStore.close();
   }
 }
 
 export function createEdge(config: CompiledConfig, deps: EdgeDeps, previous: Edge | null): Edge {
-  return new Edge(config, deps, rateStoreFor(config, deps, previous));
+  const auth = AuthProviders.create(config.auth, deps, previous === null ? null : previous.auth);
+  return new Edge(config, deps, rateStoreFor(config, deps, previous), auth);
 }
 
 // One store for every route's buckets, carried from config to config: a route whose limit is unchanged

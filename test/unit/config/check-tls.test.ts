@@ -60,8 +60,8 @@ test('validate names the key of a missing certificate or key file', async () => 
   const missing = join(dir.dir, 'missing.pem');
   const { config, problems } = loadConfig(fileWith(dir.dir, `{ cert: "${missing}", key: "${a.key}" }`, `{ ca: "${missing}" }`));
   expect(config).toBeNull();
-  expect(problems).toContainEqual({ path: 'listen[0].tls.cert', message: `cannot read ${missing} (no such file)` });
-  expect(problems).toContainEqual({ path: 'upstreams.api.tls.ca', message: `cannot read ${missing} (no such file)` });
+  expect(problems).toContainEqual({ path: 'listen[0].tls.cert', unreadable: true, message: `cannot read ${missing} (no such file)` });
+  expect(problems).toContainEqual({ path: 'upstreams.api.tls.ca', unreadable: true, message: `cannot read ${missing} (no such file)` });
 });
 
 test('validate names an unreadable file', async () => {
@@ -69,7 +69,7 @@ test('validate names an unreadable file', async () => {
   const a = await dir.leaf('a', ['a.example.test']);
   // A directory where a file is expected fails to read for root too (chmod would not).
   const { problems } = loadConfig(fileWith(dir.dir, `{ cert: "${a.cert}", key: "${dir.dir}" }`));
-  expect(problems).toContainEqual({ path: 'listen[0].tls.key', message: `cannot read ${dir.dir} (it is a directory)` });
+  expect(problems).toContainEqual({ path: 'listen[0].tls.key', unreadable: true, message: `cannot read ${dir.dir} (it is a directory)` });
 });
 
 test('validate names files that hold no certificate or no key', async () => {

@@ -124,7 +124,7 @@ test.each<{ name: string; change: (c: Raw) => void; path: string; message: strin
   { name: 'an unknown key inside a record value', change: (c) => { c.upstreams.chat.timeout = {}; },
     path: 'upstreams.chat.timeout', message: 'unknown key "timeout" (did you mean "timeouts"?)' },
   { name: 'an unknown key with nothing close', change: (c) => { c.routes[0].bogus = 1; },
-    path: 'routes[0].bogus', message: 'unknown key "bogus"; remove it (allowed here: name, match, upstream, respond, stripPrefix, rewrite, headers, websocket, cors, rateLimit, log)' },
+    path: 'routes[0].bogus', message: 'unknown key "bogus"; remove it (allowed here: name, match, upstream, respond, stripPrefix, rewrite, headers, websocket, auth, cors, rateLimit, log)' },
   { name: 'an unknown top-level key', change: (c) => { c.rotues = []; },
     path: 'rotues', message: 'unknown key "rotues" (did you mean "routes"?)' },
 
