@@ -285,4 +285,4 @@ test('exits 2 with one line when the workers cannot listen, and 1 on a bad --wor
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(`wsgate start: --workers ${bad}: write a whole number from 1 to 256, or auto\n`);
   }
-});
+}, 60_000); // a cluster and four more CLI processes, one after another
