@@ -1,11 +1,13 @@
 // admin/snapshot: what the dashboard's event stream (GET /api/events) sends once a second: the
 // gateway's views (routes, upstreams, live connections) and rates computed from two scrapes of its
 // own metrics (per-second deltas of the counters, p50/p99 from the histogram buckets counted in
-// between), the closes of the last minute by code, and the active anomalies. One Snapshotter per
+// between), the closes of the last minute by code, and the active anomalies. With `scope: 'cluster'`
+// the connection list is every instance's (admin/views.ts, through the shared store); the rest stays
+// this instance's. One Snapshotter per
 // stream keeps the previous scrape; it reads only AdminSource, so a cluster primary's merged views
 // and metrics serve it the same way as one process.
 import type { AdminSource, ConnectionFilter } from './server.js';
-import type { ConnectionList, RouteView, UpstreamView } from './views.js';
+import type { ClusterConnectionList, ConnectionList, RouteView, UpstreamView } from './views.js';
 import { DIRECTION_IN, DIRECTION_OUT, UNMATCHED_ROUTE } from '../observability/metrics.js';
 import { histogramBuckets, parsePromText, quantileBetween, sumBy, type PromSamples } from './prom-text.js';
 
@@ -63,6 +65,7 @@ export interface Snapshot {
   intervalMs: number | null; // since the previous snapshot of this stream; the rates cover it
   ready: boolean;            // false while draining
   metrics: boolean;          // false when metrics are turned off (metrics.enabled: false): no rates
+  sharedStore: boolean;      // `store: { redis }`: the stream may ask for the cluster's connections
   totals: {
     connections: number;     // live WebSockets
     inFlightRequests: number;
@@ -78,7 +81,7 @@ export interface Snapshot {
   upstreams: UpstreamView[];
   closes: CloseCount[];
   anomalies: { route: string; signal: string }[];
-  connections: ConnectionList;
+  connections: ConnectionList | ClusterConnectionList; // the latter with `scope: 'cluster'`
 }
 
 interface Reading {
@@ -87,6 +90,8 @@ interface Reading {
 }
 
 const DURATION = 'wsgate_http_request_duration_seconds';
+// Registered by a shared store only, on one process as on a cluster primary's merged scrape.
+const STORE_UP = 'wsgate_store_up';
 const ALL = (): boolean => true;
 
 export class Snapshotter {
@@ -102,7 +107,7 @@ export class Snapshotter {
     const [routes, upstreams, connections, text] = await Promise.all([
       source.routes() as RouteView[] | Promise<RouteView[]>,
       source.upstreams() as UpstreamView[] | Promise<UpstreamView[]>,
-      source.connections(this.filter) as ConnectionList | Promise<ConnectionList>,
+      source.connections(this.filter) as ConnectionList | ClusterConnectionList | Promise<ConnectionList | ClusterConnectionList>,
       source.metrics(),
     ]);
     const now: Reading = { atMs: nowMs, samples: parsePromText(text) };
@@ -166,8 +171,9 @@ export class Snapshotter {
       intervalMs: before === null ? null : now.atMs - before.atMs,
       ready: source.ready,
       metrics: now.samples.size > 0,
+      sharedStore: now.samples.has(STORE_UP),
       totals: {
-        connections: connections.total,
+        connections: localTotal(connections),
         inFlightRequests: upstreams.reduce((s, u) => s + u.targets.reduce((t, x) => t + x.inFlightRequests, 0), 0),
         requestsPerSec: total(requests),
         ...quantiles(ALL),
@@ -205,6 +211,11 @@ export class Snapshotter {
     // A cluster primary: the workers' gauge, merged with max (1 when any worker sees it).
     return (samples.get('wsgate_anomaly_active') ?? []).filter((s) => s.value >= 1).map((s) => ({ route: s.labels.route ?? '', signal: s.labels.signal ?? '' }));
   }
+}
+
+// The cards count this instance's connections, as every other total; a cluster list names it first.
+function localTotal(list: ConnectionList | ClusterConnectionList): number {
+  return 'instances' in list ? (list.instances[0]?.total ?? list.total) : list.total;
 }
 
 function ms(seconds: number | null): number | null {
