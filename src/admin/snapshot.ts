@@ -9,7 +9,7 @@
 import type { AdminSource, ConnectionFilter } from './server.js';
 import type { ClusterConnectionList, ConnectionList, RouteView, UpstreamView } from './views.js';
 import { DIRECTION_IN, DIRECTION_OUT, UNMATCHED_ROUTE } from '../observability/metrics.js';
-import { histogramBuckets, parsePromText, quantileBetween, sumBy, type PromSamples } from './prom-text.js';
+import { histogramBuckets, parsePromText, quantileBetween, sumBy, type PromSamples } from '../observability/prom-text.js';
 
 const CLOSE_WINDOW_MS = 60_000;
 
