@@ -99,6 +99,8 @@ export class Snapshotter {
   // Closes by code as the counters read, oldest first; the first is the newest reading at least a
   // minute old (the baseline of "last minute"), or the stream's first.
   private readonly closeHistory: { atMs: number; byCode: Map<string, number> }[] = [];
+  // With metrics off there is no wsgate_store_up to read: the running config says, asked once a stream.
+  private configuredStore: Promise<boolean> | null = null;
 
   constructor(private readonly source: AdminSource, private readonly filter: ConnectionFilter) {}
 
@@ -171,7 +173,7 @@ export class Snapshotter {
       intervalMs: before === null ? null : now.atMs - before.atMs,
       ready: source.ready,
       metrics: now.samples.size > 0,
-      sharedStore: now.samples.has(STORE_UP),
+      sharedStore: now.samples.size > 0 ? now.samples.has(STORE_UP) : await this.storeInConfig(),
       totals: {
         connections: localTotal(connections),
         inFlightRequests: upstreams.reduce((s, u) => s + u.targets.reduce((t, x) => t + x.inFlightRequests, 0), 0),
@@ -188,6 +190,14 @@ export class Snapshotter {
       anomalies: this.anomalies(now.samples),
       connections,
     };
+  }
+
+  private storeInConfig(): Promise<boolean> {
+    this.configuredStore ??= Promise.resolve(this.source.redactedConfig()).then(
+      (config) => typeof (config as { store?: unknown } | null)?.store === 'object',
+      () => false,
+    );
+    return this.configuredStore;
   }
 
   private closes(now: Reading): CloseCount[] {
