@@ -3,9 +3,8 @@
 // own metrics (per-second deltas of the counters, p50/p99 from the histogram buckets counted in
 // between), the closes of the last minute by code, and the active anomalies. With `scope: 'cluster'`
 // the connection list is every instance's (admin/views.ts, through the shared store); the rest stays
-// this instance's. One Snapshotter per
-// stream keeps the previous scrape; it reads only AdminSource, so a cluster primary's merged views
-// and metrics serve it the same way as one process.
+// this instance's. One Snapshotter per stream keeps the previous scrape; it reads only AdminSource,
+// so a cluster primary's merged views and metrics serve it the same way as one process.
 import type { AdminSource, ConnectionFilter } from './server.js';
 import type { ClusterConnectionList, ConnectionList, RouteView, UpstreamView } from './views.js';
 import { DIRECTION_IN, DIRECTION_OUT, UNMATCHED_ROUTE } from '../observability/metrics.js';
