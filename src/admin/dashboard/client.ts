@@ -3,9 +3,9 @@
 // Authorization header, and the token must never ride in a URL that gets logged), keeps the last two
 // minutes of snapshots for its charts (inline SVG), and renders the tables. With a shared store the
 // connection list switches between this instance and the cluster (the stream's ?scope=cluster), with
-// the instance holding each connection. The admin token lives in
-// sessionStorage and is asked for when the API answers 401. Plain ES2020, no build step: it is
-// sent as written, so it holds no backquote and no dollar-brace.
+// the instance holding each connection. The admin token lives in sessionStorage and is asked for when
+// the API answers 401. Plain ES2020, no build step: it is sent as written, so it holds no backquote
+// and no dollar-brace.
 export const DASHBOARD_SCRIPT = `
 (() => {
   const $ = (id) => document.getElementById(id);
