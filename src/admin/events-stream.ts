@@ -11,7 +11,10 @@ export const EVENTS_INTERVAL_MS = 1000;
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
-/** The stream's connection filter from its query: route and user exact, path and client prefixes. */
+/**
+ * The stream's connection filter from its query: route and user exact, path and client prefixes,
+ * and `scope` (local, or cluster: every instance's through the shared store; checked by the caller).
+ */
 export function eventsFilter(params: URLSearchParams): ConnectionFilter {
   const text = (name: string): string | null => {
     const v = params.get(name);
@@ -24,6 +27,7 @@ export function eventsFilter(params: URLSearchParams): ConnectionFilter {
     path: text('path'),
     client: text('client'),
     limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, MAX_LIMIT) : DEFAULT_LIMIT,
+    scope: params.get('scope') === 'cluster' ? 'cluster' : 'local',
   };
 }
 

@@ -76,6 +76,15 @@ export function validOperatorCode(code: number): boolean {
   return code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1012 || code === 1013 || (code >= 3000 && code <= 4999);
 }
 
+// GET /api/connections and GET /api/events: this instance's connections, or every instance's.
+function isScope(scope: string): scope is 'local' | 'cluster' {
+  return scope === 'local' || scope === 'cluster';
+}
+
+function scopeProblem(scope: string): string {
+  return `scope must be local or cluster, got "${scope}"`;
+}
+
 export function createAdminServer(source: AdminSource, token: string): Server {
   const streams = new EventStreams();
   const server = createServer((req, res) => {
@@ -119,6 +128,8 @@ async function handle(source: AdminSource, token: string, streams: EventStreams,
     return null;
   }
   if (path === '/api/events' && method === 'GET') {
+    const scope = url.searchParams.get('scope') ?? 'local';
+    if (!isScope(scope)) return failure('BAD_REQUEST', scopeProblem(scope));
     streams.serve(source, eventsFilter(url.searchParams), req, res);
     return null;
   }
@@ -135,7 +146,7 @@ async function handle(source: AdminSource, token: string, streams: EventStreams,
   if (path === '/api/connections' && method === 'GET') {
     const limit = Number(url.searchParams.get('limit') ?? 1000);
     const scope = url.searchParams.get('scope') ?? 'local';
-    if (scope !== 'local' && scope !== 'cluster') return failure('BAD_REQUEST', `scope must be local or cluster, got "${scope}"`);
+    if (!isScope(scope)) return failure('BAD_REQUEST', scopeProblem(scope));
     return reply(
       200,
       await source.connections({

@@ -1,13 +1,14 @@
 // admin/snapshot: what the dashboard's event stream (GET /api/events) sends once a second: the
 // gateway's views (routes, upstreams, live connections) and rates computed from two scrapes of its
 // own metrics (per-second deltas of the counters, p50/p99 from the histogram buckets counted in
-// between), the closes of the last minute by code, and the active anomalies. One Snapshotter per
-// stream keeps the previous scrape; it reads only AdminSource, so a cluster primary's merged views
-// and metrics serve it the same way as one process.
+// between), the closes of the last minute by code, and the active anomalies. With `scope: 'cluster'`
+// the connection list is every instance's (admin/views.ts, through the shared store); the rest stays
+// this instance's. One Snapshotter per stream keeps the previous scrape; it reads only AdminSource,
+// so a cluster primary's merged views and metrics serve it the same way as one process.
 import type { AdminSource, ConnectionFilter } from './server.js';
-import type { ConnectionList, RouteView, UpstreamView } from './views.js';
+import type { ClusterConnectionList, ConnectionList, RouteView, UpstreamView } from './views.js';
 import { DIRECTION_IN, DIRECTION_OUT, UNMATCHED_ROUTE } from '../observability/metrics.js';
-import { histogramBuckets, parsePromText, quantileBetween, sumBy, type PromSamples } from './prom-text.js';
+import { histogramBuckets, parsePromText, quantileBetween, sumBy, type PromSamples } from '../observability/prom-text.js';
 
 const CLOSE_WINDOW_MS = 60_000;
 
@@ -63,6 +64,7 @@ export interface Snapshot {
   intervalMs: number | null; // since the previous snapshot of this stream; the rates cover it
   ready: boolean;            // false while draining
   metrics: boolean;          // false when metrics are turned off (metrics.enabled: false): no rates
+  sharedStore: boolean;      // `store: { redis }`: the stream may ask for the cluster's connections
   totals: {
     connections: number;     // live WebSockets
     inFlightRequests: number;
@@ -78,7 +80,7 @@ export interface Snapshot {
   upstreams: UpstreamView[];
   closes: CloseCount[];
   anomalies: { route: string; signal: string }[];
-  connections: ConnectionList;
+  connections: ConnectionList | ClusterConnectionList; // the latter with `scope: 'cluster'`
 }
 
 interface Reading {
@@ -87,6 +89,8 @@ interface Reading {
 }
 
 const DURATION = 'wsgate_http_request_duration_seconds';
+// Registered by a shared store only, on one process as on a cluster primary's merged scrape.
+const STORE_UP = 'wsgate_store_up';
 const ALL = (): boolean => true;
 
 export class Snapshotter {
@@ -94,6 +98,8 @@ export class Snapshotter {
   // Closes by code as the counters read, oldest first; the first is the newest reading at least a
   // minute old (the baseline of "last minute"), or the stream's first.
   private readonly closeHistory: { atMs: number; byCode: Map<string, number> }[] = [];
+  // With metrics off there is no wsgate_store_up to read: the running config says, asked once a stream.
+  private configuredStore: Promise<boolean> | null = null;
 
   constructor(private readonly source: AdminSource, private readonly filter: ConnectionFilter) {}
 
@@ -102,7 +108,7 @@ export class Snapshotter {
     const [routes, upstreams, connections, text] = await Promise.all([
       source.routes() as RouteView[] | Promise<RouteView[]>,
       source.upstreams() as UpstreamView[] | Promise<UpstreamView[]>,
-      source.connections(this.filter) as ConnectionList | Promise<ConnectionList>,
+      source.connections(this.filter) as ConnectionList | ClusterConnectionList | Promise<ConnectionList | ClusterConnectionList>,
       source.metrics(),
     ]);
     const now: Reading = { atMs: nowMs, samples: parsePromText(text) };
@@ -166,8 +172,9 @@ export class Snapshotter {
       intervalMs: before === null ? null : now.atMs - before.atMs,
       ready: source.ready,
       metrics: now.samples.size > 0,
+      sharedStore: now.samples.size > 0 ? now.samples.has(STORE_UP) : await this.storeInConfig(),
       totals: {
-        connections: connections.total,
+        connections: localTotal(connections),
         inFlightRequests: upstreams.reduce((s, u) => s + u.targets.reduce((t, x) => t + x.inFlightRequests, 0), 0),
         requestsPerSec: total(requests),
         ...quantiles(ALL),
@@ -182,6 +189,14 @@ export class Snapshotter {
       anomalies: this.anomalies(now.samples),
       connections,
     };
+  }
+
+  private storeInConfig(): Promise<boolean> {
+    this.configuredStore ??= Promise.resolve(this.source.redactedConfig()).then(
+      (config) => typeof (config as { store?: unknown } | null)?.store === 'object',
+      () => false,
+    );
+    return this.configuredStore;
   }
 
   private closes(now: Reading): CloseCount[] {
@@ -205,6 +220,11 @@ export class Snapshotter {
     // A cluster primary: the workers' gauge, merged with max (1 when any worker sees it).
     return (samples.get('wsgate_anomaly_active') ?? []).filter((s) => s.value >= 1).map((s) => ({ route: s.labels.route ?? '', signal: s.labels.signal ?? '' }));
   }
+}
+
+// The cards count this instance's connections, as every other total; a cluster list names it first.
+function localTotal(list: ConnectionList | ClusterConnectionList): number {
+  return 'instances' in list ? (list.instances[0]?.total ?? list.total) : list.total;
 }
 
 function ms(seconds: number | null): number | null {

@@ -3,6 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DEFAULT_ADMIN, call, errorLine } from './admin-client.js';
+import { parsePromText, type PromSample } from '../observability/prom-text.js';
 
 const SAMPLE_MS = 1000;
 
@@ -30,28 +31,9 @@ export interface Sample {
   atMs: number;
 }
 
-// Prometheus text format 0.0.4: `name{label="value",...} value [timestamp]`; label values escape \\, \" and \n.
-const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?\s+(\S+)/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-function unescapeLabel(value: string): string {
-  return value.replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
-}
-
-/** The samples of metric `name` in Prometheus text, each with its labels; comments and other metrics skipped. */
-export function metricSamples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
-  const out: { labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = SAMPLE_LINE.exec(line);
-    if (m === null || m[1] !== name) continue;
-    const value = Number(m[3]);
-    if (!Number.isFinite(value)) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]!] = unescapeLabel(l[2]!);
-    out.push({ labels, value });
-  }
-  return out;
+/** The finite samples of metric `name` in Prometheus text, each with its labels. */
+export function metricSamples(text: string, name: string): PromSample[] {
+  return (parsePromText(text).get(name) ?? []).filter((s) => Number.isFinite(s.value));
 }
 
 /** The sum of every sample of metric `name` (0 when it is absent). */

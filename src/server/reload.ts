@@ -51,6 +51,9 @@ async function swapConfig(state: ServerState, input: unknown): Promise<ReloadRes
   const notes: string[] = [];
   if (JSON.stringify(compiled.source.admin) !== JSON.stringify(old.config.source.admin)) notes.push('admin changes need a restart');
   if (compiled.source.workers !== old.config.source.workers) notes.push('workers changes need a restart');
+  // Read once at start: the registry (metrics.enabled) and the shared store's connection.
+  if (JSON.stringify(compiled.source.metrics) !== JSON.stringify(old.config.source.metrics)) notes.push('metrics changes need a restart');
+  if (JSON.stringify(compiled.source.store) !== JSON.stringify(old.config.source.store)) notes.push('store changes need a restart');
   const pools = carryPools(old.pools, compiled, state.poolClock, poolEvents(state.log, () => state));
   let next: Runtime;
   const edge = createEdge(compiled, old.edge.deps, old.edge);

@@ -1,9 +1,11 @@
 // admin/dashboard/client: the dashboard's own script, as the text the page embeds. It reads the
 // event stream GET /api/events with fetch() and a stream reader (EventSource cannot send the
 // Authorization header, and the token must never ride in a URL that gets logged), keeps the last two
-// minutes of snapshots for its charts (inline SVG), and renders the tables. The admin token lives in
-// sessionStorage and is asked for when the API answers 401. Plain ES2020, no build step: it is
-// sent as written, so it holds no backquote and no dollar-brace.
+// minutes of snapshots for its charts (inline SVG), and renders the tables. With a shared store the
+// connection list switches between this instance and the cluster (the stream's ?scope=cluster), with
+// the instance holding each connection. The admin token lives in sessionStorage and is asked for when
+// the API answers 401. Plain ES2020, no build step: it is sent as written, so it holds no backquote
+// and no dollar-brace.
 export const DASHBOARD_SCRIPT = `
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -31,12 +33,17 @@ export const DASHBOARD_SCRIPT = `
     return token ? { authorization: 'Bearer ' + token } : {};
   }
 
-  function filterQuery() {
+  function filtering() {
+    return ['route', 'user', 'path', 'client'].some((k) => $('f-' + k).value.trim() !== '');
+  }
+
+  function streamQuery() {
     const q = new URLSearchParams();
     for (const k of ['route', 'user', 'path', 'client']) {
       const v = $('f-' + k).value.trim();
       if (v) q.set(k, v);
     }
+    if ($('scope').value === 'cluster') q.set('scope', 'cluster');
     const s = q.toString();
     return s ? '?' + s : '';
   }
@@ -48,7 +55,7 @@ export const DASHBOARD_SCRIPT = `
     controller = c;
     setStatus('connecting…');
     try {
-      const res = await fetch('/api/events' + filterQuery(), { headers: authHeaders(), cache: 'no-store', signal: c.signal });
+      const res = await fetch('/api/events' + streamQuery(), { headers: authHeaders(), cache: 'no-store', signal: c.signal });
       if (res.status === 401) {
         setStatus('the admin API needs the token', true);
         $('token-form').hidden = false;
@@ -105,6 +112,7 @@ export const DASHBOARD_SCRIPT = `
     });
   }
   $('lat-route').addEventListener('change', () => drawCharts());
+  $('scope').addEventListener('change', () => connect());
 
   // ---- formatting ----
 
@@ -269,8 +277,19 @@ export const DASHBOARD_SCRIPT = `
       return tr;
     }), 3, 'none');
 
+    // The switch shows only with a shared store; a stream asked for the cluster without one is asked again.
+    $('scope').hidden = !s.sharedStore;
+    if (!s.sharedStore && $('scope').value === 'cluster') {
+      $('scope').value = 'local';
+      connect();
+      return;
+    }
+    const cluster = s.connections.scope === 'cluster';
     const list = s.connections.connections;
-    $('conn-count').textContent = list.length + ' shown of ' + s.connections.total;
+    $('conn-count').textContent = list.length + ' shown of ' + s.connections.total + (cluster ? ' on ' + s.connections.instances.length + (s.connections.instances.length === 1 ? ' instance' : ' instances') : '');
+    $('conn-note').hidden = !cluster || s.connections.complete;
+    $('conn-note').textContent = cluster && !s.connections.complete ? "incomplete: the shared store did not answer, so only this instance's connections are listed" : '';
+    $('th-instance').hidden = !cluster;
     fill($('conns'), list.map((c) => {
       const tr = document.createElement('tr');
       tr.dataset.id = c.id;
@@ -286,6 +305,7 @@ export const DASHBOARD_SCRIPT = `
       cell(tr, num(c.messagesOut), 'num');
       cell(tr, bytes(c.bytesIn), 'num');
       cell(tr, bytes(c.bytesOut), 'num');
+      if (cluster) cell(tr, c.instance || '–');
       const b = document.createElement('button');
       b.className = 'close';
       b.textContent = 'close';
@@ -295,7 +315,7 @@ export const DASHBOARD_SCRIPT = `
       td.appendChild(b);
       tr.appendChild(td);
       return tr;
-    }), 13, 'no live connections' + (filterQuery() ? ' match the filter' : ''));
+    }), cluster ? 14 : 13, 'no live connections' + (filtering() ? ' match the filter' : ''));
   }
 
   async function closeConnection(id) {

@@ -40,6 +40,7 @@ export const DASHBOARD_STYLE = `
   .empty { color:var(--dim); }
   input, select { background:var(--bg); color:var(--text); border:1px solid var(--line); border-radius:4px; padding:3px 8px; font-size:12px; text-transform:none; letter-spacing:0; }
   input.filter { width:120px; }
+  [hidden] { display:none !important; }
 `;
 
 function chart(id: string, title: string, legend: string): string {
@@ -76,12 +77,14 @@ export const DASHBOARD_BODY = `
   </div>
   <section>
     <h2>Live connections <span id="conn-count" class="empty"></span>
+      <select id="scope" title="whose connections: this instance's, or every instance's through the shared store" hidden><option value="local">this instance</option><option value="cluster">cluster</option></select>
+      <span id="conn-note" class="alert" hidden></span>
       <input class="filter" id="f-route" placeholder="route" list="route-names"><datalist id="route-names"></datalist>
       <input class="filter" id="f-user" placeholder="user">
       <input class="filter" id="f-path" placeholder="path prefix">
       <input class="filter" id="f-client" placeholder="client prefix">
     </h2>
-    <table><thead><tr><th>id</th><th>route</th><th>path</th><th>user</th><th>client</th><th>target</th><th>age</th><th>idle</th><th class="num">msgs in</th><th class="num">msgs out</th><th class="num">bytes in</th><th class="num">bytes out</th><th></th></tr></thead><tbody id="conns"></tbody></table>
+    <table><thead><tr><th>id</th><th>route</th><th>path</th><th>user</th><th>client</th><th>target</th><th>age</th><th>idle</th><th class="num">msgs in</th><th class="num">msgs out</th><th class="num">bytes in</th><th class="num">bytes out</th><th id="th-instance" hidden>instance</th><th></th></tr></thead><tbody id="conns"></tbody></table>
   </section>
 </main>
 `;

@@ -6,6 +6,7 @@ import { Gateway } from '../../../src/index.js';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
 import { startWsEcho } from '../../helpers/servers.js';
 import { expectEcho, openWs } from '../../helpers/clients.js';
+import { startRedis } from '../../helpers/redis.js';
 import type { Snapshot } from '../../../src/admin/snapshot.js';
 
 // The first `count` snapshots of a stream.
@@ -43,9 +44,20 @@ test('with metrics off the relay works, /metrics has no sample, and the stream s
 
   const [first, second] = await snapshots(gw.adminUrl('/api/events'), 2);
   expect(first!.metrics).toBe(false);
+  expect(first!.sharedStore).toBe(false);
   expect(second!.totals).toMatchObject({ connections: 1, requestsPerSec: 0, messagesInPerSec: 0, p50Ms: null });
   expect(second!.connections.connections[0]).toMatchObject({ path: '/ws/x', messagesIn: 3, messagesOut: 3 });
   expect(second!.routes.map((r) => r.name)).toEqual(['app']);
+});
+
+test('with metrics off and a shared store, the stream still says there is one (the dashboard offers the cluster view)', async () => {
+  const redis = await startRedis();
+  const up = await startWsEcho();
+  const gw = await startGateway(proxyConfig(up.url, {}, { metrics: { enabled: false }, store: { redis: redis.url, timeout: '1s' } }));
+  await gw.waitForLog((l) => l.event === 'store_up');
+  await openWs(gw.wsUrl('/ws/x'));
+  const [first] = await snapshots(gw.adminUrl('/api/events?scope=cluster'), 1);
+  expect(first).toMatchObject({ metrics: false, sharedStore: true, connections: { scope: 'cluster', total: 1, complete: true } });
 });
 
 test('with metrics on (the default) the same traffic is counted', async () => {

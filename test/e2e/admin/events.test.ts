@@ -1,12 +1,15 @@
 // e2e: GET /api/events, the dashboard's Server-Sent Events stream (issue 10): it needs the admin
 // token, sends a snapshot at once and then one a second with rates computed from the gateway's own
 // metrics, ends when the gateway stops, and works the same on a cluster primary (`workers: 2`).
+// With a shared store (issue 11) it lists every instance's connections when asked for scope=cluster.
 import { expect, test } from 'vitest';
 import { startGateway, proxyConfig } from '../../helpers/gateway.js';
 import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
 import { closed, expectEcho, openWs } from '../../helpers/clients.js';
 import { startCli, writeConfig, yamlConfig } from '../../helpers/cli.js';
+import { startRedis } from '../../helpers/redis.js';
 import type { Snapshot } from '../../../src/admin/snapshot.js';
+import type { ClusterConnectionList } from '../../../src/admin/views.js';
 
 const TOKEN = 'events-token-5678';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -61,7 +64,7 @@ test('the stream sends a snapshot at once, then rates of HTTP requests, messages
   expect(events.res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
 
   const first = await events.next();
-  expect(first).toMatchObject({ intervalMs: null, ready: true, metrics: true, totals: { connections: 0, requestsPerSec: null } });
+  expect(first).toMatchObject({ intervalMs: null, ready: true, metrics: true, sharedStore: false, totals: { connections: 0, requestsPerSec: null } });
   expect(first.routes).toEqual([expect.objectContaining({ name: 'app', path: '/*', upstream: 'app', wsActive: 0 })]);
   expect(first.upstreams).toEqual([expect.objectContaining({ name: 'app', targets: [expect.objectContaining({ url: up.url, healthy: true, healthReason: 'ok' })] })]);
   expect(first.connections).toEqual({ connections: [], total: 0 });
@@ -147,3 +150,45 @@ test('with workers: 2 the primary streams the merged views: connections of both 
   cli.signal('SIGTERM');
   expect((await cli.exited).code).toBe(0);
 }, 30_000);
+
+test('with a shared store, scope=cluster lists a connection another instance holds, with its instance, and closes it from here', async () => {
+  const redis = await startRedis();
+  const up = await startWsEcho();
+  const config = proxyConfig(up.url, {}, { admin: { listen: '127.0.0.1:0', token: TOKEN }, store: { redis: redis.url, timeout: '1s' } });
+  const [a, b] = await Promise.all([startGateway(config), startGateway(config)]);
+  await Promise.all([a, b].map((g) => g.waitForLog((l) => l.event === 'store_up')));
+  const onA = await openWs(a.wsUrl('/ws/on-a'));
+  const onB = await openWs(b.wsUrl('/ws/on-b'));
+
+  const local = await openEvents(a.adminUrl('/api/events'));
+  const mine = await local.next((s) => s.connections.total === 1);
+  expect(mine.sharedStore).toBe(true);
+  expect(mine.connections.connections.map((c) => c.path)).toEqual(['/ws/on-a']);
+  local.abort();
+
+  const events = await openEvents(a.adminUrl('/api/events?scope=cluster'));
+  const s = await events.next((x) => x.connections.connections.some((c) => c.path === '/ws/on-b'));
+  const list = s.connections as ClusterConnectionList;
+  expect(list).toMatchObject({ scope: 'cluster', total: 2, complete: true });
+  expect(list.instances).toHaveLength(2);
+  const held = new Map(list.connections.map((c) => [c.path, c.instance]));
+  expect(held.get('/ws/on-b')).toBe(list.instances[1]!.instance);
+  expect(held.get('/ws/on-a')).toBe(list.instances[0]!.instance);
+  // The cards stay this instance's: one live WebSocket here.
+  expect(s.totals.connections).toBe(1);
+
+  // The close button's DELETE on A reaches the socket B holds.
+  const id = list.connections.find((c) => c.path === '/ws/on-b')!.id;
+  const clientSees = closed(onB);
+  expect((await fetch(a.adminUrl(`/api/connections/${id}`), { method: 'DELETE', headers: AUTH })).status).toBe(202);
+  expect((await clientSees).code).toBe(1008);
+  await events.next((x) => x.connections.connections.every((c) => c.path !== '/ws/on-b'));
+
+  // The store gone: the list says it is incomplete and still shows this instance's connection.
+  await redis.stop();
+  const partial = (await events.next((x) => !(x.connections as ClusterConnectionList).complete)).connections as ClusterConnectionList;
+  expect(partial.connections.map((c) => c.path)).toEqual(['/ws/on-a']);
+  events.abort();
+  onA.close();
+  expect((await fetch(a.adminUrl('/api/events?scope=everywhere'), { headers: AUTH })).status).toBe(400);
+});

@@ -1,17 +1,29 @@
 // browser: the admin dashboard in headless Chromium, as an operator sees it (issue 10): it asks for
 // the admin token, then updates live from the event stream while HTTP and WebSocket traffic flows:
 // the counters and the charts move, a new WebSocket appears in the connection list, and its close
-// button closes it with 1008. Skipped (with a reason) where no Chromium is installed.
+// button closes it with 1008. With a shared store (issue 11) the list switches to the cluster's
+// connections, and closes one another instance holds. Skipped (with a reason) where no Chromium is installed.
 import { existsSync } from 'node:fs';
 import { expect, onTestFinished, test } from 'vitest';
-import { chromium } from 'playwright-core';
-import { startGateway } from '../../helpers/gateway.js';
+import { chromium, type Browser } from 'playwright-core';
+import { startGateway, proxyConfig } from '../../helpers/gateway.js';
+import { startRedis } from '../../helpers/redis.js';
+import type { ClusterConnectionList } from '../../../src/admin/views.js';
 import { startHttpUpstream, startWsEcho } from '../../helpers/servers.js';
 import { closed, nextMessage, openWs } from '../../helpers/clients.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 const TOKEN = 'dashboard-token-9876';
+
+async function launch(): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  onTestFinished(() => browser.close());
+  return browser;
+}
 
 test.skipIf(!hasChromium)('the dashboard shows live traffic, lists a new WebSocket and closes it with 1008 from its button', async () => {
   const api = await startHttpUpstream((_req, res) => res.end('ok'));
@@ -25,11 +37,7 @@ test.skipIf(!hasChromium)('the dashboard shows live traffic, lists a new WebSock
     ],
   });
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  onTestFinished(() => browser.close());
+  const browser = await launch();
   const page = await browser.newPage();
   const requested: string[] = [];
   page.on('request', (r) => requested.push(r.url()));
@@ -44,6 +52,8 @@ test.skipIf(!hasChromium)('the dashboard shows live traffic, lists a new WebSock
   await page.locator('#routes tr', { hasText: 'chat' }).waitFor();
   await page.locator('#upstreams tr', { hasText: echo.url }).getByText('healthy').waitFor();
   const rpsPointsBefore = await page.getAttribute('#c-rps polyline', 'points');
+  // No shared store: no cluster switch.
+  expect(await page.isHidden('#scope')).toBe(true);
 
   // Traffic that keeps flowing while the page is watched: WebSocket messages both ways and HTTP
   // requests, one of each at a time, so every snapshot in between sees some.
@@ -88,4 +98,41 @@ test.skipIf(!hasChromium)('the dashboard shows live traffic, lists a new WebSock
 
   // The token never went into a URL.
   expect(requested.some((u) => u.includes(TOKEN))).toBe(false);
+}, 60_000);
+
+test.skipIf(!hasChromium)("with a shared store, the cluster switch lists another instance's connection with its instance, and its close button closes it with 1008", async () => {
+  const redis = await startRedis();
+  const echo = await startWsEcho();
+  const config = proxyConfig(echo.url, {}, { admin: { listen: '127.0.0.1:0' }, store: { redis: redis.url, timeout: '1s' } });
+  const [a, b] = await Promise.all([startGateway(config), startGateway(config)]);
+  await Promise.all([a, b].map((g) => g.waitForLog((l) => l.event === 'store_up')));
+  await openWs(a.wsUrl('/ws/on-a'));
+  const onB = await openWs(b.wsUrl('/ws/on-b'));
+  const instanceB = ((await (await fetch(b.adminUrl('/api/connections?scope=cluster'))).json()) as ClusterConnectionList).instances[0]!.instance;
+
+  const page = await (await launch()).newPage();
+  await page.goto(a.adminUrl('/'));
+  // This instance first: only A's connection, no instance column.
+  await page.locator('#conns tr', { hasText: '/ws/on-a' }).waitFor();
+  expect(await page.isVisible('#scope')).toBe(true);
+  expect(await page.isHidden('#th-instance')).toBe(true);
+  expect(await page.locator('#conns tr', { hasText: '/ws/on-b' }).count()).toBe(0);
+
+  await page.selectOption('#scope', 'cluster');
+  const row = page.locator('#conns tr', { hasText: '/ws/on-b' });
+  await row.waitFor();
+  expect(await row.textContent()).toContain(instanceB);
+  expect(await page.isVisible('#th-instance')).toBe(true);
+  await page.locator('#conn-count', { hasText: 'on 2 instances' }).waitFor();
+  expect(await page.isHidden('#conn-note')).toBe(true);
+
+  page.on('dialog', (d) => void d.accept());
+  const clientSees = closed(onB);
+  await row.getByRole('button', { name: 'close' }).click();
+  expect(await clientSees).toEqual({ code: 1008, reason: 'closed by operator' });
+  await row.waitFor({ state: 'detached' });
+
+  // The store gone: the list says it is incomplete.
+  await redis.stop();
+  await page.locator('#conn-note', { hasText: 'incomplete' }).waitFor();
 }, 60_000);

@@ -266,6 +266,20 @@ test('an invalid config changes nothing: applyConfig returns its problems, logs 
   expect(await gw.gw.applyConfig({ routes: 'not a list' })).toMatchObject({ ok: false, problems: [{ path: 'routes' }] });
 });
 
+test('a reload that changes metrics or store applies the rest and notes that those two need a restart; metrics keep counting', async () => {
+  const gw = await startGateway(fullConfig({ routes: [respondRoute('hello', '/hello')] }));
+  const changed = { ...fullConfig({ routes: [respondRoute('hello', '/hello'), respondRoute('new', '/new')] }), metrics: { enabled: false }, store: { redis: 'redis://127.0.0.1:1' } };
+  const result = await gw.gw.applyConfig(changed);
+  expect(result.ok).toBe(true);
+  expect(result.message).toContain('metrics changes need a restart; store changes need a restart');
+  expect(await gw.waitForLog((l) => l.event === 'config_loaded' && l.trigger === 'reload')).toMatchObject({ notes: ['metrics changes need a restart', 'store changes need a restart'] });
+  expect(await fetchText(gw.url('/new'))).toEqual({ status: 200, body: 'new' });
+  // metrics.enabled is read at start: the running registry still counts what the new route answered.
+  expect((await fetchText(gw.adminUrl('/metrics'))).body).toContain('wsgate_http_requests_total{route="new",method="GET",status="200"} 1');
+  // The same config again: nothing to note.
+  expect((await gw.gw.applyConfig(changed)).message).not.toContain('need a restart');
+});
+
 test('POST /api/reload applies the reload source, and answers 400 CONFIG_REJECTED with the problems for an invalid one', async () => {
   const gw = await startGateway(fullConfig({ routes: [respondRoute('one', '/one')] }));
   let next: unknown = fullConfig({ routes: [respondRoute('one', '/one'), respondRoute('two', '/two')] });

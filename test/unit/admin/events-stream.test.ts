@@ -127,8 +127,9 @@ test('endAll() ends every open stream: its client reads the end of the response'
   await expect(b.text()).resolves.toContain('retry: 2000');
 });
 
-test('eventsFilter reads route and user exactly, path and client as prefixes, and bounds the limit', () => {
-  expect(eventsFilter(new URLSearchParams('route=chat&user=ann&path=/ws&client=10.&limit=5'))).toEqual({ route: 'chat', user: 'ann', path: '/ws', client: '10.', limit: 5 });
-  expect(eventsFilter(new URLSearchParams('route=&limit=0'))).toEqual({ route: null, user: null, path: null, client: null, limit: 100 });
+test('eventsFilter reads route and user exactly, path and client as prefixes, the scope, and bounds the limit', () => {
+  expect(eventsFilter(new URLSearchParams('route=chat&user=ann&path=/ws&client=10.&limit=5'))).toEqual({ route: 'chat', user: 'ann', path: '/ws', client: '10.', limit: 5, scope: 'local' });
+  expect(eventsFilter(new URLSearchParams('route=&limit=0'))).toEqual({ route: null, user: null, path: null, client: null, limit: 100, scope: 'local' });
+  expect(eventsFilter(new URLSearchParams('scope=cluster')).scope).toBe('cluster');
   expect(eventsFilter(new URLSearchParams('limit=99999')).limit).toBe(1000);
 });

@@ -3,7 +3,7 @@
 import { expect, test } from 'vitest';
 import type { AdminSource } from '../../../src/admin/server.js';
 import { Snapshotter, closeMeaning } from '../../../src/admin/snapshot.js';
-import type { ConnectionList, RouteView, UpstreamView } from '../../../src/admin/views.js';
+import type { ClusterConnectionList, ConnectionList, RouteView, UpstreamView } from '../../../src/admin/views.js';
 
 function routeView(name: string, path: string): RouteView {
   return { name, match: { host: null, path, methods: null }, upstream: 'up', respond: null, stripPrefix: null, rewrite: null, websocket: {} as RouteView['websocket'], middleware: 0 };
@@ -105,6 +105,22 @@ test('anomalies come from the source itself when it knows them, and metrics turn
   expect(snap.anomalies).toEqual([{ route: 'ws', signal: 'abnormal_closes' }]);
   expect(snap.totals.requestsPerSec).toBe(0);
   expect(snap.closes).toEqual([]);
+});
+
+test('a shared store shows as sharedStore (wsgate_store_up, or the config with metrics off); a cluster list keeps the cards on this instance', async () => {
+  const cluster: ClusterConnectionList = {
+    scope: 'cluster',
+    connections: [],
+    total: 7,
+    complete: true,
+    instances: [{ instance: 'here', total: 2, publishedAt: null }, { instance: 'there', total: 5, publishedAt: '2026-12-05T10:00:00.000Z' }],
+  };
+  const withStore = await new Snapshotter(sourceOf(['wsgate_store_up 1\n'], { connections: () => cluster }), { ...FILTER, scope: 'cluster' }).take(0);
+  expect(withStore).toMatchObject({ sharedStore: true, totals: { connections: 2 }, connections: { total: 7 } });
+  expect((await new Snapshotter(sourceOf(['wsgate_build_info 1\n']), FILTER).take(0)).sharedStore).toBe(false);
+  const off = { redactedConfig: () => ({ store: { redis: 'redis://127.0.0.1:6379' } }) };
+  expect((await new Snapshotter(sourceOf([''], off), FILTER).take(0)).sharedStore).toBe(true);
+  expect((await new Snapshotter(sourceOf(['']), FILTER).take(0)).sharedStore).toBe(false);
 });
 
 test('closeMeaning names the gateway codes, library and application ranges', () => {

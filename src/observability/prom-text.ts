@@ -1,5 +1,6 @@
-// admin/prom-text: reads the Prometheus text format (0.0.4) the gateway itself writes, in one pass,
-// into samples by metric name; the dashboard's event stream computes its rates from two of these.
+// observability/prom-text: reads the Prometheus text format (0.0.4) the gateway itself writes, in one
+// pass, into samples by metric name; the dashboard's event stream (admin/snapshot.ts) and `wsgate
+// status` (cli/status.ts) compute their rates from two of these.
 // Not a general parser: no timestamps kept, no type checks, lines it cannot read are skipped.
 
 export interface PromSample {

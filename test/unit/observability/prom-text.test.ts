@@ -1,7 +1,7 @@
-// admin/prom-text: the Prometheus text the gateway writes, read back for the dashboard's rates, and
+// observability/prom-text: the Prometheus text the gateway writes, read back for the dashboard's rates, and
 // quantiles from two readings of a histogram's buckets.
 import { expect, test } from 'vitest';
-import { histogramBuckets, parsePromText, quantileBetween, sumBy } from '../../../src/admin/prom-text.js';
+import { histogramBuckets, parsePromText, quantileBetween, sumBy } from '../../../src/observability/prom-text.js';
 
 const TEXT = `# HELP wsgate_http_requests_total HTTP exchanges finished
 # TYPE wsgate_http_requests_total counter
