@@ -47,8 +47,7 @@ once. SIGHUP rereads FILE and swaps the config if it is valid.
   -c, --config FILE      the config file (YAML, or JSON with the same keys)
       --workers N|auto   worker processes, overriding the file's \`workers\` (auto: one per core)
       --no-warmup        skip the start-up warm-up (about 0.3 s of loopback traffic through a
-                         private gateway before the listeners open, so the first clients do not
-                         meet cold code; docs/performance.md)
+                         private gateway before the listeners open; docs/configuration.md)
       --port N           the built-in demo only: its port (default $PORT, else 8080)
       --admin HOST:PORT  the built-in demo only: its admin listener (default 127.0.0.1:9901)
 ${HELP_LINE}

@@ -43,8 +43,9 @@ export interface GatewayOptions {
   /** The clock behind WebSocket and upstream deadlines (heartbeat, idle, lifetime); tests pass a manual one. */
   clock?: Clock;
   /**
-   * Before the listeners accept, relay a short burst of loopback traffic through a private gateway
-   * so the first clients meet compiled code (docs/performance.md, "Cold start"). Off by default for
+   * Before the listeners accept, relay a short burst of loopback traffic through a private gateway,
+   * so the request paths have run before the first clients arrive (what it buys is measured in
+   * docs/performance.md, "Cold start"). Off by default for
    * library users; `wsgate start` turns it on (`--no-warmup` turns it off). Never counted, listed or
    * logged as traffic; a failure logs a `warmup` warning and the gateway starts anyway.
    */

@@ -1,7 +1,7 @@
 // server/warmup: the start-up warm-up (issue 14): before the public listeners accept, a private
 // gateway relays a bounded burst of loopback traffic (HTTP exchanges, WebSocket handshakes, small
-// messages both ways, closes) to an in-process upstream, so V8 has compiled the request paths when
-// the first real clients arrive. Not the gateway it warms: that one's metrics, connection list and
+// messages both ways, closes) to an in-process upstream, so the request paths have run (and V8 has
+// started compiling them) before the first real clients arrive. Not the gateway it warms: that one's metrics, connection list and
 // logs never see this traffic (the private gateway has its own registry, logger and state).
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -24,8 +24,8 @@ export interface WarmupLimits {
   upstreamPort: number;
 }
 
-// Measured on the cold-start bench (docs/performance.md, "Cold start"): these counts are what the
-// budget usually allows on one busy core; past them V8's optimized tiers no longer change.
+// The budget bounds start-up; the counts bound a fast machine. On the reference machine 300 ms
+// relays about 100-600 of each kind (docs/performance.md, "Cold start").
 export const DEFAULT_WARMUP: WarmupLimits = { requests: 3000, messages: 3000, handshakes: 300, budgetMs: 300, upstreamPort: 0 };
 
 // What the warm-up needs of a Gateway (injected: gateway.ts calls this module, not the reverse).
