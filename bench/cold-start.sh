@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # bench/cold-start.sh: a fresh gateway process against itself warmed (issue 14). For each load it
-# starts wsgate (CHECKOUT/dist), waits for its first answer, then runs the same 3 s window three
-# times: cold (the process's first traffic), warm and warm again; each with the gateway's CPU time
+# starts wsgate (CHECKOUT/dist), waits for its first answer, then runs the same 3 s window four
+# times: cold (the process's first traffic), warm, warm again, and after a config reload (POST
+# /api/reload: a new runtime in the same process); each with the gateway's CPU time
 # (/proc/<pid>/stat) per operation, which noise on a shared machine moves less than throughput.
+# `up_ms` is the time from spawning the process to its first answer (50 ms polls), warm-up included.
 #
 #   PEERS=<harness dir with bin/backend and bin/loadgen built> bench/cold-start.sh CHECKOUT
+#   GWARGS=--no-warmup ... bench/cold-start.sh CHECKOUT     # the same build without its warm-up
 #
 # Loads: ws = 200 WebSockets × 64 B, 1 in flight; hs = 1,000 handshakes (256 at a time); http = wrk
 # -t1 -c50 GET /. Gateway on CPU 1, the rest on CPU 0.
@@ -42,15 +45,19 @@ ws() { local j; j=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPOR
 hs() { local j; j=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns 1000 -connect-only -hold 0.1); echo "1000 $(echo "$j" | json connect_s)"; }
 http() { local r; r=$(taskset -c 0 wrk -t1 -c50 -d3s "http://127.0.0.1:$GPORT/" | awk '/requests in/{print $1} /Requests\/sec/{print $2}' | tr '\n' ' '); echo "$r"; }
 for load in ws hs http; do
-  taskset -c 1 node ${NODEFLAGS:-} "$DIR/dist/cli/main.js" start -c "$WORK/gw.yaml" >"$WORK/gw.log" 2>&1 &
+  t_start=$(date +%s%N)
+  # shellcheck disable=SC2086 # GWARGS and NODEFLAGS are lists of flags
+  taskset -c 1 node ${NODEFLAGS:-} "$DIR/dist/cli/main.js" start -c "$WORK/gw.yaml" ${GWARGS:-} >"$WORK/gw.log" 2>&1 &
   GW=$!
   for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$GPORT/" 2>/dev/null && break; sleep 0.05; done
-  line="$load"
-  for phase in cold warm warm2; do
-    t0=$(awk '{print $14 + $15}' "/proc/$GW/stat")
+  line="$load up_ms=$(( ($(date +%s%N) - t_start) / 1000000 ))"
+  for phase in cold warm warm2 reload; do
+    [ "$phase" = reload ] && curl -s -o /dev/null -X POST "http://127.0.0.1:$((GPORT + 5))/api/reload"
+    read -r t0 f0 < <(awk '{print $14 + $15, $10}' "/proc/$GW/stat")
     read -r ops result < <($load)
-    t1=$(awk '{print $14 + $15}' "/proc/$GW/stat")
-    line="$line $phase=$result cpu_us_per_op=$(( ops > 0 ? (t1 - t0) * 10000 / ops : 0 ))"
+    read -r t1 f1 < <(awk '{print $14 + $15, $10}' "/proc/$GW/stat")
+    # minor page faults per 100 operations: memory the process maps afresh (a cold heap grows)
+    line="$line $phase=$result cpu_us_per_op=$(( ops > 0 ? (t1 - t0) * 10000 / ops : 0 )) faults_per_100=$(( ops > 0 ? (f1 - f0) * 100 / ops : 0 ))"
   done
   kill "$GW"; wait "$GW" 2>/dev/null
   echo "$line"

@@ -19,9 +19,11 @@ export interface DemoOptions {
   admin?: string | undefined;
 }
 
-export async function startCommand(file: string | undefined, workers: string | undefined, demo: DemoOptions = {}): Promise<number> {
+// `warmup`: the start-up warm-up of a gateway run from a file (`--no-warmup` turns it off); the
+// built-in demo starts without it.
+export async function startCommand(file: string | undefined, workers: string | undefined, demo: DemoOptions = {}, warmup = true): Promise<number> {
   // A cluster worker runs this same command line; the primary hands it its config over IPC.
-  if (cluster.isWorker) return runWorker();
+  if (cluster.isWorker) return runWorker(warmup);
   const flag = workers === undefined ? undefined : parseWorkersFlag(workers);
   if (flag === null) {
     process.stderr.write(`wsgate start: --workers ${workers}: write a whole number from 1 to 256, or auto\n`);
@@ -63,7 +65,7 @@ export async function startCommand(file: string | undefined, workers: string | u
   };
   // --workers overrides the file; 1 is one process, without node:cluster.
   const count = workerCount(flag ?? result.config.workers);
-  return count === 1 ? run(result.config, null, reloadSource) : runPrimary(result.config, count, reloadSource);
+  return count === 1 ? run(result.config, null, reloadSource, warmup) : runPrimary(result.config, count, reloadSource);
 }
 
 // `--workers N|auto`, checked by the schema's own rule for `workers`; null when it is neither.
@@ -85,10 +87,10 @@ export async function demoCommand(options: DemoOptions = {}): Promise<number> {
   return run(config, () => upstreams.close());
 }
 
-async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | null, reloadSource: (() => unknown) | null = null): Promise<number> {
+async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | null, reloadSource: (() => unknown) | null = null, warmup = false): Promise<number> {
   let gateway: Gateway;
   try {
-    gateway = new Gateway(config, { defaultMetrics: true });
+    gateway = new Gateway(config, { defaultMetrics: true, warmup });
   } catch (err) {
     process.stderr.write(`wsgate: ${(err as Error).message}\n`);
     await cleanup?.();

@@ -15,6 +15,7 @@ export const EVENTS = {
   ANOMALY_WEBHOOK: 'anomaly_webhook',
   STORE_DEGRADED: 'store_degraded', // the shared store stopped answering: limits count per instance
   STORE_UP: 'store_up',             // it answers (first connect, or back after store_degraded)
+  WARMUP: 'warmup',                 // the start-up warm-up ran (its counts), or was skipped (why)
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -25,6 +25,7 @@ import { createEdge } from './edge.js';
 import { buildRuntime, clockTickFor, createPools, wsRouteNames } from './runtime.js';
 import { ServerState } from './state.js';
 import { poolEvents } from './tunnel-events.js';
+import { runWarmup, warmupLimits, type WarmupLimits } from './warmup.js';
 
 // What an instance publishes to the cluster list: every connection, up to the directory's cap.
 const ALL_CONNECTIONS = { route: null, user: null, limit: MAX_PUBLISHED } as const;
@@ -41,6 +42,20 @@ export interface GatewayOptions {
   defaultMetrics?: boolean;
   /** The clock behind WebSocket and upstream deadlines (heartbeat, idle, lifetime); tests pass a manual one. */
   clock?: Clock;
+  /**
+   * Before the listeners accept, relay a short burst of loopback traffic through a private gateway,
+   * so the request paths have run before the first clients arrive (what it buys is measured in
+   * docs/performance.md, "Cold start"). Off by default for
+   * library users; `wsgate start` turns it on (`--no-warmup` turns it off). Never counted, listed or
+   * logged as traffic; a failure logs a `warmup` warning and the gateway starts anyway.
+   */
+  warmup?: boolean | Partial<WarmupLimits>;
+  /**
+   * Bind the traffic listeners in this process even in a node:cluster worker, instead of sharing
+   * the primary's handle for the same address (node's `exclusive`). The warm-up's private gateway
+   * sets it, so its port-0 listener is never the one a worker's real `port: 0` listener shares.
+   */
+  exclusive?: boolean;
 }
 
 export interface BoundAddress {
@@ -55,12 +70,16 @@ export class Gateway {
   private readonly anomaly: AnomalyMonitor;
   // `store: { redis }`: what this instance shares with the others (null: `store: memory`).
   private readonly store: SharedStore | null;
+  private readonly warmup: WarmupLimits | null;
+  private readonly exclusive: boolean;
   private closing: Promise<void> | null = null;
 
   constructor(config: GatewayConfigInput, options: GatewayOptions = {}) {
     const compiled = compileConfig(parseConfig(config));
     this.log = options.logger ?? createLogger(compiled.log);
     this.standalone = options.standalone ?? true;
+    this.warmup = warmupLimits(options.warmup);
+    this.exclusive = options.exclusive ?? false;
     const clock = options.clock ?? new Clock(1000);
     clock.setTick(clockTickFor(compiled));
     const poolClock = options.clock ?? null;
@@ -126,6 +145,10 @@ export class Gateway {
   async listen(): Promise<void> {
     const state = this.state;
     const config = this.config;
+    if (this.warmup !== null) {
+      const real = { logLevel: config.log.level, metricsEnabled: config.metrics.enabled };
+      await runWarmup(this.warmup, (c, logger) => new Gateway(c, { logger, standalone: false, exclusive: true }), this.log, real);
+    }
     try {
       if (this.store !== null) {
         // Never waits for Redis: a store down at start reports degraded and recovers by itself.
@@ -136,7 +159,7 @@ export class Gateway {
         const server = createListener(spec, config.limits, state.handlers);
         state.servers.push(server);
         state.listenerSpecs.push(spec);
-        await listen(server, spec.host, spec.port);
+        await listen(server, spec.host, spec.port, this.exclusive);
       }
       if (this.standalone) {
         const admin = createAdminServer(this, config.admin.token);

@@ -134,11 +134,13 @@ function listenerKey(l: ListenerSpec): string {
   return `${l.host}|${l.port}|${l.tls === null ? '' : 'tls'}`;
 }
 
-export function listen(server: Server, host: string, port: number): Promise<void> {
+// `exclusive`: bind in this process even in a cluster worker, instead of sharing the primary's
+// handle for the same host and port (the warm-up's private listener on port 0 must not be shared).
+export function listen(server: Server, host: string, port: number, exclusive = false): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, exclusive }, () => {
       server.off('error', onError);
       resolve();
     });

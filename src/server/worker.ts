@@ -7,9 +7,13 @@ import { Gateway } from './gateway.js';
 import { describeListenError } from './listener.js';
 import type { FromWorker, Question, ToWorker } from './cluster-ipc.js';
 
-/** Runs this process as a cluster worker until the primary (or a signal) drains it; it exits by itself. */
-export function runWorker(): number {
-  new WorkerProcess().start();
+/**
+ * Runs this process as a cluster worker until the primary (or a signal) drains it; it exits by itself.
+ * `warmup`: a worker (a first start, or a replacement the primary forks) warms up before it listens,
+ * so its first clients do not meet cold code either.
+ */
+export function runWorker(warmup = false): number {
+  new WorkerProcess(warmup).start();
   return -1;
 }
 
@@ -18,6 +22,8 @@ class WorkerProcess {
   private listening = false;
   private draining = false;
   private signals = 0;
+
+  constructor(private readonly warmup: boolean) {}
 
   start(): void {
     process.on('message', (m: unknown) => this.onMessage(m as ToWorker));
@@ -50,7 +56,7 @@ class WorkerProcess {
     let gateway: Gateway;
     try {
       // Its log lines carry `worker` (and, as every line, the pid).
-      gateway = new Gateway(config, { logger: createLogger(config.log).child({ worker: id }), standalone: false, defaultMetrics: true });
+      gateway = new Gateway(config, { logger: createLogger(config.log).child({ worker: id }), standalone: false, defaultMetrics: true, warmup: this.warmup });
     } catch (err) {
       return fail((err as Error).message, 1);
     }

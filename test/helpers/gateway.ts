@@ -2,7 +2,7 @@
 import { Writable } from 'node:stream';
 import { onTestFinished } from 'vitest';
 import { pino } from 'pino';
-import { Gateway, type GatewayConfig } from '../../src/index.js';
+import { Gateway, type GatewayConfig, type GatewayOptions } from '../../src/index.js';
 import type { Clock } from '../../src/core/clock.js';
 
 export interface TestGateway {
@@ -16,8 +16,9 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-// `options.clock`: a ManualClock, for tests that advance the WebSocket deadlines by hand.
-export async function startGateway(config: GatewayConfig, setup?: (gw: Gateway) => void, options: { clock?: Clock } = {}): Promise<TestGateway> {
+// `options.clock`: a ManualClock, for tests that advance the WebSocket deadlines by hand;
+// `options.warmup`: the start-up warm-up (off unless given).
+export async function startGateway(config: GatewayConfig, setup?: (gw: Gateway) => void, options: { clock?: Clock; warmup?: GatewayOptions['warmup'] } = {}): Promise<TestGateway> {
   const logs: Record<string, unknown>[] = [];
   const waiters: { predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   const sink = new Writable({
@@ -40,7 +41,7 @@ export async function startGateway(config: GatewayConfig, setup?: (gw: Gateway) 
       admin: { listen: '127.0.0.1:0' },
       ...config,
     },
-    { logger, clock: options.clock },
+    { logger, clock: options.clock, warmup: options.warmup },
   );
   setup?.(gw);
   await gw.listen();
