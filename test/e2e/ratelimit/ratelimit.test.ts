@@ -8,6 +8,7 @@ import { errorCodeOf, send, startEchoUpstream, type HttpResult } from '../../hel
 import { startWsEcho } from '../../helpers/servers.js';
 import { expectEcho, openWs, rawHttp } from '../../helpers/clients.js';
 import { handshakeRequest } from '../../helpers/ws.js';
+import { SECRET, hsToken, seconds } from '../../helpers/auth.js';
 
 async function limitedLine(gw: TestGateway, route: string): Promise<string | undefined> {
   const text = await (await fetch(gw.adminUrl('/metrics'))).text();
@@ -156,4 +157,22 @@ test('a reload keeps the buckets of an unchanged limit and starts a changed one 
   expect((await send(gw.url('/x'))).status).toBe(429);
   expect(await gw.gw.applyConfig(config(2, true))).toMatchObject({ ok: true });
   expect((await statuses(gw, 3, '/x')).map((r) => r.status)).toEqual([200, 200, 429]);
+});
+
+test('key: user counts each authenticated user in a bucket of their own, after auth set the identity', async () => {
+  const up = await startEchoUpstream();
+  const config = proxyConfig(up.url, { auth: { use: 'users' }, rateLimit: { requests: 2, per: '1m', key: 'user' } }, {
+    auth: { users: { type: 'jwt', secret: SECRET, algorithms: ['HS256'] } },
+  });
+  const gw = await startGateway(config);
+  const alice = { authorization: `Bearer ${await hsToken({ sub: 'alice', exp: seconds(Date.now()) + 3600 })}` };
+  const bob = { authorization: `Bearer ${await hsToken({ sub: 'bob', exp: seconds(Date.now()) + 3600 })}` };
+  expect((await statuses(gw, 3, '/items', alice)).map((r) => r.status)).toEqual([200, 200, 429]);
+  // Same address, another user: a full bucket of its own.
+  expect((await statuses(gw, 2, '/items', bob)).map((r) => r.status)).toEqual([200, 200]);
+  // Without a token the request is refused by auth (401) before the limit is consulted.
+  expect((await send(gw.url('/items'))).status).toBe(401);
+  expect(await limitedLine(gw, 'app')).toBe('wsgate_rate_limited_total{route="app",kind="http"} 1');
+  const refused = await gw.waitForLog((l) => l.event === 'http_request' && l.status === 429);
+  expect(refused).toMatchObject({ user: 'alice', code: 'RATE_LIMITED' });
 });
