@@ -21,7 +21,7 @@ import { Clock } from '../src/core/clock.js';
 import { parseBenchArgs } from '../src/cli/bench/options.js';
 import type { BenchResult } from '../src/cli/bench/report.js';
 import { runBench as runLoad } from '../src/cli/bench/run-bench.js';
-import { CLK_TCK, ROOT, choosePinning, ensureBuilt, exitedEarly, freePort, hasProc, procStat, runBench, startChild, startUpstream, stopAllChildren, tail } from './lib.js';
+import { CLK_TCK, choosePinning, ensureBuilt, hasProc, procStat, runBench, startGateway, startUpstream, stopAllChildren } from './lib.js';
 
 const SECRET = 'bench-secret-of-a-reasonable-length-0123456789';
 
@@ -31,41 +31,16 @@ interface Row {
   cpuUsPerReq: number;
 }
 
+// The shared bench gateway (lib.ts) with two routes on the same upstream: one open, one behind a jwt provider.
 async function startAuthGateway(cpu: number | null, upstreamPort: number, dir: string): Promise<{ pid: number; port: number }> {
-  const port = await freePort();
-  let adminPort = await freePort();
-  while (adminPort === port) adminPort = await freePort();
-  const config = {
-    listen: [{ port, host: '127.0.0.1' }],
-    admin: { listen: `127.0.0.1:${adminPort}` },
-    log: { level: 'warn' },
-    limits: { drainTimeout: '2s' },
-    upstreams: { bench: { targets: [{ url: `http://127.0.0.1:${upstreamPort}` }] } },
-    auth: { users: { type: 'jwt', secret: SECRET, algorithms: ['HS256'], audience: 'bench' } },
-    routes: [
-      { name: 'open', match: { path: '/open' }, upstream: 'bench' },
-      { name: 'jwt', match: { path: '/jwt' }, upstream: 'bench', auth: { use: 'users', scopes: ['read'] } },
-    ],
-  };
-  const file = join(dir, 'auth-bench.json');
-  writeFileSync(file, JSON.stringify(config, null, 2));
-  const child = startChild([process.execPath, join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], cpu, 'wsgate');
-  const output = tail(child);
-  const ready = (async (): Promise<void> => {
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        if (res.status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((done) => setTimeout(done, 50));
-    }
-    throw new Error(`wsgate was not ready:\n${output()}`);
-  })();
-  await Promise.race([ready, exitedEarly(child, 'wsgate', output)]);
-  return { pid: child.pid!, port };
+  const open = { name: 'open', match: { path: '/open' }, upstream: 'bench' };
+  const gw = await startGateway(cpu, upstreamPort, dir, 'auth-bench.json', open, {
+    config: {
+      auth: { users: { type: 'jwt', secret: SECRET, algorithms: ['HS256'], audience: 'bench' } },
+      routes: [open, { name: 'jwt', match: { path: '/jwt' }, upstream: 'bench', auth: { use: 'users', scopes: ['read'] } }],
+    },
+  });
+  return { pid: gw.child.pid!, port: gw.port };
 }
 
 async function measure(route: string, url: string, headers: string[], connections: number, duration: string, gatewayPid: number): Promise<Row> {

@@ -1,9 +1,9 @@
 // test/helpers/gateway: a real Gateway on 127.0.0.1:0 whose log lines the test can read.
-import { Writable } from 'node:stream';
 import { onTestFinished } from 'vitest';
 import { pino } from 'pino';
 import { Gateway, type GatewayConfig, type GatewayOptions } from '../../src/index.js';
 import type { Clock } from '../../src/core/clock.js';
+import { captureLogs } from './log-capture.js';
 
 export interface TestGateway {
   gw: Gateway;
@@ -19,21 +19,7 @@ export interface TestGateway {
 // `options.clock`: a ManualClock, for tests that advance the WebSocket deadlines by hand;
 // `options.warmup`: the start-up warm-up (off unless given).
 export async function startGateway(config: GatewayConfig, setup?: (gw: Gateway) => void, options: { clock?: Clock; warmup?: GatewayOptions['warmup'] } = {}): Promise<TestGateway> {
-  const logs: Record<string, unknown>[] = [];
-  const waiters: { predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line === '') continue;
-        const parsed = JSON.parse(line) as Record<string, unknown>;
-        logs.push(parsed);
-        for (let i = waiters.length - 1; i >= 0; i--) {
-          if (waiters[i]!.predicate(parsed)) waiters.splice(i, 1)[0]!.resolve(parsed);
-        }
-      }
-      cb();
-    },
-  });
+  const { sink, logs, waitForLog } = captureLogs();
   const logger = pino({ level: 'info', formatters: { level: (label) => ({ level: label }) } }, sink);
   const gw = new Gateway(
     {
@@ -61,11 +47,7 @@ export async function startGateway(config: GatewayConfig, setup?: (gw: Gateway) 
     wsUrl: (path = '/') => `ws://127.0.0.1:${port}${path}`,
     adminUrl: (path = '/') => `http://127.0.0.1:${admin.port}${path}`,
     logs,
-    waitForLog(predicate) {
-      const found = logs.find(predicate);
-      if (found !== undefined) return Promise.resolve(found);
-      return new Promise((resolve) => waiters.push({ predicate, resolve }));
-    },
+    waitForLog,
     close,
   };
 }

@@ -4,12 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { onTestFinished } from 'vitest';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
 import { StoreConnection } from '../../src/store/redis-connection.js';
 import { parseRedisUrl } from '../../src/store/redis-url.js';
+import { captureLogs } from './log-capture.js';
 
 export interface TestRedis {
   readonly port: number;
@@ -81,24 +81,7 @@ export interface TestConnection {
 
 /** A StoreConnection to `url` with its log lines captured; resolves once it is up (unless `waitUp` is false). */
 export async function openStoreConnection(url: string, options: { timeoutMs?: number; waitUp?: boolean; channels?: string[]; onMessage?: (channel: string, message: string) => void } = {}): Promise<TestConnection> {
-  const logs: Record<string, unknown>[] = [];
-  const waiters: { predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line === '') continue;
-        const parsed = JSON.parse(line) as Record<string, unknown>;
-        logs.push(parsed);
-        for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.predicate(parsed)) waiters.splice(i, 1)[0]!.resolve(parsed);
-      }
-      cb();
-    },
-  });
-  const waitForLog = (predicate: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
-    const seen = logs.find(predicate);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => waiters.push({ predicate, resolve }));
-  };
+  const { sink, logs, waitForLog } = captureLogs();
   const prom = new GatewayMetrics({ defaultMetrics: false, upstreams: () => [], tunnels: () => [], wsRoutes: () => [] });
   const target = parseRedisUrl(url);
   if (typeof target === 'string') throw new Error(target);
