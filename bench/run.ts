@@ -1,9 +1,12 @@
 // bench/run: end-to-end throughput and latency of wsgate, measured against the same upstream reached
-// directly in the same run: HTTP GET, WebSocket echo of 64-byte messages, WebSocket 64 KiB messages.
+// directly in the same run: HTTP GET, WebSocket echo of 64-byte messages, of 64 KiB and 1 MiB messages,
+// and of 64 KiB and 1 MiB messages with permessage-deflate negotiated end to end.
 //
 //   npm run bench                      5 s per measurement
 //   npm run bench -- --duration 10s    longer measurements
 //   npm run bench -- --quick           2 s per measurement
+//   npm run bench -- --rounds 3        every load 3 times, direct and wsgate alternating: best round, spread
+//   npm run bench -- --only 'ws 64KiB,ws 1MiB'   only these loads
 //   npm run bench -- --metrics-rounds 5   metrics on/off rounds after the main table (default 3, 0: none)
 //   npm run bench -- --metrics-only    only the metrics on/off comparison (bench/metrics-cost.ts)
 //   npm run bench -- --peers DIR       then the peers harness in DIR (its bench.sh): direct, nginx,
@@ -11,7 +14,8 @@
 //                                      each proxy pinned alone; its table is appended (WSGATE_PEERS=DIR too)
 //
 // Every process is a child of this one: bench/upstream.ts, wsgate from the built dist/ (log level warn),
-// and one bench/loadgen.ts (the `wsgate bench` load generator) per measurement. Where taskset exists and two CPUs are allowed, wsgate runs
+// and one bench/loadgen.ts (the `wsgate bench` load generator) per measurement (bench/deflate-loadgen.ts,
+// driven by the ws package, for the compressed loads). Where taskset exists and two CPUs are allowed, wsgate runs
 // alone on the second CPU, the upstream and the load generator share the first. Each measurement is
 // preceded by a 1 s warm-up that is not recorded. The gateway's CPU time comes from /proc/<pid>/stat.
 // The table goes to stdout and to bench/results/<UTC time>.md.
@@ -51,6 +55,8 @@ const WARMUP_MS = 1000;
 interface Scenario {
   name: string;
   mode: 'http' | 'ws';
+  /** The load generator: `wsgate bench` (raw frames), or the ws package negotiating permessage-deflate. */
+  deflate?: true;
   path: string;
   connections: number;
   size: number;
@@ -91,7 +97,43 @@ const SCENARIOS: Scenario[] = [
     rate: (r) => r.bytesPerSec / 1e6,
     describe: 'WebSocket echo, 64 KiB binary messages, 20 connections, 1 message in flight each; MB/s of echoed payload (10^6 bytes)',
   },
+  {
+    name: 'ws 1MiB',
+    mode: 'ws',
+    path: '/ws',
+    connections: 20,
+    size: 1024 * 1024,
+    unit: 'MB/s',
+    rate: (r) => r.bytesPerSec / 1e6,
+    describe: 'WebSocket echo, 1 MiB binary messages, 20 connections, 1 message in flight each; MB/s of echoed payload',
+  },
+  {
+    name: 'ws 64KiB deflate',
+    mode: 'ws',
+    deflate: true,
+    path: '/deflate',
+    connections: 20,
+    size: 64 * 1024,
+    unit: 'MB/s',
+    rate: (r) => r.bytesPerSec / 1e6,
+    describe: 'WebSocket echo with permessage-deflate negotiated between client and upstream (the gateway relays the compressed frames), 64 KiB JSON messages (about 5:1), 20 connections, 1 in flight each; MB/s of uncompressed payload',
+  },
+  {
+    name: 'ws 1MiB deflate',
+    mode: 'ws',
+    deflate: true,
+    path: '/deflate',
+    connections: 20,
+    size: 1024 * 1024,
+    unit: 'MB/s',
+    rate: (r) => r.bytesPerSec / 1e6,
+    describe: 'the same with 1 MiB JSON messages',
+  },
 ];
+
+// The gateway's one route: every path to the upstream; messages up to 4 MiB (the default is 1 MiB,
+// and a 1 MiB payload's frame is a few bytes more).
+const ROUTE = { name: 'bench', match: { path: '/*' }, upstream: 'bench', websocket: { maxMessageBytes: '4mb' } };
 
 // ---- measurement -------------------------------------------------------------------------------
 
@@ -111,7 +153,8 @@ async function measure(scenario: Scenario, port: number, durationMs: number, cpu
     '--duration', `${durationMs}ms`,
     ...(scenario.size > 0 ? ['--size', `${scenario.size}b`] : []),
   ];
-  const child = startChild([process.execPath, '--import', TSX, join(ROOT, 'bench/loadgen.ts'), ...args], cpu, 'loadgen');
+  const generator = scenario.deflate === true ? 'bench/deflate-loadgen.ts' : 'bench/loadgen.ts';
+  const child = startChild([process.execPath, '--import', TSX, join(ROOT, generator), ...args], cpu, 'loadgen');
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   type Snapshot = Record<'loadgen' | 'upstream' | 'gateway', ProcStat>;
@@ -146,7 +189,24 @@ async function measure(scenario: Scenario, port: number, durationMs: number, cpu
   };
 }
 
+interface Row {
+  scenario: Scenario;
+  direct: Measurement[]; // one per round
+  wsgate: Measurement[];
+}
+
 // ---- output -------------------------------------------------------------------------------------
+
+function best(rounds: Measurement[], scenario: Scenario): Measurement {
+  return rounds.reduce((a, b) => (scenario.rate(b.result) > scenario.rate(a.result) ? b : a));
+}
+
+/** How far the worst round fell below the best, in % of the best. */
+function spread(rounds: Measurement[], scenario: Scenario): string {
+  const rates = rounds.map((m) => scenario.rate(m.result));
+  const top = Math.max(...rates);
+  return top > 0 ? `${(((top - Math.min(...rates)) / top) * 100).toFixed(0)} %` : 'n/a';
+}
 
 function fmtRate(n: number): string {
   if (!Number.isFinite(n)) return 'n/a';
@@ -174,9 +234,12 @@ function parseDuration(text: string): number {
   return ms;
 }
 
-const USAGE = `usage: npm run bench -- [--duration 5s | --quick] [--metrics-rounds N] [--metrics-only] [--peers DIR]
+const USAGE = `usage: npm run bench -- [--duration 5s | --quick] [--rounds N] [--only LOADS] [--metrics-rounds N] [--metrics-only] [--peers DIR]
   --duration D        length of each measurement (default 5s), after a 1 s warm-up
   --quick             2 s per measurement
+  --rounds N          measure every load N times (direct and wsgate alternating); the table shows the
+                      best round and, from 2 rounds, each side's spread (worst below best, in %)
+  --only LOADS        comma-separated load names (${SCENARIOS.map((x) => x.name).join(', ')})
   --metrics-rounds N  then N interleaved rounds of the http and ws 64B loads through a gateway with
                       metrics on and one with metrics off, medians and the cost in % (default 3; 0: skip)
   --metrics-only      only that comparison
@@ -190,6 +253,8 @@ async function main(): Promise<number> {
     options: {
       duration: { type: 'string' },
       quick: { type: 'boolean' },
+      rounds: { type: 'string' },
+      only: { type: 'string' },
       'metrics-rounds': { type: 'string' },
       'metrics-only': { type: 'boolean' },
       'slow-consumer': { type: 'boolean' },
@@ -206,6 +271,12 @@ async function main(): Promise<number> {
   const metricsRounds = Number(values['metrics-rounds'] ?? 3);
   if (!Number.isInteger(metricsRounds) || metricsRounds < 0 || metricsRounds > 50) throw new Error(`--metrics-rounds ${values['metrics-rounds']}: a whole number from 0 to 50`);
   const metricsOnly = values['metrics-only'] === true;
+  const rounds = Number(values.rounds ?? 1);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`--rounds ${values.rounds}: a whole number from 1 to 20`);
+  const only = values.only?.split(',').map((x) => x.trim());
+  const unknown = only?.find((name) => !SCENARIOS.some((x) => x.name === name));
+  if (unknown !== undefined) throw new Error(`--only ${unknown}: not a load; the loads are ${SCENARIOS.map((x) => x.name).join(', ')}`);
+  const scenarios = SCENARIOS.filter((x) => only === undefined || only.includes(x.name));
   const built = ensureBuilt();
   const pin = choosePinning('load generator');
   process.stderr.write(`bench: ${pin.note}\n`);
@@ -216,24 +287,26 @@ async function main(): Promise<number> {
   let costErrors = 0;
   try {
     const upstream = await startUpstream(pin.load);
-    const gateway = await startGateway(pin.gateway, upstream.port, dir, 'wsgate.json', { name: 'bench', match: { path: '/*' }, upstream: 'bench' });
+    const gateway = await startGateway(pin.gateway, upstream.port, dir, 'wsgate.json', ROUTE);
     const pids = { upstream: upstream.child.pid!, gateway: gateway.child.pid! };
-    const rows: { scenario: Scenario; direct: Measurement; wsgate: Measurement }[] = [];
-    for (const scenario of metricsOnly ? [] : SCENARIOS) {
-      const run = async (label: string, port: number): Promise<Measurement> => {
-        process.stderr.write(`bench: ${scenario.name} ${label} ... `);
-        const m = await measure(scenario, port, durationMs, pin.load, pids);
-        process.stderr.write(`${fmtRate(scenario.rate(m.result))} ${scenario.unit}, p50/p99 ${latency(m.result)}${m.result.errors > 0 ? `, ${m.result.errors} errors` : ''}\n`);
-        return m;
-      };
-      const direct = await run('direct', upstream.port);
-      const through = await run('wsgate', gateway.port);
-      rows.push({ scenario, direct, wsgate: through });
+    const rows: Row[] = metricsOnly ? [] : scenarios.map((scenario) => ({ scenario, direct: [], wsgate: [] }));
+    for (let round = 1; round <= rounds; round++) {
+      for (const row of rows) {
+        const { scenario } = row;
+        const run = async (label: string, port: number): Promise<Measurement> => {
+          process.stderr.write(`bench: ${scenario.name} ${label}${rounds > 1 ? ` (round ${round})` : ''} ... `);
+          const m = await measure(scenario, port, durationMs, pin.load, pids);
+          process.stderr.write(`${fmtRate(scenario.rate(m.result))} ${scenario.unit}, p50/p99 ${latency(m.result)}${m.result.errors > 0 ? `, ${m.result.errors} errors` : ''}\n`);
+          return m;
+        };
+        row.direct.push(await run('direct', upstream.port));
+        row.wsgate.push(await run('wsgate', gateway.port));
+      }
     }
     let costLines: string[] = [];
     if (metricsRounds > 0) {
       // A second gateway, the same but for metrics: both wait on the gateway CPU, only the measured one has load.
-      const off = await startGateway(pin.gateway, upstream.port, dir, 'wsgate-metrics-off.json', { name: 'bench', match: { path: '/*' }, upstream: 'bench' }, { config: { metrics: { enabled: false } } });
+      const off = await startGateway(pin.gateway, upstream.port, dir, 'wsgate-metrics-off.json', ROUTE, { config: { metrics: { enabled: false } } });
       const loads: CostLoad[] = SCENARIOS.filter((s) => s.name === 'http' || s.name === 'ws 64B').map((scenario) => ({
         name: scenario.name,
         unit: scenario.unit,
@@ -257,27 +330,35 @@ async function main(): Promise<number> {
     out.push(`${pin.note}. ${durationMs / 1000} s per measurement after a ${WARMUP_MS / 1000} s warm-up; everything on 127.0.0.1; wsgate at log level warn.`, '');
     let errors = 0;
     if (rows.length > 0) {
-      out.push('| load | direct | wsgate | ratio | direct p50 / p99 | wsgate p50 / p99 | wsgate CPU µs/op | wsgate RSS |');
-      out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-      for (const { scenario, direct, wsgate } of rows) {
+      if (rounds > 1) out.push(`Each load ran ${rounds} times, direct and wsgate alternating; each figure is the best round (interference only slows a run down), and \`spread\` is how far the worst round fell below the best.`, '');
+      out.push(`| load | direct | wsgate | ratio | direct p50 / p99 | wsgate p50 / p99 | wsgate CPU µs/op | wsgate RSS |${rounds > 1 ? ' direct spread | wsgate spread | wsgate rounds |' : ''}`);
+      out.push(`|---|---:|---:|---:|---:|---:|---:|---:|${rounds > 1 ? '---:|---:|---|' : ''}`);
+      for (const row of rows) {
+        const { scenario } = row;
+        const direct = best(row.direct, scenario);
+        const wsgate = best(row.wsgate, scenario);
         const d = scenario.rate(direct.result);
         const w = scenario.rate(wsgate.result);
         const cpuUs = wsgate.result.ops > 0 ? (wsgate.cpuSeconds.gateway * 1e6) / wsgate.result.ops : Number.NaN;
         out.push(
           `| ${scenario.name} | ${fmtRate(d)} ${scenario.unit} | ${fmtRate(w)} ${scenario.unit} | ${d > 0 ? (w / d).toFixed(2) : 'n/a'} | ` +
             `${latency(direct.result)} | ${latency(wsgate.result)} | ${Number.isNaN(cpuUs) ? 'n/a' : cpuUs.toFixed(1)} | ` +
-            `${Number.isNaN(wsgate.gatewayRssKb) ? 'n/a' : `${Math.round(wsgate.gatewayRssKb / 1024)} MiB`} |`,
+            `${Number.isNaN(wsgate.gatewayRssKb) ? 'n/a' : `${Math.round(wsgate.gatewayRssKb / 1024)} MiB`} |` +
+            (rounds > 1
+              ? ` ${spread(row.direct, scenario)} | ${spread(row.wsgate, scenario)} | ${row.wsgate.map((m) => fmtRate(scenario.rate(m.result))).join(' / ')} |`
+              : ''),
         );
       }
       out.push('', 'Loads:');
       for (const { scenario } of rows) out.push(`- ${scenario.name}: ${scenario.describe}.`);
-      out.push('', 'CPU use during each measurement (100% = one CPU busy for the whole window; a process near 100% is the limit):', '');
+      out.push('', `CPU use during each measurement${rounds > 1 ? ' (the best round)' : ''} (100% = one CPU busy for the whole window; a process near 100% is the limit):`, '');
       out.push('| load | side | load generator | upstream | wsgate | ops | errors |');
       out.push('|---|---|---:|---:|---:|---:|---:|');
-      for (const { scenario, direct, wsgate } of rows) {
-        for (const [side, m] of [['direct', direct], ['wsgate', wsgate]] as const) {
+      for (const row of rows) {
+        const { scenario } = row;
+        errors += [...row.direct, ...row.wsgate].reduce((sum, m) => sum + m.result.errors, 0);
+        for (const [side, m] of [['direct', best(row.direct, scenario)], ['wsgate', best(row.wsgate, scenario)]] as const) {
           const ms = m.result.elapsedMs;
-          errors += m.result.errors;
           out.push(
             `| ${scenario.name} | ${side} | ${percent(m.cpuSeconds.loadgen, ms)} | ${percent(m.cpuSeconds.upstream, ms)} | ` +
               `${side === 'direct' ? '-' : percent(m.cpuSeconds.gateway, ms)} | ${m.result.ops.toLocaleString('en-US')} | ` +
