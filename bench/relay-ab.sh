@@ -6,6 +6,7 @@
 #
 #   PEERS=<harness dir with bin/backend and bin/loadgen built> bench/relay-ab.sh CHECKOUT SIZE SECONDS [CONNS]
 #   e.g. for i in 1 2 3; do bench/relay-ab.sh ../before 65536 5; bench/relay-ab.sh . 65536 5; done
+#   bench/relay-ab.sh direct 1048576 5     # no gateway: the load generator talks to the backend (×direct)
 #
 # The gateway (CHECKOUT/dist, built) runs on CPU 1, the backend and load generator on CPU 0, after a
 # 1 s warm-up. NODEFLAGS adds node options (--trace-gc, --cpu-prof, --import ...).
@@ -38,17 +39,26 @@ if ! curl -s -o /dev/null "http://127.0.0.1:$BPORT/"; then
   BACKEND=$!
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$BPORT/" && break; sleep 0.1; done
 fi
-# shellcheck disable=SC2086
-taskset -c 1 node ${NODEFLAGS:-} "$DIR/dist/cli/main.js" start -c "$WORK/gw.yaml" >"$WORK/gw.log" 2>&1 &
-GW=$!
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$GPORT/" && break; sleep 0.1; done
-taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration 1s >/dev/null 2>&1
-read -r f0 u0 s0 < <(awk '{print $10, $14, $15}' "/proc/$GW/stat")
-OUT=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration "${SECS}s" 2>&1)
-read -r f1 u1 s1 < <(awk '{print $10, $14, $15}' "/proc/$GW/stat")
-HWM=$(awk '/VmHWM/{print $2}' "/proc/$GW/status")
-kill "$GW"; wait "$GW" 2>/dev/null
+if [ "$DIR" = direct ]; then
+  # No gateway: the same load straight to the backend; the gateway's columns read 0.
+  GPORT=$BPORT
+  taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration 1s >/dev/null 2>&1
+  OUT=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration "${SECS}s" 2>&1)
+  f0=0 u0=0 s0=0 f1=0 u1=0 s1=0 HWM=0
+else
+  # shellcheck disable=SC2086
+  taskset -c 1 node ${NODEFLAGS:-} "$DIR/dist/cli/main.js" start -c "$WORK/gw.yaml" >"$WORK/gw.log" 2>&1 &
+  GW=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$GPORT/" && break; sleep 0.1; done
+  taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration 1s >/dev/null 2>&1
+  read -r f0 u0 s0 < <(awk '{print $10, $14, $15}' "/proc/$GW/stat")
+  OUT=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration "${SECS}s" 2>&1)
+  read -r f1 u1 s1 < <(awk '{print $10, $14, $15}' "/proc/$GW/stat")
+  HWM=$(awk '/VmHWM/{print $2}' "/proc/$GW/status")
+  kill "$GW"; wait "$GW" 2>/dev/null
+fi
 [ -n "$BACKEND" ] && kill "$BACKEND"
 MSGS=$(echo "$OUT" | tail -1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);process.stdout.write(`${j.mb_per_s.toFixed(1)} ${j.msgs} ${j.errors}`)})')
 read -r MBS N ERR <<<"$MSGS"
-echo "$(basename "$(cd "$DIR" && pwd)") size=$SIZE MB/s=$MBS msgs=$N errors=$ERR user=$(( (u1-u0)*10 ))ms sys=$(( (s1-s0)*10 ))ms cpu_us_per_msg=$(( N > 0 ? (u1-u0+s1-s0)*10000/N : 0 )) faults_per_msg=$(awk -v f=$((f1-f0)) -v n="$N" 'BEGIN{printf "%.1f", (n > 0 ? f / n : 0)}') hwm_kb=$HWM"
+NAME=direct; [ "$DIR" != direct ] && NAME=$(basename "$(cd "$DIR" && pwd)")
+echo "$NAME size=$SIZE MB/s=$MBS msgs=$N errors=$ERR user=$(( (u1-u0)*10 ))ms sys=$(( (s1-s0)*10 ))ms cpu_us_per_msg=$(( N > 0 ? (u1-u0+s1-s0)*10000/N : 0 )) faults_per_msg=$(awk -v f=$((f1-f0)) -v n="$N" 'BEGIN{printf "%.1f", (n > 0 ? f / n : 0)}') hwm_kb=$HWM"
