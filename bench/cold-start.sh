@@ -9,8 +9,12 @@
 #   PEERS=<harness dir with bin/backend and bin/loadgen built> bench/cold-start.sh CHECKOUT
 #   GWARGS=--no-warmup ... bench/cold-start.sh CHECKOUT     # the same build without its warm-up
 #
-# Loads: ws = 200 WebSockets × 64 B, 1 in flight; hs = 1,000 handshakes (256 at a time); http = wrk
-# -t1 -c50 GET /. Gateway on CPU 1, the rest on CPU 0.
+#   GWARGS='--warmup 300ms' ... bench/cold-start.sh CHECKOUT  # another warm-up budget
+#
+# Loads: ws = 200 WebSockets × 64 B, 1 in flight, 3 s; hs = batches of 500 handshakes (256 at a time,
+# each connection closed as soon as it is open) for 3 s; http = wrk -t1 -c50 GET /, 3 s. After each
+# window the script waits until the gateway lists no connection, so a window pays for its own closes.
+# Gateway on CPU 1, the rest on CPU 0.
 set -u
 DIR=$1
 : "${PEERS:?set PEERS to the peers harness directory (with bin/backend and bin/loadgen)}"
@@ -42,7 +46,16 @@ fi
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s.trim().split("\n").pop());process.stdout.write(String(j[process.argv[1]]))})' "$1"; }
 # Each prints "operations result": messages and msg/s, handshakes and seconds, requests and req/s.
 ws() { local j; j=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns 200 -size 64 -duration 3s); echo "$(echo "$j" | json msgs) $(echo "$j" | json msgs_per_s)"; }
-hs() { local j; j=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns 1000 -connect-only -hold 0.1); echo "1000 $(echo "$j" | json connect_s)"; }
+idle() { for _ in $(seq 100); do [ "$(curl -s "http://127.0.0.1:$((GPORT + 5))/api/connections?limit=1" | json total)" = 0 ] && return; sleep 0.05; done; }
+hs() {
+  local n=0 end=$(( $(date +%s%N) + 3000000000 )) t0=$(date +%s%N)
+  while [ "$(date +%s%N)" -lt "$end" ]; do
+    taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns 500 -connect-only -hold 0 >/dev/null
+    n=$((n + 500))
+  done
+  idle
+  echo "$n $(( n * 1000000000 / ($(date +%s%N) - t0) ))/s"
+}
 http() { local r; r=$(taskset -c 0 wrk -t1 -c50 -d3s "http://127.0.0.1:$GPORT/" | awk '/requests in/{print $1} /Requests\/sec/{print $2}' | tr '\n' ' '); echo "$r"; }
 for load in ws hs http; do
   t_start=$(date +%s%N)

@@ -37,9 +37,9 @@ function str(value: Values[string]): string | undefined {
 // its help, its options, and a run() that imports its module.
 const COMMANDS: Record<string, Command> = {
   start: {
-    synopsis: 'start [-c FILE] [--workers N|auto] [--no-warmup]',
+    synopsis: 'start [-c FILE] [--workers N|auto] [--warmup D|--no-warmup]',
     summary: 'run the gateway (./wsgate.yaml, else the built-in demo)',
-    help: `usage: wsgate start [-c FILE] [--workers N|auto] [--no-warmup]
+    help: `usage: wsgate start [-c FILE] [--workers N|auto] [--warmup D|--no-warmup]
 
 Runs the gateway with FILE, or ./wsgate.yaml; with neither, the built-in demo. The process stays in
 the foreground and logs JSON lines on stdout. SIGTERM or SIGINT drains (readyz 503, in-flight HTTP
@@ -48,8 +48,10 @@ once. SIGHUP rereads FILE and swaps the config if it is valid.
 
   -c, --config FILE      the config file (YAML, or JSON with the same keys)
       --workers N|auto   worker processes, overriding the file's \`workers\` (auto: one per core)
-      --no-warmup        skip the start-up warm-up (about 0.3 s of loopback traffic through a
-                         private gateway before the listeners open; docs/configuration.md)
+      --warmup D         the start-up warm-up: D of loopback traffic through a private gateway
+                         before the listeners open, so the first clients meet compiled code
+                         (default 300ms, at most 10s; docs/performance.md#cold-start)
+      --no-warmup        skip it (the same as --warmup 0s)
       --port N           the built-in demo only: its port (default $PORT, else 8080)
       --admin HOST:PORT  the built-in demo only: its admin listener (default 127.0.0.1:9901)
 ${HELP_LINE}
@@ -60,11 +62,17 @@ Exit 1 on an invalid config (every problem printed with its path), 2 if it could
       workers: { type: 'string' },
       port: { type: 'string' },
       admin: { type: 'string' },
+      warmup: { type: 'string' },
       'no-warmup': { type: 'boolean' },
     },
     async run(v) {
-      const { startCommand } = await import('./start.js');
-      return startCommand(str(v.config), str(v.workers), { port: str(v.port), admin: str(v.admin) }, v['no-warmup'] !== true);
+      const { startCommand, parseWarmupFlag } = await import('./start.js');
+      const warmupMs = v['no-warmup'] === true ? 0 : parseWarmupFlag(str(v.warmup));
+      if (warmupMs === null) {
+        process.stderr.write(`wsgate start: --warmup ${str(v.warmup)}: write a duration from 0s to 10s, e.g. 1s or 500ms\n`);
+        return 1;
+      }
+      return startCommand(str(v.config), str(v.workers), { port: str(v.port), admin: str(v.admin) }, warmupMs);
     },
   },
   validate: {

@@ -11,6 +11,8 @@ import { configSchema, type GatewayConfig, type GatewayConfigInput } from '../co
 import { startDemoUpstreams } from '../demo/upstreams.js';
 import { demoConfig } from '../demo/config.js';
 import { formatFileProblems } from './validate.js';
+import { parseDuration } from '../core/duration.js';
+import { DEFAULT_WARMUP, MAX_WARMUP_MS, type WarmupOption } from '../server/warmup.js';
 
 const DEFAULT_FILE = 'wsgate.yaml';
 
@@ -19,9 +21,17 @@ export interface DemoOptions {
   admin?: string | undefined;
 }
 
-// `warmup`: the start-up warm-up of a gateway run from a file (`--no-warmup` turns it off); the
+// `--warmup D`: milliseconds, or null when D is not a duration from 0s to 10s; absent, the default.
+export function parseWarmupFlag(text: string | undefined): number | null {
+  if (text === undefined) return DEFAULT_WARMUP.budgetMs;
+  const ms = parseDuration(text);
+  return Number.isFinite(ms) && ms >= 0 && ms <= MAX_WARMUP_MS ? ms : null;
+}
+
+// `warmupMs`: the start-up warm-up's budget for a gateway run from a file (`--warmup`, 0: none); the
 // built-in demo starts without it.
-export async function startCommand(file: string | undefined, workers: string | undefined, demo: DemoOptions = {}, warmup = true): Promise<number> {
+export async function startCommand(file: string | undefined, workers: string | undefined, demo: DemoOptions = {}, warmupMs: number = DEFAULT_WARMUP.budgetMs): Promise<number> {
+  const warmup = warmupMs > 0 ? { budgetMs: warmupMs } : false;
   // A cluster worker runs this same command line; the primary hands it its config over IPC.
   if (cluster.isWorker) return runWorker(warmup);
   const flag = workers === undefined ? undefined : parseWorkersFlag(workers);
@@ -87,7 +97,7 @@ export async function demoCommand(options: DemoOptions = {}): Promise<number> {
   return run(config, () => upstreams.close());
 }
 
-async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | null, reloadSource: (() => unknown) | null = null, warmup = false): Promise<number> {
+async function run(config: GatewayConfigInput, cleanup: (() => Promise<void>) | null, reloadSource: (() => unknown) | null = null, warmup: WarmupOption = false): Promise<number> {
   let gateway: Gateway;
   try {
     gateway = new Gateway(config, { defaultMetrics: true, warmup });

@@ -25,7 +25,7 @@ import { createEdge } from './edge.js';
 import { buildRuntime, clockTickFor, createPools, wsRouteNames } from './runtime.js';
 import { ServerState } from './state.js';
 import { poolEvents } from './tunnel-events.js';
-import { runWarmup, warmupLimits, type WarmupLimits } from './warmup.js';
+import { runWarmup, warmupLimits, type WarmupLimits, type WarmupOption } from './warmup.js';
 
 // What an instance publishes to the cluster list: every connection, up to the directory's cap.
 const ALL_CONNECTIONS = { route: null, user: null, limit: MAX_PUBLISHED } as const;
@@ -46,10 +46,10 @@ export interface GatewayOptions {
    * Before the listeners accept, relay a short burst of loopback traffic through a private gateway,
    * so the request paths have run before the first clients arrive (what it buys is measured in
    * docs/performance.md, "Cold start"). Off by default for
-   * library users; `wsgate start` turns it on (`--no-warmup` turns it off). Never counted, listed or
+   * library users; `wsgate start` turns it on (`--warmup D` sets its budget, `--no-warmup` turns it off). Never counted, listed or
    * logged as traffic; a failure logs a `warmup` warning and the gateway starts anyway.
    */
-  warmup?: boolean | Partial<WarmupLimits>;
+  warmup?: WarmupOption;
   /**
    * Bind the traffic listeners in this process even in a node:cluster worker, instead of sharing
    * the primary's handle for the same address (node's `exclusive`). The warm-up's private gateway

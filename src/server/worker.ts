@@ -6,13 +6,14 @@ import { createLogger } from '../observability/log.js';
 import { Gateway } from './gateway.js';
 import { describeListenError } from './listener.js';
 import type { FromWorker, Question, ToWorker } from './cluster-ipc.js';
+import type { WarmupOption } from './warmup.js';
 
 /**
  * Runs this process as a cluster worker until the primary (or a signal) drains it; it exits by itself.
  * `warmup`: a worker (a first start, or a replacement the primary forks) warms up before it listens,
  * so its first clients do not meet cold code either.
  */
-export function runWorker(warmup = false): number {
+export function runWorker(warmup: WarmupOption = false): number {
   new WorkerProcess(warmup).start();
   return -1;
 }
@@ -23,7 +24,7 @@ class WorkerProcess {
   private draining = false;
   private signals = 0;
 
-  constructor(private readonly warmup: boolean) {}
+  constructor(private readonly warmup: WarmupOption) {}
 
   start(): void {
     process.on('message', (m: unknown) => this.onMessage(m as ToWorker));

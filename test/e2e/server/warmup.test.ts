@@ -103,6 +103,24 @@ test('wsgate start warms up before it listens; --no-warmup starts without', asyn
   expect(cold.logs.some((l) => l.event === 'warmup')).toBe(false);
   cold.signal('SIGTERM');
   expect((await cold.exited).code).toBe(0);
+
+  // --warmup sets the budget the line reports; 0s is the same as --no-warmup.
+  const short = startCli(['start', '-c', file, '--warmup', '200ms']);
+  expect(await short.waitForEvent('warmup')).toMatchObject({ budgetMs: 200 });
+  await short.waitForEvent('listening');
+  short.signal('SIGTERM');
+  expect((await short.exited).code).toBe(0);
+  const none = startCli(['start', '-c', file, '--warmup', '0s']);
+  await none.waitForEvent('listening');
+  expect(none.logs.some((l) => l.event === 'warmup')).toBe(false);
+  none.signal('SIGTERM');
+  expect((await none.exited).code).toBe(0);
+});
+
+test('wsgate start --warmup with something that is not a duration up to 10s exits 1 and says what to write', async () => {
+  const bad = startCli(['start', '--warmup', '1m']);
+  expect((await bad.closed).code).toBe(1);
+  expect(bad.stderr()).toContain('--warmup 1m: write a duration from 0s to 10s');
 });
 
 test('every cluster worker warms up on its own listeners, and none of it reaches the shared port', async () => {

@@ -2,7 +2,7 @@
 import { expect, test } from 'vitest';
 import { parseConfig } from '../../../src/config/check.js';
 import { compileConfig } from '../../../src/config/compile.js';
-import { DEFAULT_WARMUP, warmupConfig, warmupLimits } from '../../../src/server/warmup.js';
+import { DEFAULT_WARMUP, MAX_WARMUP_MS, warmupConfig, warmupLimits } from '../../../src/server/warmup.js';
 
 test('no option or false is no warm-up; true is the defaults', () => {
   expect(warmupLimits(undefined)).toBeNull();
@@ -16,8 +16,9 @@ test('given limits replace the defaults one by one; a negative or non-finite one
   expect(warmupLimits({ handshakes: -1, requests: Number.NaN, messages: 2.7 })).toEqual({ ...DEFAULT_WARMUP, messages: 2 });
 });
 
-test('the default budget bounds start-up to well under a second', () => {
+test('the default budget bounds start-up to well under a second, and no flag can make it longer than ten', () => {
   expect(DEFAULT_WARMUP.budgetMs).toBeLessThanOrEqual(500);
+  expect(MAX_WARMUP_MS).toBe(10_000);
 });
 
 test('the private gateway listens on loopback port 0 with one route to the loopback upstream, at the real log level', () => {
