@@ -13,7 +13,8 @@ import type { IncomingMessage } from 'node:http';
 import { Clock, type Sweepable } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import type { DispatchOptions, ExchangeControl } from '../../core/exchange.js';
-import { FAULT_NONE, ResponseParser, faultReason, type ResponseSink } from './response-parser.js';
+import { ResponseParser, type ResponseSink } from './response-parser.js';
+import { FAULT_NONE, faultReason } from './response-faults.js';
 
 export type { DispatchOptions, ExchangeControl };
 
