@@ -4,7 +4,8 @@
 // Run: node --import tsx bench/response-parser.bench.ts
 // Each case runs at least 500 ms (and 200,000 responses) after a warm-up.
 
-import { FAULT_NONE, ResponseParser, type ResponseSink } from '../src/upstream/h1/response-parser.js';
+import { ResponseParser, type ResponseSink } from '../src/upstream/h1/response-parser.js';
+import { FAULT_NONE } from '../src/upstream/h1/response-faults.js';
 
 const MIN_MS = 500;
 const MIN_RESPONSES = 200_000;

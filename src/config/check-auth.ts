@@ -2,6 +2,7 @@
 // the schema cannot make: a route names an existing provider, a jwt provider has exactly one key
 // source that fits its algorithms, a protocol-only token source is not used where no WebSocket can come.
 import { formatPath, type Problem } from './load.js';
+import { didYouMean } from './suggest.js';
 
 type Obj = Record<string, unknown>;
 function isObj(v: unknown): v is Obj {
@@ -13,7 +14,7 @@ function strings(v: unknown): string[] {
 
 const KEY_SOURCES = ['secret', 'publicKey', 'jwksUrl'] as const;
 
-export function checkAuth(raw: Obj, problems: Problem[], didYouMean: (word: string, candidates: readonly string[]) => string): void {
+export function checkAuth(raw: Obj, problems: Problem[]): void {
   const auth = isObj(raw.auth) ? raw.auth : {};
   for (const [name, p] of Object.entries(auth)) {
     if (!isObj(p)) continue;

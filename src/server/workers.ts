@@ -1,24 +1,22 @@
 // server/workers: `workers: N` with node:cluster, the primary's side. The primary forks N workers,
 // each a Gateway on the traffic listeners (cluster shares the listen sockets), and carries no traffic
-// itself: it serves the admin API by asking every worker over cluster IPC and merging the answers,
-// restarts a worker that dies, and turns signals into drains and reloads of all workers.
+// itself: it restarts a worker that dies, turns signals into drains and reloads of all workers, and
+// serves the admin API, which asks every worker over cluster IPC (cluster-admin.ts).
 // The worker's side is worker.ts. `workers: 1` never comes here: one process, no cluster.
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { parseConfig } from '../config/check.js';
 import { compileConfig, configHash, type CompiledConfig } from '../config/compile.js';
-import { isConfigUnreadable, type Problem } from '../config/load.js';
+import { isConfigUnreadable } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
-import { createAdminServer, type AdminSource, type ConnectionFilter, type ReloadResult } from '../admin/server.js';
-import { mergeConnections, mergeUpstreams, type ConnectionList, type UpstreamView } from '../admin/views.js';
+import { createAdminServer } from '../admin/server.js';
 import type { ErrorCode } from '../core/errors.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import { EVENTS } from '../observability/events.js';
-import { aggregateMetrics } from '../observability/metrics.js';
 import type { BoundAddress } from './gateway.js';
-import { Questions, isFromWorker, sendToWorker, type Answer, type FromWorker, type Question } from './cluster-ipc.js';
+import { ClusterAdmin, type ClusterHost } from './cluster-admin.js';
+import { Questions, isFromWorker, sendToWorker, type FromWorker } from './cluster-ipc.js';
 import { describeListenError, listen } from './listener.js';
 
 // The `code` of the `error` line logged when a worker exits without being asked to.
@@ -29,9 +27,6 @@ export const WORKER_EXITED = 'WORKER_EXITED' satisfies ErrorCode;
 const RESTART_FIRST_MS = 1_000;
 const RESTART_MAX_MS = 30_000;
 const RESTART_RESET_AFTER_MS = 60_000;
-// How long a worker gets to answer an admin question; a reload may open listeners, so it gets longer.
-const ASK_TIMEOUT_MS = 5_000;
-const RELOAD_TIMEOUT_MS = 30_000;
 // Past the drain period and the 5 s WebSocket close handshake, a worker that has not exited is killed.
 const STOP_GRACE_MS = 15_000;
 
@@ -73,22 +68,22 @@ export function runPrimary(config: GatewayConfig, count: number, load: () => Gat
   return primary.start();
 }
 
-class Primary implements AdminSource {
+class Primary implements ClusterHost {
   private readonly log: Logger;
   private config: GatewayConfig;             // what a (re)started worker gets
   private compiled: CompiledConfig;
   private readonly slots: Slot[];
   private readonly questions = new Questions();
+  private readonly api: ClusterAdmin;         // the admin API's AdminSource
   private state: State = 'starting';
   private admin: Server | null = null;
-  private reloading: Promise<unknown> = Promise.resolve();
   private exitWaiters: (() => void)[] = [];
   private settleStart: (failure: string | null) => void = () => undefined;
   private readonly started = new Promise<string | null>((resolve) => {
     this.settleStart = resolve;
   });
 
-  constructor(config: GatewayConfig, count: number, private readonly load: () => GatewayConfig) {
+  constructor(config: GatewayConfig, count: number, load: () => GatewayConfig) {
     this.config = config;
     this.compiled = compileConfig(config);
     this.log = createLogger(this.compiled.log);
@@ -102,6 +97,7 @@ class Primary implements AdminSource {
       restartTimer: null,
       failure: null,
     }));
+    this.api = new ClusterAdmin(this, this.slots, this.questions, this.log, load);
   }
 
   async start(): Promise<number> {
@@ -110,7 +106,7 @@ class Primary implements AdminSource {
     process.on('SIGINT', this.onStopSignal);
     process.on('SIGHUP', this.onHangUp);
     const { host, port, token } = this.compiled.admin;
-    const admin = createAdminServer(this, token);
+    const admin = createAdminServer(this.api, token);
     try {
       await listen(admin, host, port);
     } catch (err) {
@@ -176,7 +172,7 @@ class Primary implements AdminSource {
     switch (m.wsgate) {
       case 'hello':
         // After any reload in progress, so a restarted worker starts with what the others now run.
-        void this.reloading.then(() => {
+        void this.api.afterReload().then(() => {
           if (slot.worker !== worker) return;
           sendToWorker(worker, this.state === 'stopping' ? { wsgate: 'drain' } : { wsgate: 'start', worker: slot.id, config: this.config });
         });
@@ -273,7 +269,7 @@ class Primary implements AdminSource {
   };
 
   private readonly onHangUp = (): void => {
-    if (this.state === 'running') void this.reload();
+    if (this.state === 'running') void this.api.reload();
   };
 
   private offSignals(): void {
@@ -296,117 +292,16 @@ class Primary implements AdminSource {
     });
   }
 
-  // ---- asking the workers ----
-
-  // Every listening worker; one that exits meanwhile drops out of the answers. A worker that stays
-  // silent past the timeout fails the whole question (the admin API answers 500 naming it).
-  private async ask(question: Question, timeoutMs = ASK_TIMEOUT_MS): Promise<Answer[]> {
-    const asked = this.slots.filter((s) => s.listening && s.worker !== null);
-    const answers = await Promise.all(asked.map((s) => this.questions.ask(s.id, s.worker!, question, timeoutMs)));
-    return answers.filter((a): a is Answer => a !== null);
-  }
-
-  // Views every worker holds alike (routes, config) come from the first that is listening.
-  private async askAny(question: Question): Promise<unknown> {
-    const slot = this.slots.find((s) => s.listening && s.worker !== null);
-    const answer = slot === undefined ? null : await this.questions.ask(slot.id, slot.worker!, question, ASK_TIMEOUT_MS);
-    if (answer === null) throw new Error('no worker is listening right now (one is restarting); try again');
-    return answer.value;
-  }
-
-  // ---- AdminSource ----
+  // ---- ClusterHost ----
 
   get ready(): boolean {
     return this.state === 'running' && this.slots.every((s) => s.listening);
   }
 
-  routes(): Promise<unknown> {
-    return this.askAny({ op: 'routes' });
-  }
-
-  redactedConfig(): Promise<unknown> {
-    return this.askAny({ op: 'config' });
-  }
-
-  async upstreams(): Promise<unknown> {
-    const answers = await this.ask({ op: 'upstreams' });
-    return mergeUpstreams(answers.map((a) => a.value as UpstreamView[]));
-  }
-
-  // Every worker's prom-client JSON, merged: counters and histograms summed, gauges summed (healthy: min).
-  async metrics(): Promise<string> {
-    const answers = await this.ask({ op: 'metrics' });
-    return aggregateMetrics(answers.map((a) => a.value));
-  }
-
-  async connections(filter: ConnectionFilter): Promise<unknown> {
-    // Each worker is an instance of the shared store: any one of them sees every instance's list.
-    if (filter.scope === 'cluster') return this.askAny({ op: 'connections', filter });
-    const answers = await this.ask({ op: 'connections', filter });
-    return mergeConnections(answers.map((a) => ({ worker: a.worker, list: a.value as ConnectionList })), filter.limit);
-  }
-
-  // Ids are random per worker, so at most one worker knows it.
-  async connection(id: string): Promise<unknown> {
-    const answers = await this.ask({ op: 'connection', id });
-    const hit = answers.find((a) => a.value !== null);
-    return hit === undefined ? null : { ...(hit.value as object), worker: hit.worker };
-  }
-
-  async closeConnection(id: string, code: number, reason: string): Promise<boolean> {
-    const answers = await this.ask({ op: 'close', id, code, reason });
-    return answers.some((a) => a.value === true);
-  }
-
-  /** SIGHUP and POST /api/reload: one reload at a time, as in a single process. */
-  reload(): Promise<ReloadResult> {
-    const run = this.reloading.then(() => this.reloadAll());
-    this.reloading = run.catch(() => undefined);
-    return run;
-  }
-
-  // The primary checks the file itself first: an invalid one reaches no worker. Then every worker
-  // swaps it in; ok only if all of them did.
-  private async reloadAll(): Promise<ReloadResult> {
-    let next: GatewayConfig;
-    let compiled: CompiledConfig;
-    try {
-      next = this.load();
-      compiled = compileConfig(parseConfig(next)); // what each worker will do: unreadable TLS files fail here
-    } catch (err) {
-      const problems = (err as { problems?: Problem[] }).problems ?? [];
-      this.log.warn({ event: EVENTS.CONFIG_REJECTED, problems, reason: (err as Error).message }, 'config rejected');
-      return { ok: false, problems, message: (err as Error).message };
-    }
-    let answers: Answer[];
-    try {
-      answers = await this.ask({ op: 'reload', config: next }, RELOAD_TIMEOUT_MS);
-    } catch (err) {
-      this.log.error({ event: EVENTS.CONFIG_REJECTED, reason: (err as Error).message }, 'reload failed in a worker');
-      return { ok: false, problems: [], message: `${(err as Error).message}; workers may now run different configs, reload again` };
-    }
-    const results = answers.map((a) => ({ worker: a.worker, result: a.value as ReloadResult }));
-    const failed = results.filter((r) => !r.result.ok);
-    if (failed.length > 0) {
-      const applied = results.filter((r) => r.result.ok).map((r) => r.worker);
-      const message = failed.map((f) => `worker ${f.worker}: ${f.result.message}`).join('; ');
-      return {
-        ok: false,
-        problems: failed[0]!.result.problems,
-        message: applied.length === 0 ? message : `${message}; workers ${applied.join(', ')} did take the new config, reload again`,
-      };
-    }
-    // Workers that restart from now on start with it (a worker that died during the reload too).
+  // Every worker took a reload: it becomes what a (re)started worker gets, and config_loaded says so.
+  reloaded(next: GatewayConfig, compiled: CompiledConfig, applied: number): void {
     this.config = next;
     this.compiled = compiled;
-    this.logConfigLoaded('reload', { applied: results.length });
-    const messages = [...new Set(results.map((r) => r.result.message))];
-    const message =
-      results.length === 0
-        ? 'no worker is listening right now; restarting workers start with the new config'
-        : messages.length === 1
-          ? `${messages[0]} (on each of ${results.length} workers)`
-          : results.map((r) => `worker ${r.worker}: ${r.result.message}`).join('; ');
-    return { ok: true, problems: [], message };
+    this.logConfigLoaded('reload', { applied });
   }
 }

@@ -3,7 +3,7 @@ import { errors as undiciErrors } from 'undici';
 import { expect, test } from 'vitest';
 import { ERRORS, GatewayError, clientErrorToGatewayError, toGatewayError, type ErrorCode } from '../../../src/core/errors.js';
 import { CLOSE_CODES, isValidWireCloseCode } from '../../../src/ws/close-codes.js';
-import type { H1Error } from '../../../src/upstream/h1/client.js';
+import type { H1Error } from '../../../src/upstream/h1/exchange.js';
 import { ConfigError, parseConfig } from '../../../src/config/check.js';
 import { loadConfigFile } from '../../../src/config/load.js';
 

@@ -1,4 +1,5 @@
 import { describe, test, expect } from 'vitest';
+import { ResponseParser, type ResponseSink } from '../../../../src/upstream/h1/response-parser.js';
 import {
   FAULT_BAD_CHUNK,
   FAULT_BAD_HEADER,
@@ -7,10 +8,8 @@ import {
   FAULT_HEAD_TOO_LARGE,
   FAULT_NONE,
   FAULT_UNEXPECTED_UPGRADE,
-  ResponseParser,
   faultReason,
-  type ResponseSink,
-} from '../../../../src/upstream/h1/response-parser.js';
+} from '../../../../src/upstream/h1/response-faults.js';
 import { prng, randomBytes } from '../../../helpers/random.js';
 
 // What a sink saw of one response, plus what the parser said about the connection afterwards.
