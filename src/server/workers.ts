@@ -18,6 +18,7 @@ import type { BoundAddress } from './gateway.js';
 import { ClusterAdmin, type ClusterHost } from './cluster-admin.js';
 import { Questions, isFromWorker, sendToWorker, type FromWorker } from './cluster-ipc.js';
 import { describeListenError, listen } from './listener.js';
+import { workerExecArgv } from './heap-tuning.js';
 
 // The `code` of the `error` line logged when a worker exits without being asked to.
 export const WORKER_EXITED = 'WORKER_EXITED' satisfies ErrorCode;
@@ -155,6 +156,8 @@ class Primary implements ClusterHost {
   }
 
   private fork(slot: Slot): void {
+    // Each worker runs with the young generation capped (heap-tuning.ts), unless the user sized it.
+    cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
     const worker = cluster.fork();
     slot.worker = worker;
     slot.listening = false;

@@ -1,7 +1,7 @@
 // e2e: `workers: N` / `wsgate start --workers N` (SPEC section 10): cluster workers share the
 // listeners, the primary's admin API covers all of them, signals drain and reload them all, and a
 // worker that dies is started again.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { expect, test } from 'vitest';
 import { closed, nextMessage, openWs } from '../../helpers/clients.js';
@@ -286,3 +286,13 @@ test('exits 2 with one line when the workers cannot listen, and 1 on a bad --wor
     expect(run.stderr).toBe(`wsgate start: --workers ${bad}: write a whole number from 1 to 256, or auto\n`);
   }
 }, 60_000); // a cluster and four more CLI processes, one after another
+
+test('every worker runs with the young generation capped (src/server/heap-tuning.ts)', async () => {
+  const { api, echo } = await startUpstreams();
+  const { cli, listening } = await startWorkers(clusterConfig(api, echo));
+  const pids = listening.workerPids as number[];
+  expect(pids).toHaveLength(2);
+  for (const pid of pids) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=8');
+  cli.signal('SIGTERM');
+  expect((await cli.exited).code).toBe(0);
+});

@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT } from '../../helpers/cli.js';
 import { DEFAULTS, checkShippedConfig, closeGraceMs, drainTimeoutMs, envNames, portOf } from './shipped-config.js';
+import { SEMI_SPACE_FLAG } from '../../../src/server/heap-tuning.js';
 
 const DIR = join(ROOT, 'deploy/docker');
 
@@ -77,8 +78,8 @@ describe('Dockerfile', () => {
   test('node is PID 1 (exec-form ENTRYPOINT) and receives SIGTERM; the default command is `start`', () => {
     const stage = finalStage();
     const entrypoint = execForm(stage.find((i) => i.keyword === 'ENTRYPOINT')!.args, 'ENTRYPOINT');
-    expect(entrypoint[0]).toBe('node');
-    expect(entrypoint[1]).toBe('/app/dist/cli/main.js');
+    // node with the young generation capped (src/server/heap-tuning.ts says why), then the CLI.
+    expect(entrypoint).toEqual(['node', SEMI_SPACE_FLAG, '/app/dist/cli/main.js']);
     expect(execForm(stage.find((i) => i.keyword === 'CMD')!.args, 'CMD')).toEqual(['start']);
     const stopSignal = stage.find((i) => i.keyword === 'STOPSIGNAL');
     expect(stopSignal?.args ?? 'SIGTERM').toBe('SIGTERM');

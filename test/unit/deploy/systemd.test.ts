@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { ROOT } from '../../helpers/cli.js';
 import { DEFAULTS, closeGraceMs, drainTimeoutMs } from './shipped-config.js';
+import { SEMI_SPACE_FLAG } from '../../../src/server/heap-tuning.js';
 
 // [Section] → key → values (a key may repeat).
 function unit(): Map<string, Map<string, string[]>> {
@@ -57,4 +58,9 @@ test('it runs as its own user, restarts on failure but not on an invalid config,
   // Exit 1 is an invalid config or usage (SPEC section 1): a restart would fail the same way.
   expect(value('Service', 'RestartPreventExitStatus')).toBe('1');
   expect(value('Install', 'WantedBy')).toBe('multi-user.target');
+});
+
+test('the gateway runs with the young generation capped (src/server/heap-tuning.ts says why)', () => {
+  const environment = unit().get('Service')?.get('Environment') ?? [];
+  expect(environment).toContain(`NODE_OPTIONS=${SEMI_SPACE_FLAG}`);
 });
