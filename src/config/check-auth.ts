@@ -2,12 +2,9 @@
 // the schema cannot make: a route names an existing provider, a jwt provider has exactly one key
 // source that fits its algorithms, a protocol-only token source is not used where no WebSocket can come.
 import { formatPath, type Problem } from './load.js';
+import { isObj, type Obj } from './raw.js';
 import { didYouMean } from './suggest.js';
 
-type Obj = Record<string, unknown>;
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }

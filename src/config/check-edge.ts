@@ -1,11 +1,8 @@
 // config/check-edge: cross-checks of a route's `cors` and `rateLimit` that the schema cannot express
 // (one key constraining another), over the raw input like config/check.ts, each problem naming the fix.
 import type { Problem } from './load.js';
+import { isObj, type Obj } from './raw.js';
 
-type Obj = Record<string, unknown>;
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function checkEdge(raw: Obj, problems: Problem[]): void {
   if (!Array.isArray(raw.routes)) return;

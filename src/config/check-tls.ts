@@ -5,6 +5,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Problem } from './load.js';
+import { isObj } from './raw.js';
 
 // One certificate a listener can present, with the names it answers for (SAN DNS entries, else the
 // CN), lower-cased; `*.example.com` stays a wildcard.
@@ -14,9 +15,6 @@ export interface ServerCert {
   readonly names: readonly string[];
 }
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function readFile(file: string, path: string, problems: Problem[]): Buffer | null {
   try {
