@@ -17,32 +17,8 @@
 # Gateway on CPU 1, the rest on CPU 0.
 set -u
 DIR=$1
-: "${PEERS:?set PEERS to the peers harness directory (with bin/backend and bin/loadgen)}"
-BPORT=${BPORT:-21001}; GPORT=${GPORT:-21110}
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cat > "$WORK/gw.yaml" <<CONF
-listen:
-  - { port: $GPORT, host: 127.0.0.1 }
-admin:
-  listen: 127.0.0.1:$((GPORT + 5))
-workers: 1
-log: { level: warn }
-upstreams:
-  app:
-    targets:
-      - url: http://127.0.0.1:$BPORT
-routes:
-  - name: all
-    match: { path: "/*" }
-    upstream: app
-CONF
-BACKEND=
-if ! curl -s -o /dev/null "http://127.0.0.1:$BPORT/"; then
-  taskset -c 0 "$PEERS/bin/backend" -addr "127.0.0.1:$BPORT" >/dev/null 2>&1 &
-  BACKEND=$!
-  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$BPORT/" && break; sleep 0.1; done
-fi
+# shellcheck source=bench/peers-gateway.sh
+source "$(dirname "$0")/peers-gateway.sh"
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s.trim().split("\n").pop());process.stdout.write(String(j[process.argv[1]]))})' "$1"; }
 # Each prints "operations result": messages and msg/s, handshakes and seconds, requests and req/s.
 ws() { local j; j=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns 200 -size 64 -duration 3s); echo "$(echo "$j" | json msgs) $(echo "$j" | json msgs_per_s)"; }
@@ -59,10 +35,8 @@ hs() {
 http() { local r; r=$(taskset -c 0 wrk -t1 -c50 -d3s "http://127.0.0.1:$GPORT/" | awk '/requests in/{print $1} /Requests\/sec/{print $2}' | tr '\n' ' '); echo "$r"; }
 for load in ws hs http; do
   t_start=$(date +%s%N)
-  # shellcheck disable=SC2086 # GWARGS and NODEFLAGS are lists of flags
-  taskset -c 1 node ${NODEFLAGS:-} "$DIR/dist/cli/main.js" start -c "$WORK/gw.yaml" ${GWARGS:-} >"$WORK/gw.log" 2>&1 &
-  GW=$!
-  for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$GPORT/" 2>/dev/null && break; sleep 0.05; done
+  # shellcheck disable=SC2086 # GWARGS is a list of flags
+  start_gateway "$DIR" ${GWARGS:-}
   line="$load up_ms=$(( ($(date +%s%N) - t_start) / 1000000 ))"
   for phase in cold warm warm2 reload; do
     [ "$phase" = reload ] && curl -s -o /dev/null -X POST "http://127.0.0.1:$((GPORT + 5))/api/reload"

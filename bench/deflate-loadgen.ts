@@ -10,42 +10,20 @@
 // so each echo is matched to its send. Prints {"phase":"measuring"} when the warm-up ends, then
 // {"phase":"done","result":{...}} (BenchResult) and exits: 0, or 1 with errors, 2 when unreachable.
 import { fstatSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { BENCH_USAGE, parseBenchArgs } from '../src/cli/bench/options.js';
 import type { BenchResult } from '../src/cli/bench/report.js';
 import { newHistogram } from '../src/cli/bench/stats.js';
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    connections: { type: 'string', default: '20' },
-    size: { type: 'string', default: '64kb' },
-    warmup: { type: 'string', default: '1000ms' },
-    duration: { type: 'string', default: '5000ms' },
-  },
-});
-const url = positionals[1] ?? '';
-const connections = Number(values.connections);
-const size = bytesOf(values.size);
-const warmupMs = msOf(values.warmup);
-const durationMs = msOf(values.duration);
-if (positionals[0] !== 'ws' || !url.startsWith('ws://') || !(connections > 0) || !(size >= 16)) {
-  process.stderr.write('usage: deflate-loadgen ws URL --connections N --size 64kb --warmup 1000ms --duration 5000ms\n');
+// The same arguments as `wsgate bench ws`; of them this load uses the URL, connections, size, warm-up
+// and duration.
+const parsed = parseBenchArgs(process.argv.slice(2));
+if (parsed.help || 'error' in parsed || parsed.options.mode !== 'ws' || parsed.options.sizeBytes < 16) {
+  process.stderr.write(`deflate-loadgen: ws URL with --size of 16 bytes or more\n${BENCH_USAGE}`);
   process.exit(2);
 }
+const { url, connections, sizeBytes: size, warmupMs, durationMs } = parsed.options;
 if (fstatSync(0).isFIFO()) process.stdin.on('end', () => process.exit(4)).resume();
-
-function bytesOf(text: string): number {
-  const m = /^(\d+)(b|kb|mb)$/i.exec(text);
-  if (m === null) return Number.NaN;
-  const unit = m[2]!.toLowerCase();
-  return Number(m[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
-}
-
-function msOf(text: string): number {
-  const m = /^(\d+)(ms|s)$/.exec(text);
-  return m === null ? Number.NaN : Number(m[1]) * (m[2] === 's' ? 1000 : 1);
-}
 
 // JSON records of a live feed: repeated keys, varying numbers. Seeded per connection, so no two
 // connections send the same bytes and no message is a copy of the last one inside deflate's window.

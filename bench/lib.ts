@@ -302,16 +302,17 @@ export interface Upstream {
   port: number;
 }
 
-export async function startUpstream(cpu: number | null): Promise<Upstream> {
-  const child = startChild([process.execPath, '--import', TSX, join(ROOT, 'bench/upstream.ts')], cpu, 'upstream');
+/** Starts an upstream script of bench/ (one that prints {"port":N} once listening): bench/upstream.ts unless named. */
+export async function startUpstream(cpu: number | null, script = 'upstream'): Promise<Upstream> {
+  const child = startChild([process.execPath, '--import', TSX, join(ROOT, `bench/${script}.ts`)], cpu, script);
   const output = tail(child);
   const port = await withTimeout(
     Promise.race([
       new Promise<number>((done) => lines(child, (line) => done((JSON.parse(line) as { port: number }).port))),
-      exitedEarly(child, 'upstream', output),
+      exitedEarly(child, script, output),
     ]),
     STARTUP_TIMEOUT_MS,
-    'upstream start',
+    `${script} start`,
   );
   return { child, port };
 }

@@ -12,33 +12,8 @@
 # 1 s warm-up. NODEFLAGS adds node options (--trace-gc, --cpu-prof, --import ...).
 set -u
 DIR=$1; SIZE=$2; SECS=$3; CONNS=${4:-20}
-: "${PEERS:?set PEERS to the peers harness directory (with bin/backend and bin/loadgen)}"
-BPORT=${BPORT:-21001}; GPORT=${GPORT:-21110}
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cat > "$WORK/gw.yaml" <<CONF
-listen:
-  - { port: $GPORT, host: 127.0.0.1 }
-admin:
-  listen: 127.0.0.1:$((GPORT + 5))
-workers: 1
-log: { level: warn }
-upstreams:
-  app:
-    targets:
-      - url: http://127.0.0.1:$BPORT
-routes:
-  - name: all
-    match: { path: "/*" }
-    upstream: app
-    websocket: { maxMessageBytes: 2mb }
-CONF
-BACKEND=
-if ! curl -s -o /dev/null "http://127.0.0.1:$BPORT/"; then
-  taskset -c 0 "$PEERS/bin/backend" -addr "127.0.0.1:$BPORT" >/dev/null 2>&1 &
-  BACKEND=$!
-  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$BPORT/" && break; sleep 0.1; done
-fi
+# shellcheck source=bench/peers-gateway.sh
+source "$(dirname "$0")/peers-gateway.sh"
 if [ "$DIR" = direct ]; then
   # No gateway: the same load straight to the backend; the gateway's columns read 0.
   GPORT=$BPORT
@@ -46,10 +21,7 @@ if [ "$DIR" = direct ]; then
   OUT=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration "${SECS}s" 2>&1)
   f0=0 u0=0 s0=0 f1=0 u1=0 s1=0 HWM=0
 else
-  # shellcheck disable=SC2086
-  taskset -c 1 node ${NODEFLAGS:-} "$DIR/dist/cli/main.js" start -c "$WORK/gw.yaml" >"$WORK/gw.log" 2>&1 &
-  GW=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$GPORT/" && break; sleep 0.1; done
+  start_gateway "$DIR"
   taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration 1s >/dev/null 2>&1
   read -r f0 u0 s0 < <(awk '{print $10, $14, $15}' "/proc/$GW/stat")
   OUT=$(taskset -c 0 "$PEERS/bin/loadgen" -url "ws://127.0.0.1:$GPORT/ws" -conns "$CONNS" -size "$SIZE" -duration "${SECS}s" 2>&1)

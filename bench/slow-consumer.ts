@@ -6,8 +6,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { ROOT, STARTUP_TIMEOUT_MS, TSX, exitedEarly, hasProc, lines, procStat, startChild, startGateway, stopChild, tail, withTimeout } from './lib.js';
+import { hasProc, procStat, startGateway, startUpstream, stopChild } from './lib.js';
 
 export interface SlowConsumerOptions {
   tunnels: number;
@@ -18,20 +17,6 @@ export interface SlowConsumerOptions {
 }
 
 const HANDSHAKES_AT_ONCE = 64;
-
-async function startFloodUpstream(cpu: number | null): Promise<{ child: ReturnType<typeof startChild>; port: number }> {
-  const child = startChild([process.execPath, '--import', TSX, join(ROOT, 'bench/flood-upstream.ts')], cpu, 'flood-upstream');
-  const output = tail(child);
-  const port = await withTimeout(
-    Promise.race([
-      new Promise<number>((done) => lines(child, (line) => done((JSON.parse(line) as { port: number }).port))),
-      exitedEarly(child, 'flood-upstream', output),
-    ]),
-    STARTUP_TIMEOUT_MS,
-    'flood upstream start',
-  );
-  return { child, port };
-}
 
 // A WebSocket client socket after its 101, paused: it reads only when read() is called.
 async function openSlowClient(port: number): Promise<Socket> {
@@ -58,7 +43,7 @@ function mib(kb: number): string {
 
 /** Runs the scenario and returns its markdown section. */
 export async function runSlowConsumer(options: SlowConsumerOptions): Promise<string[]> {
-  const upstream = await startFloodUpstream(options.loadCpu);
+  const upstream = await startUpstream(options.loadCpu, 'flood-upstream');
   const gateway = await startGateway(options.gatewayCpu, upstream.port, options.dir, 'slow-consumer.json', { name: 'slow', match: { path: '/*' }, upstream: 'bench', websocket: { maxMessageBytes: '2mb' } });
   const rss = (): number => (hasProc ? procStat(gateway.child.pid!).rssKb : Number.NaN);
   const idleKb = rss();
