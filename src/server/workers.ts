@@ -66,6 +66,9 @@ export function runPrimary(config: GatewayConfig, count: number, load: () => Gat
     process.stderr.write(`wsgate: ${(err as Error).message}\n`);
     return Promise.resolve(isConfigUnreadable(err) ? 2 : 1);
   }
+  // Every worker, first or replacement, runs with the young generation capped (heap-tuning.ts),
+  // unless the user sized it.
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
   return primary.start();
 }
 
@@ -156,8 +159,6 @@ class Primary implements ClusterHost {
   }
 
   private fork(slot: Slot): void {
-    // Each worker runs with the young generation capped (heap-tuning.ts), unless the user sized it.
-    cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
     const worker = cluster.fork();
     slot.worker = worker;
     slot.listening = false;
