@@ -2,10 +2,11 @@
 // answer and a WebSocket echo), the client lanes that drive the private gateway (keep-alive HTTP,
 // long-lived tunnels, handshake-message-close cycles), and the little WebSocket framing both need.
 // Not the bounds, the private gateway or the log line: warmup.ts.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { acceptKey } from '../ws/handshake.js';
 import type { WarmupLimits } from './warmup.js';
 // Lanes run side by side, so every path gets its share of a short budget.
 const HTTP_LANES = 4;
@@ -13,7 +14,6 @@ const MESSAGE_LANES = 4;
 const HANDSHAKE_LANES = 4;
 // Past the budget, lanes stop at their next step; this much later, whatever still runs is cut.
 const ABORT_GRACE_MS = 1000;
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const UPSTREAM_BODY = Buffer.from(`{"warmup":true,"message":"a small JSON answer, about the size of an API reply","n":42}`);
 const POST_BODY = Buffer.alloc(64, 0x61);
 const MESSAGE_BYTES = 64;
@@ -74,7 +74,7 @@ function acceptEcho(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n');
     return;
   }
-  const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+  const accept = acceptKey(key);
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
   const reader = new FrameReader(true);
   const onData = (chunk: Buffer): void => {

@@ -1,13 +1,13 @@
 // cli/bench/ws-connection: `wsgate bench ws`: one WebSocket client with its own handshake (101 and
 // Sec-WebSocket-Accept checked), one pre-masked message in flight at a time, echoes counted by frame
 // headers only (payloads are skipped), pings answered with pongs.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { acceptKey } from '../../ws/handshake.js';
 import { LoadConnection, IN_FLIGHT, OPENING } from './load-connection.js';
 import type { BenchOptions, BenchTarget } from './options.js';
 import type { BenchRun } from './run-bench.js';
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'; // RFC 6455 §1.3
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_HANDSHAKE_BYTES = 16 * 1024;
 const OPCODE_CONTINUATION = 0x0;
@@ -76,7 +76,7 @@ export class WsConnection extends LoadConnection {
 
   protected onTransportReady(): void {
     const key = randomBytes(16).toString('base64');
-    this.expectedAccept = createHash('sha1').update(key + GUID).digest('base64');
+    this.expectedAccept = acceptKey(key);
     this.state = OPENING;
     this.socket!.write(`${this.prefix}Sec-WebSocket-Key: ${key}\r\n\r\n`);
   }
