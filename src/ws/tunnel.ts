@@ -26,6 +26,8 @@ import type { WebSocketSpec } from '../config/compile.js';
 import type { Clock } from '../core/clock.js';
 import { attachReader, isRawUpstream } from './upstream-socket.js';
 import { raiseMallocThresholds } from './malloc-threshold.js';
+import { copyRead, PooledWrites } from './read-pool.js';
+import { readIntoSharedBuffer } from './client-reads.js';
 import { CLIENT, CLOSE_RECEIVED, CLOSE_SENT, TORN_DOWN, TunnelClose, UPSTREAM, type Side } from './tunnel-close.js';
 
 export type { Initiator } from './tunnel-close.js';
@@ -90,6 +92,9 @@ export class WsTunnel extends TunnelClose {
   reportedMessagesOut = 0;
   reportedBytesIn = 0;
   reportedBytesOut = 0;
+  // Writes of pooled reads (read-pool.ts), one ledger per destination socket.
+  private readonly toClient: PooledWrites;
+  private readonly toUpstream: PooledWrites;
 
   constructor(
     client: Socket,
@@ -110,10 +115,15 @@ export class WsTunnel extends TunnelClose {
     );
     this.openedAtMs = this.lastActivityMs = this.lastClientMs = this.lastDataMs = this.refilledMs = clock.refresh();
     this.tokens = ws.rateLimit?.burst ?? 0;
+    this.toClient = new PooledWrites(client);
+    this.toUpstream = new PooledWrites(upstream);
     const c = client as Owned;
     const u = upstream as Owned;
     c.tunnel = u.tunnel = this;
+    // 'data' stays for what the socket buffered before the tunnel took it (and flowing mode, which
+    // delivers 'end'); new reads go to clientOnRead where Node lets us (client-reads.ts).
     c.on('error', socketOnError).on('close', socketOnClose).on('end', socketOnEnd).on('drain', socketOnDrain).on('data', clientOnData);
+    readIntoSharedBuffer(client, clientOnRead);
     u.on('error', socketOnError).on('close', socketOnClose).on('end', socketOnEnd).on('drain', socketOnDrain);
     // A plain-TCP upstream delivers its reads straight to fromUpstream (upstream-socket.ts).
     if (isRawUpstream(upstream)) attachReader(upstream, this);
@@ -142,6 +152,15 @@ export class WsTunnel extends TunnelClose {
     if (clientHead.length > 0) this.fromClient(clientHead);
   }
 
+  // HOT: per read from the client where client-reads.ts could move it: a pooled copy, given back by
+  // toUpstream once the writes that carry it are done.
+  fromClientRead(chunk: Buffer): void {
+    const writes = this.toUpstream;
+    writes.begin(chunk);
+    this.fromClient(chunk);
+    writes.end();
+  }
+
   // HOT: per chunk from the client.
   fromClient(chunk: Buffer): void {
     if ((this.clientState & CLOSE_RECEIVED) !== 0) return;
@@ -161,7 +180,7 @@ export class WsTunnel extends TunnelClose {
         const at = scanner.frameStart;
         if (at !== -1) {
           if (scanner.prefix !== null && forward) upstream.write(scanner.prefix);
-          if (at > start && forward) ok = upstream.write(chunk.subarray(start, at));
+          if (at > start && forward) ok = this.toUpstream.write(chunk.subarray(start, at));
         }
         scanner.prefix = null;
         start = end;
@@ -171,7 +190,7 @@ export class WsTunnel extends TunnelClose {
         if (forward) upstream.write(scanner.prefix);
         scanner.prefix = null;
       }
-      if (end > start && forward) ok = upstream.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
+      if (end > start && forward) ok = this.toUpstream.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
       if (event === EVENT_NONE) break;
       if (event === EVENT_MESSAGE) {
         // Rate-limited routes only: a message over the limit is never forwarded, not even its header.
@@ -264,6 +283,15 @@ export class WsTunnel extends TunnelClose {
     }
   }
 
+  // HOT: per read from a plain-TCP upstream (upstream-socket.ts): a pooled copy, given back by
+  // toClient once the writes that carry it are done.
+  fromUpstreamRead(chunk: Buffer): void {
+    const writes = this.toClient;
+    writes.begin(chunk);
+    this.fromUpstream(chunk);
+    writes.end();
+  }
+
   // HOT: per chunk from the upstream.
   fromUpstream(chunk: Buffer): void {
     if ((this.upstreamState & CLOSE_RECEIVED) !== 0) return;
@@ -282,7 +310,7 @@ export class WsTunnel extends TunnelClose {
         if (forward) client.write(scanner.prefix);
         scanner.prefix = null;
       }
-      if (end > start && forward) ok = client.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
+      if (end > start && forward) ok = this.toClient.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
       const event = scanner.event;
       if (event === EVENT_NONE) break;
       if (event === EVENT_FAULT) {
@@ -324,6 +352,11 @@ export class WsTunnel extends TunnelClose {
 // HOT: per chunk; one handler per direction, so no side is looked up.
 function clientOnData(this: Owned, chunk: Buffer): void {
   this.tunnel.fromClient(chunk);
+}
+
+function clientOnRead(this: Socket, nread: number, buf: Buffer): boolean {
+  (this as Owned).tunnel.fromClientRead(copyRead(buf, nread));
+  return true;
 }
 
 function upstreamOnData(this: Owned, chunk: Buffer): void {

@@ -7,27 +7,34 @@ import { STATUS_CODES } from 'node:http';
 import { GatewayError, toGatewayError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import { checkSwitchingProtocols, failedHandshake, type HandshakeClient, type HandshakeResult, type UpstreamTarget } from './handshake.js';
+import { copyRead, READ_BYTES } from './read-pool.js';
 
 // Reads are synchronous callbacks, one at a time, so one buffer serves every upstream socket. A
-// read is copied out of it (one small copy) before anything may keep a reference to it.
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+// read is copied out of it (one copy, into a pooled buffer once the tunnel relays) before anything
+// may keep a reference to it.
+const READ_BUFFER = Buffer.allocUnsafe(READ_BYTES);
 const MAX_HEAD_BYTES = 16 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
 
-// Whoever owns the socket after the 101 (the tunnel) receives its reads here.
+// Whoever owns the socket after the 101 (the tunnel) receives its reads here, each as a pooled copy
+// (read-pool.ts) that the reader gives back once nothing references it.
 export interface UpstreamReader {
-  fromUpstream(chunk: Buffer): void;
+  fromUpstreamRead(chunk: Buffer): void;
 }
 
 type UpstreamSocket = Socket & { handshake: RawHandshake | null; reader: UpstreamReader | null };
 
 // HOT: per read from every plain-TCP upstream.
 function upstreamOnRead(this: UpstreamSocket, nread: number, buf: Buffer): boolean {
-  const chunk = Buffer.allocUnsafe(nread);
-  buf.copy(chunk, 0, 0, nread);
-  if (this.reader !== null) this.reader.fromUpstream(chunk);
-  else if (this.handshake !== null) this.handshake.onData(chunk);
+  if (this.reader !== null) {
+    this.reader.fromUpstreamRead(copyRead(buf, nread));
+  } else if (this.handshake !== null) {
+    // The handshake keeps what it reads (the head, bytes after the 101): a copy of its own.
+    const chunk = Buffer.allocUnsafe(nread);
+    buf.copy(chunk, 0, 0, nread);
+    this.handshake.onData(chunk);
+  }
   return true;
 }
 
