@@ -12,7 +12,9 @@
 // writes that reference it have called back) is the tunnel's, so it lives beside the tunnel.
 //
 // A buffer is referenced only by the writes of its view (the frame scanner copies whatever it keeps),
-// so it is free once they all called back. Writable calls write callbacks in write order, never
+// so it is free once they all called back; a write that would wait behind others writes a copy
+// instead, so each destination socket holds at most one pooled buffer (the memory bound stays what
+// it was: one read past the high-water mark). Writable calls write callbacks in write order, never
 // synchronously, so a ledger per destination socket (PooledWrites) finds a buffer's last write by
 // order. A write that fails drops the ledger: what it held goes to the garbage collector, never back
 // to the list, so a buffer still referenced by a socket being torn down is never reused.
@@ -65,9 +67,14 @@ export class PooledWrites {
   // HOT: per write of relayed bytes; outside begin()/end() (bytes that are not a pooled read), a plain write.
   write(data: Buffer): boolean {
     const chunk = this.current;
-    if (chunk === null || this.failed) return this.socket.write(data);
+    const socket = this.socket;
+    if (chunk === null || this.failed) return socket.write(data);
+    // Behind a queue the write waits: it takes a copy of its own size, so that a slow reader's queue
+    // of small reads pins their bytes, not 64 KiB each. At most the write that found the queue empty
+    // (sent at once, or partly and the rest waiting) holds a pooled buffer.
+    if (socket.writableLength > 0) return socket.write(Buffer.from(data));
     this.held.push(chunk);
-    return this.socket.write(data, this.written);
+    return socket.write(data, this.written);
   }
 
   end(): void {
