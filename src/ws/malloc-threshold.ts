@@ -1,10 +1,11 @@
 // ws/malloc-threshold: keeps glibc's malloc from handing the relay's read buffers back to the kernel
 // after every garbage collection; not the relay (tunnel.ts) and not the reads (upstream-socket.ts).
 //
-// Every read of a relayed socket lands in a fresh buffer of up to 64 KiB (Node allocates one per
-// 'data' chunk; upstream-socket.ts copies each read out of its shared buffer), and V8 frees them in
-// batches of megabytes when it collects external memory. glibc then trims the top of its heap (its
-// M_TRIM_THRESHOLD starts at 128 KiB), so the next megabytes of reads fault their pages in afresh:
+// Reads that land in a fresh buffer of up to 64 KiB each (Node allocates one per 'data' chunk: TLS
+// sockets, and every socket before read-pool.ts pooled plain-TCP reads; a write queued behind others
+// takes a fresh copy too) are freed by V8 in batches of megabytes when it collects external memory.
+// glibc then trims the top of its heap (its M_TRIM_THRESHOLD starts at 128 KiB), so the next
+// megabytes of reads fault their pages in afresh:
 // measured at 64 KiB echo, 21 to 33 minor page faults per message and about 300 µs of kernel time
 // per message pass, against 0.1 faults once the threshold is raised (docs/performance.md).
 // Which mode a process fell into depended on whether something happened to free a large mapped
