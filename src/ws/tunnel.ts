@@ -1,9 +1,10 @@
 // ws/tunnel: owns both sockets of one relayed WebSocket, from the 101 until both are destroyed: the
 // data path, message counts, limits and deadlines. How it closes (states, our close frames, lost
 // connections, teardown) is the base class in tunnel-close.ts.
-// Frames cross unmodified and uncopied (each chunk is written as received, or as subarray views
-// cut at frame boundaries); one FrameScanner per direction tracks frame headers so the tunnel can
-// count messages, enforce limits, and inject its own close frames between frames.
+// Frames cross unmodified, copied once: each read is copied out of its socket's shared read buffer
+// into a pooled one (read-pool.ts) and written as it is, or as subarray views cut at frame
+// boundaries; one FrameScanner per direction tracks frame headers so the tunnel can count messages,
+// enforce limits, and inject its own close frames between frames.
 //
 // Backpressure: a write that finds its socket's queue full (write() returns false) pauses the other
 // side's reader until that socket drains, so each direction holds at most about one read past the
