@@ -66,10 +66,10 @@ Exit 1 on an invalid config (every problem printed with its path), 2 if it could
       'no-warmup': { type: 'boolean' },
     },
     async run(v) {
-      const { startCommand, parseWarmupFlag } = await import('./start.js');
+      const { startCommand, parseWarmupFlag, WARMUP_FLAG_FIX } = await import('./start.js');
       const warmupMs = v['no-warmup'] === true ? 0 : parseWarmupFlag(str(v.warmup));
       if (warmupMs === null) {
-        process.stderr.write(`wsgate start: --warmup ${str(v.warmup)}: write a duration from 0s to 10s, e.g. 1s or 500ms\n`);
+        process.stderr.write(`wsgate start: --warmup ${str(v.warmup)}: ${WARMUP_FLAG_FIX}\n`);
         return 1;
       }
       return startCommand(str(v.config), str(v.workers), { port: str(v.port), admin: str(v.admin) }, warmupMs);

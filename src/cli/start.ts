@@ -11,7 +11,7 @@ import { configSchema, type GatewayConfig, type GatewayConfigInput } from '../co
 import { startDemoUpstreams } from '../demo/upstreams.js';
 import { demoConfig } from '../demo/config.js';
 import { formatFileProblems } from './validate.js';
-import { parseDuration } from '../core/duration.js';
+import { formatDuration, parseDuration } from '../core/duration.js';
 import { DEFAULT_WARMUP, MAX_WARMUP_MS, type WarmupOption } from '../server/warmup.js';
 
 const DEFAULT_FILE = 'wsgate.yaml';
@@ -21,7 +21,9 @@ export interface DemoOptions {
   admin?: string | undefined;
 }
 
-// `--warmup D`: milliseconds, or null when D is not a duration from 0s to 10s; absent, the default.
+// `--warmup D`: milliseconds, or null when D is not a duration from 0s to MAX_WARMUP_MS (then
+// WARMUP_FLAG_FIX says what to write); absent, the default.
+export const WARMUP_FLAG_FIX = `write a duration from 0s to ${formatDuration(MAX_WARMUP_MS)}, e.g. 1s or 500ms`;
 export function parseWarmupFlag(text: string | undefined): number | null {
   if (text === undefined) return DEFAULT_WARMUP.budgetMs;
   const ms = parseDuration(text);

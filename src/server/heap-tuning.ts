@@ -15,6 +15,11 @@
 // It must be on the command line: V8 sizes the young generation when the process starts, and setting
 // the flag later (v8.setFlagsFromString) measurably did not stop the storms. A user's own value
 // (node flags or NODE_OPTIONS) is kept.
+//
+// Since then the cause itself is gone: relayed reads land in pooled buffers (ws/read-pool.ts), so the
+// relay no longer makes external memory for V8 to collect, and gateways started without this flag
+// ran without a storm too (docs/performance.md, "No allocation per relayed read"). The flag stays as
+// a second guard for the paths that still allocate per read (TLS sockets, writes queued behind others).
 export const SEMI_SPACE_FLAG = '--max-semi-space-size=8';
 
 /** True when the flags (a process's execArgv, or NODE_OPTIONS) already size the semi-space. */
