@@ -9,6 +9,14 @@ import { GatewayError } from '../../../../src/core/errors.js';
 import { closedPort } from '../../../helpers/http.js';
 import { MB, Recorder, codeOf, crossDeadline, expectSuccess, get, newPool, okResponse, pathOf, quietFor, startRawServer, until } from './h1-harness.js';
 
+// After the first connection went away: the next request is answered with `body` on a second one.
+async function nextOnFreshConnection(pool: ReturnType<typeof newPool>, server: { connections: number }, body: string): Promise<void> {
+  const b = get(pool, '/b');
+  await b.done;
+  expectSuccess(b, 200, body);
+  expect(server.connections).toBe(2);
+}
+
 describe('keep-alive', () => {
   test('two sequential requests share one connection', async () => {
     const server = await startRawServer((req) => req.socket.write(okResponse(`hello ${pathOf(req)}`)));
@@ -32,10 +40,7 @@ describe('keep-alive', () => {
     expectSuccess(a, 200, 'bye');
     expect(pool.connections).toBe(0); // out of service as the response completes
     await server.closed[0]; // closed by the client
-    const b = get(pool, '/b');
-    await b.done;
-    expectSuccess(b, 200, 'bye');
-    expect(server.connections).toBe(2);
+    await nextOnFreshConnection(pool, server, 'bye');
     expect(server.requests.map((r) => r.connection)).toEqual([1, 2]);
   });
 
@@ -66,10 +71,7 @@ describe('keep-alive', () => {
     await get(pool, '/a').done;
     expect(pool.connections).toBe(0);
     await server.closed[0];
-    const b = get(pool, '/b');
-    await b.done;
-    expectSuccess(b, 200, 'ok');
-    expect(server.connections).toBe(2);
+    await nextOnFreshConnection(pool, server, 'ok');
   });
 
   test('a close-delimited body is delivered in full when the upstream closes', async () => {
@@ -99,10 +101,7 @@ describe('keep-alive', () => {
     expectSuccess(a, 200, 'ok');
     expect(pool.connections).toBe(0);
     await server.closed[0];
-    const b = get(pool, '/b');
-    await b.done;
-    expectSuccess(b, 200, 'fresh'); // not the stray "extra" answer
-    expect(server.connections).toBe(2);
+    await nextOnFreshConnection(pool, server, 'fresh'); // not the stray "extra" answer
   });
 
   test('an idle connection that receives unsolicited bytes is closed', async () => {
@@ -113,10 +112,7 @@ describe('keep-alive', () => {
     server.sockets[0]!.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbad');
     await server.closed[0];
     await until(() => pool.connections === 0, 'the pool to drop the connection');
-    const b = get(pool, '/b');
-    await b.done;
-    expectSuccess(b, 200, 'ok');
-    expect(server.connections).toBe(2);
+    await nextOnFreshConnection(pool, server, 'ok');
   });
 
   test('the upstream closing an idle keep-alive connection: the next request succeeds on a fresh connection', async () => {
@@ -128,10 +124,7 @@ describe('keep-alive', () => {
     server.sockets[0]!.end();
     await server.closed[0];
     await until(() => pool.connections === 0, 'the pool to notice the close');
-    const b = get(pool, '/b');
-    await b.done;
-    expectSuccess(b, 200, 'n2');
-    expect(server.connections).toBe(2);
+    await nextOnFreshConnection(pool, server, 'n2');
   });
 
   test('an idle connection is closed after keepAliveTimeoutMs', async () => {

@@ -53,6 +53,14 @@ async function startFront(pool: H1Pool): Promise<Front> {
   return { url: front.url, recorders };
 }
 
+// The status and parsed JSON body of the answer to a request written by hand.
+async function jsonAnswer(response: Promise<[IncomingMessage]>): Promise<{ status: number | undefined; json: unknown }> {
+  const [res] = await response;
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return { status: res.statusCode, json: JSON.parse(Buffer.concat(chunks).toString()) };
+}
+
 describe('request bodies', () => {
   test('a body with Content-Length is streamed: the upstream gets its first bytes before the rest exists, then exactly the bytes sent', async () => {
     const server = await startRawServer((req) => req.socket.write(okResponse(`got ${req.body.length}`)));
@@ -64,10 +72,7 @@ describe('request bodies', () => {
     await server.waitFor(() => (server.received[0]?.toString('latin1') ?? '').endsWith('\r\n\r\nhello'));
     expect(server.requests).toHaveLength(0); // the request is not complete yet: the body streams
     client.end('world');
-    const [res] = await response;
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    expect(JSON.parse(Buffer.concat(chunks).toString())).toEqual({ status: 200, body: 'got 10', error: null });
+    expect((await jsonAnswer(response)).json).toEqual({ status: 200, body: 'got 10', error: null });
     const seen = server.requests[0]!;
     expect(seen.lines[0]).toBe('POST /upload HTTP/1.1');
     expect(headerOf(seen.lines, 'content-length')).toBe('10');
@@ -87,10 +92,7 @@ describe('request bodies', () => {
     client.write(first);
     await server.waitFor(() => (server.received[0]?.length ?? 0) > 3000);
     client.end(second);
-    const [res] = await response;
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    expect(JSON.parse(Buffer.concat(chunks).toString())).toEqual({ status: 200, body: `got ${3000 + 70_000}`, error: null });
+    expect((await jsonAnswer(response)).json).toEqual({ status: 200, body: `got ${3000 + 70_000}`, error: null });
     const seen = server.requests[0]!;
     expect(headerOf(seen.lines, 'transfer-encoding')).toBe('chunked');
     expect(headerOf(seen.lines, 'content-length')).toBeUndefined();
@@ -107,11 +109,9 @@ describe('request bodies', () => {
     client.write('first part, ');
     client.write('second part, ');
     client.end('last part');
-    const [res] = await response;
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    expect(res.statusCode).toBe(200);
-    const seen = JSON.parse(Buffer.concat(chunks).toString()) as Seen;
+    const answer = await jsonAnswer(response);
+    expect(answer.status).toBe(200);
+    const seen = answer.json as Seen;
     expect(seen.body).toBe('first part, second part, last part');
     expect(seen.headers['transfer-encoding']).toBe('chunked');
     expect(seen.headers['content-length']).toBeUndefined();
