@@ -296,70 +296,60 @@ describe('timeouts and failures', () => {
 });
 
 describe('flow control', () => {
-  test('onData returning false stops reading the upstream until control.resume()', async () => {
-    const TOTAL = 32 * MB;
-    const CHUNK = randomBytes(64 * 1024);
-    const sentHash = createHash('sha256');
-    let written = 0;
-    let blocked = false;
+  // An upstream answering with `total` bytes (one random 64 KiB chunk, repeated) as fast as its socket
+  // takes them, waiting for 'drain' when it refuses more: `flood` says how far it got, whether it is
+  // waiting, and the hash of what it sent.
+  async function startFlood(total: number) {
+    const chunk = randomBytes(64 * 1024);
+    const flood = { written: 0, blocked: false, hash: createHash('sha256') };
     const server = await startRawServer((req) => {
       const socket = req.socket;
-      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${TOTAL}\r\n\r\n`);
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${total}\r\n\r\n`);
       void (async () => {
-        while (written < TOTAL && !socket.destroyed) {
-          sentHash.update(CHUNK);
-          written += CHUNK.length;
-          if (!socket.write(CHUNK)) {
-            blocked = true;
+        while (flood.written < total && !socket.destroyed) {
+          flood.hash.update(chunk);
+          flood.written += chunk.length;
+          if (!socket.write(chunk)) {
+            flood.blocked = true;
             await once(socket, 'drain');
-            blocked = false;
+            flood.blocked = false;
           }
         }
       })().catch(() => undefined);
     });
+    return { server, flood };
+  }
+
+  test('onData returning false stops reading the upstream until control.resume()', async () => {
+    const TOTAL = 32 * MB;
+    const { server, flood } = await startFlood(TOTAL);
     const pool = newPool(server.port);
     const r = new Recorder((rec) => rec.dataCalls > 1); // false on the first chunk only
     get(pool, '/big', [], 'GET', r);
     // The upstream fills every buffer on the way and waits for 'drain', while the client sits on one chunk.
-    await until(() => blocked && r.dataCalls === 1, 'the upstream to block');
-    await quietFor(() => `${written} ${r.dataCalls} ${blocked}`);
-    expect(blocked).toBe(true);
+    await until(() => flood.blocked && r.dataCalls === 1, 'the upstream to block');
+    await quietFor(() => `${flood.written} ${r.dataCalls} ${flood.blocked}`);
+    expect(flood.blocked).toBe(true);
     expect(r.dataCalls).toBe(1);
     expect(r.received).toBeLessThan(TOTAL);
-    expect(written).toBeLessThan(TOTAL);
+    expect(flood.written).toBeLessThan(TOTAL);
     r.control!.resume();
     await r.done;
     expect(r.errors).toEqual([]);
     expect(r.received).toBe(TOTAL);
     expect(r.dataCalls).toBeGreaterThan(1);
-    expect(createHash('sha256').update(Buffer.concat(r.chunks)).digest('hex')).toBe(sentHash.digest('hex'));
+    expect(createHash('sha256').update(Buffer.concat(r.chunks)).digest('hex')).toBe(flood.hash.digest('hex'));
   });
 
   // The body deadline waits while the handler has paused reading for a slow client (as undici).
   test('a body paused by the handler for longer than idleTimeoutMs is not timed out', async () => {
     const TOTAL = 16 * MB;
-    const CHUNK = randomBytes(64 * 1024);
-    let written = 0;
-    let blocked = false;
-    const server = await startRawServer((req) => {
-      const socket = req.socket;
-      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${TOTAL}\r\n\r\n`);
-      void (async () => {
-        while (written < TOTAL && !socket.destroyed) {
-          written += CHUNK.length;
-          if (!socket.write(CHUNK)) {
-            blocked = true;
-            await once(socket, 'drain');
-            blocked = false;
-          }
-        }
-      })().catch(() => undefined);
-    });
+    const { server, flood } = await startFlood(TOTAL);
     const clock = new ManualClock(10);
     const pool = newPool(server.port, { idleTimeoutMs: 150, clock });
     const r = new Recorder((rec) => rec.dataCalls > 1);
     get(pool, '/big', [], 'GET', r);
-    await until(() => (blocked && r.dataCalls === 1) || r.errors.length > 0, 'the upstream to block');
+    await until(() => (flood.blocked && r.dataCalls === 1) || r.errors.length > 0, 'the upstream to block');
     // The client is slow for three idle timeouts.
     clock.advance(450);
     expect(r.errors).toEqual([]);
